@@ -1,0 +1,165 @@
+//! Job kinds: the `JobKind` trait, what a job receives when it runs, and
+//! the registry that maps kind names to implementations.
+
+use crate::error::CoreError;
+use crate::log::{LogWriter, Masker};
+use crate::plan::Problem;
+use crate::record::RunId;
+use async_trait::async_trait;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use tokio_util::sync::CancellationToken;
+
+/// A kind of job: validates its spec when a plan is checked, and runs it
+/// later. Implement it to add job kinds to the engine.
+#[async_trait]
+pub trait JobKind: Send + Sync + 'static {
+    /// The name plans use in `kind`.
+    fn name(&self) -> &str;
+
+    /// Every problem with `spec`, paths relative to the spec (`steps[0].script`).
+    fn validate(&self, spec: &serde_json::Value) -> Result<(), Vec<Problem>>;
+
+    /// Runs the job. Must return soon after `ctx.cancel` fires, having
+    /// stopped everything it started.
+    async fn run(&self, ctx: JobContext) -> JobOutcome;
+
+    /// Called when the engine starts and finds this job `running` from a
+    /// process that died: stop whatever the job left behind, as described
+    /// by the handle it recorded (`JobContext::handles`). The default does
+    /// nothing.
+    async fn interrupted(&self, handle: &serde_json::Value) {
+        let _ = handle;
+    }
+}
+
+/// How a job attempt ended, as its kind sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobOutcome {
+    /// It did its work.
+    Passed,
+    /// It failed; `error` says why.
+    Failed {
+        /// Why.
+        error: String,
+        /// The exit code of the failing process, when one decided it.
+        exit_code: Option<i32>,
+    },
+    /// It stopped because `ctx.cancel` fired (the engine records cancelled
+    /// or timed out, whichever caused it).
+    Cancelled,
+}
+
+impl JobOutcome {
+    /// A failure with a reason and no exit code.
+    pub fn failed(error: impl Into<String>) -> Self {
+        JobOutcome::Failed {
+            error: error.into(),
+            exit_code: None,
+        }
+    }
+}
+
+/// Where a job puts the values later jobs may read.
+#[derive(Debug, Clone, Default)]
+pub struct Outputs(Arc<Mutex<BTreeMap<String, String>>>);
+
+impl Outputs {
+    /// Sets output `key`.
+    pub fn set(&self, key: impl Into<String>, value: impl Into<String>) {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key.into(), value.into());
+    }
+
+    /// A copy of every output set so far.
+    pub fn snapshot(&self) -> BTreeMap<String, String> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+/// Everything a job receives when it runs.
+#[derive(Debug, Clone)]
+pub struct JobContext {
+    /// The run.
+    pub run_id: RunId,
+    /// The stage's name.
+    pub stage: String,
+    /// The job's name.
+    pub job: String,
+    /// Which attempt this is, from 1.
+    pub attempt: u32,
+    /// The spec, with references already resolved.
+    pub spec: serde_json::Value,
+    /// The run's workspace directory (shared by the run's jobs); it exists.
+    pub workspace: PathBuf,
+    /// A private directory for this attempt's scratch files; it exists.
+    pub scratch: PathBuf,
+    /// Environment for processes the job starts: `SLIPWAY_*` facts, the
+    /// job's env (resolved) and the secrets.
+    pub env: BTreeMap<String, String>,
+    /// The run's params.
+    pub params: BTreeMap<String, String>,
+    /// The secret values to mask (already applied by `log`).
+    pub masker: Masker,
+    /// The job's log.
+    pub log: LogWriter,
+    /// Fires on cancel or timeout.
+    pub cancel: CancellationToken,
+    /// Where the job sets its outputs.
+    pub outputs: Outputs,
+}
+
+/// Maps kind names to implementations. Registering a name twice is an error.
+#[derive(Clone, Default)]
+pub struct Registry {
+    kinds: BTreeMap<String, Arc<dyn JobKind>>,
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registry")
+            .field("kinds", &self.names())
+            .finish()
+    }
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers `kind` under its own name.
+    pub fn register(&mut self, kind: Arc<dyn JobKind>) -> Result<(), CoreError> {
+        let name = kind.name().to_owned();
+        self.register_as(name, kind)
+    }
+
+    /// Registers `kind` under `name` (an alias such as `freestyle`).
+    pub fn register_as(
+        &mut self,
+        name: impl Into<String>,
+        kind: Arc<dyn JobKind>,
+    ) -> Result<(), CoreError> {
+        let name = name.into();
+        if self.kinds.contains_key(&name) {
+            return Err(CoreError::DuplicateKind(name));
+        }
+        self.kinds.insert(name, kind);
+        Ok(())
+    }
+
+    /// The kind registered as `name`.
+    pub fn get(&self, name: &str) -> Option<&Arc<dyn JobKind>> {
+        self.kinds.get(name)
+    }
+
+    /// Every registered name, sorted.
+    pub fn names(&self) -> Vec<&str> {
+        self.kinds.keys().map(String::as_str).collect()
+    }
+}

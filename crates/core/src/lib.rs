@@ -1,0 +1,45 @@
+//! # slipway-core: the embeddable workflow engine
+//!
+//! A [`Plan`] is stages run in order; each stage holds jobs, run together
+//! when the stage is `parallel`, one after another otherwise. A job names a
+//! [`JobKind`] and carries a JSON spec that the kind validates. The
+//! [`Engine`] executes plans on tokio: timeouts, cancellation, retries,
+//! approval gates, per-workflow concurrency limits, outputs passed between
+//! jobs (see [`refs`] for the syntax) and an [`Event`] stream.
+//!
+//! The engine reaches the outside world only through ports: a [`RunStore`],
+//! a [`LogSink`] and a [`Clock`]. In-memory implementations ship in
+//! [`memory`], so the engine runs with nothing else.
+//!
+//! **Must not depend on**: any other Slipway crate, HTTP, SQL, git
+//! libraries or dialects. Everything else depends on this crate.
+
+pub mod engine;
+pub mod error;
+pub mod events;
+pub mod kind;
+pub mod log;
+pub mod memory;
+pub mod plan;
+pub mod ports;
+pub mod record;
+pub mod refs;
+pub mod source;
+pub mod status;
+
+pub use engine::{Decision, Engine, EngineBuilder, INTERRUPTED, Recovery, RunRequest};
+pub use error::{CoreError, StoreError};
+pub use events::{Event, EventBus};
+pub use kind::{JobContext, JobKind, JobOutcome, Outputs, Registry};
+pub use log::{LogKey, LogLine, LogWriter, Masker, NewLine, Stream};
+pub use memory::{MemoryLogSink, MemoryRunStore};
+pub use plan::{Approval, Job, Plan, PlanError, Problem, Stage};
+pub use ports::{Clock, LogSink, RunStore, SystemClock};
+pub use record::{
+    ApprovalDecision, JobRecord, RunId, RunQuery, RunRecord, StageRecord, StatusChange, Target,
+    Trigger,
+};
+pub use status::Status;
+
+pub use async_trait::async_trait;
+pub use tokio_util::sync::CancellationToken;

@@ -1,0 +1,100 @@
+//! The ports the engine needs, as traits. `memory` holds in-memory
+//! implementations; `slipway-store` implements them on SQL databases.
+
+use crate::error::StoreError;
+use crate::log::{LogKey, LogLine, NewLine};
+use crate::record::{ApprovalDecision, RunId, RunQuery, RunRecord, StatusChange};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+use tokio::sync::broadcast;
+
+/// Where runs, stages and jobs are recorded.
+#[async_trait]
+pub trait RunStore: Send + Sync + 'static {
+    /// Stores a new run with all its stage and job records, whole or not
+    /// at all.
+    async fn insert_run(&self, run: &RunRecord) -> Result<(), StoreError>;
+
+    /// The run with that id.
+    async fn get_run(&self, id: &RunId) -> Result<Option<RunRecord>, StoreError>;
+
+    /// Runs matching `query`, ordered by creation time.
+    async fn list_runs(&self, query: &RunQuery) -> Result<Vec<RunRecord>, StoreError>;
+
+    /// Applies a conditional status change (see [`StatusChange`] for the
+    /// field effects). Fails with `Conflict` when the record is not in
+    /// `change.from`.
+    async fn change_status(&self, run: &RunId, change: &StatusChange) -> Result<(), StoreError>;
+
+    /// Replaces a job's outputs.
+    async fn set_outputs(
+        &self,
+        run: &RunId,
+        stage: usize,
+        job: usize,
+        outputs: &BTreeMap<String, String>,
+    ) -> Result<(), StoreError>;
+
+    /// Records (or clears) what a running job's kind needs to find its
+    /// leftovers after a crash.
+    async fn set_handle(
+        &self,
+        run: &RunId,
+        stage: usize,
+        job: usize,
+        handle: Option<&serde_json::Value>,
+    ) -> Result<(), StoreError>;
+
+    /// Appends a decision to a stage's approval history.
+    async fn add_approval(
+        &self,
+        run: &RunId,
+        stage: usize,
+        decision: &ApprovalDecision,
+    ) -> Result<(), StoreError>;
+}
+
+/// Where job logs go.
+#[async_trait]
+pub trait LogSink: Send + Sync + 'static {
+    /// Appends lines to a job's log, numbering them after the last stored
+    /// line; returns them as stored.
+    async fn append(&self, key: &LogKey, lines: Vec<NewLine>) -> Result<Vec<LogLine>, StoreError>;
+
+    /// Lines with `seq > after`, at most `limit` of them (0: all).
+    async fn read_after(
+        &self,
+        key: &LogKey,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<LogLine>, StoreError>;
+
+    /// The last `n` lines, oldest first, without reading the whole log.
+    async fn tail(&self, key: &LogKey, n: usize) -> Result<Vec<LogLine>, StoreError>;
+
+    /// Live lines appended from now on. Subscribe first, then read stored
+    /// lines, then skip live ones whose `seq` was already seen.
+    fn subscribe(&self, key: &LogKey) -> broadcast::Receiver<LogLine>;
+
+    /// The whole log.
+    async fn read_all(&self, key: &LogKey) -> Result<Vec<LogLine>, StoreError> {
+        self.read_after(key, 0, 0).await
+    }
+}
+
+/// The time source; injected so that tests can control it.
+pub trait Clock: Send + Sync + 'static {
+    /// The current time.
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The wall clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}

@@ -1,0 +1,587 @@
+//! The process runner: starts one program in its own process group,
+//! streams its output into a job's log and stops the whole group when the
+//! job is cancelled or when the program ends.
+//!
+//! - **Environment**: cleared, then [`PASS_THROUGH_ENV`] copied from the
+//!   server's own environment, then [`ProcessSpec::env`] (which wins).
+//!   Standard input is `/dev/null`.
+//! - **Output**: standard output and standard error are read as bytes, line
+//!   by line; lines are decoded lossily (invalid UTF-8 becomes `U+FFFD`),
+//!   lose their final `\n` / `\r\n`, and lines longer than [`MAX_LINE`]
+//!   bytes are split. A last line without a final newline is kept. Each line
+//!   is stamped with the log's clock when read and handed to one writer
+//!   that stores whatever has accumulated as one batch
+//!   ([`LogWriter::lines`], which also masks secrets).
+//! - **Stopping**: on cancel the group gets `SIGTERM`; once the group is
+//!   gone or [`ProcessSpec::kill_grace`] has passed, it gets `SIGKILL`.
+//!   When the program itself ends, whatever is left of its group is killed
+//!   at once: background processes of a job do not outlive it. Then the
+//!   pipes are drained, with a bounded wait in case a process that left the
+//!   group still holds them open.
+//! - **Liveness** of group members is read from `/proc/PID/stat`: a killed
+//!   grandchild is reparented to PID 1, which may never reap it, so a
+//!   zombie (`Z`) counts as dead and `kill(pid, 0)` would lie.
+
+use crate::error::ExecError;
+use nix::errno::Errno;
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use slipway_core::{LogWriter, NewLine, StoreError, Stream};
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// Variables copied from the server's environment into every process (when
+/// set there); everything else the process sees comes from
+/// [`ProcessSpec::env`].
+pub const PASS_THROUGH_ENV: &[&str] = &[
+    "PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TMPDIR", "SHELL",
+];
+
+/// Longest line stored as one log line, in bytes; longer lines are split
+/// (at a UTF-8 character boundary).
+pub const MAX_LINE: usize = 64 * 1024;
+
+/// Most lines handed to the log writer in one call.
+pub const MAX_BATCH_LINES: usize = 1024;
+
+/// Most text (bytes) handed to the log writer in one call (a batch holds at
+/// least one line).
+const MAX_BATCH_BYTES: usize = 1024 * 1024;
+
+/// Lines read but not yet stored; when full, reading pauses and the process
+/// blocks on its next write.
+const CHANNEL_LINES: usize = 8 * 1024;
+
+/// After the program ended and its group was killed: give up on a pipe
+/// that has been silent this long (a process outside the group holds it).
+const DRAIN_IDLE: Duration = Duration::from_secs(2);
+
+/// After the program ended and its group was killed: give up draining the
+/// pipes after this long in any case.
+const DRAIN_MAX: Duration = Duration::from_secs(10);
+
+/// How often the group is checked while it has its grace period.
+const GROUP_POLL: Duration = Duration::from_millis(20);
+
+/// How long [`run_process`] waits for its group's `SIGKILL` to take effect
+/// (a moment: the kernel delivers it at once, but not synchronously).
+const GROUP_GONE_WAIT: Duration = Duration::from_secs(2);
+
+/// What to run, where, and how patiently to stop it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessSpec {
+    /// The program: a path, or a name looked up in the `PATH` of the
+    /// process's environment.
+    pub program: OsString,
+    /// Its arguments.
+    pub args: Vec<OsString>,
+    /// Environment on top of [`PASS_THROUGH_ENV`]; wins over it.
+    pub env: BTreeMap<String, String>,
+    /// The working directory (it must exist).
+    pub cwd: PathBuf,
+    /// How long the group has after `SIGTERM` before `SIGKILL`.
+    pub kill_grace: Duration,
+}
+
+impl ProcessSpec {
+    /// `program` in `cwd`, with no arguments, no extra environment and a
+    /// grace of 5 seconds.
+    pub fn new(program: impl Into<OsString>, cwd: impl Into<PathBuf>) -> Self {
+        ProcessSpec {
+            program: program.into(),
+            args: Vec::new(),
+            env: BTreeMap::new(),
+            cwd: cwd.into(),
+            kill_grace: Duration::from_secs(5),
+        }
+    }
+
+    /// Adds an argument.
+    pub fn arg(mut self, arg: impl Into<OsString>) -> Self {
+        self.args.push(arg.into());
+        self
+    }
+
+    /// Adds arguments.
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// Sets an environment variable.
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.env.insert(key.into(), value.into());
+        self
+    }
+
+    /// Sets the grace period between `SIGTERM` and `SIGKILL`.
+    pub fn kill_grace(mut self, grace: Duration) -> Self {
+        self.kill_grace = grace;
+        self
+    }
+
+    fn program_text(&self) -> String {
+        self.program.to_string_lossy().into_owned()
+    }
+}
+
+/// How a process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitKind {
+    /// It exited with this code.
+    Code(i32),
+    /// A signal with this number killed it.
+    Signal(i32),
+}
+
+impl ExitKind {
+    fn from_status(status: ExitStatus) -> Self {
+        match (status.code(), status.signal()) {
+            (Some(code), _) => ExitKind::Code(code),
+            (None, Some(sig)) => ExitKind::Signal(sig),
+            // A waited-for process has either; keep something visible.
+            (None, None) => ExitKind::Code(-1),
+        }
+    }
+
+    /// True for exit code 0.
+    pub fn success(self) -> bool {
+        self == ExitKind::Code(0)
+    }
+
+    /// The signal's name (`SIGKILL`), or its number when unknown.
+    pub fn signal_name(sig: i32) -> String {
+        Signal::try_from(sig).map_or_else(|_| format!("signal {sig}"), |s| s.as_str().to_owned())
+    }
+}
+
+/// What [`run_process`] observed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcessExit {
+    /// The process id (also its process group id).
+    pub pid: u32,
+    /// How it ended.
+    pub exit: ExitKind,
+    /// True when it was stopped because `cancel` fired.
+    pub cancelled: bool,
+}
+
+/// Runs `spec` to its end, writing its output to `log`; stops the process
+/// group when `cancel` fires (see the module docs). Returns how the
+/// process ended; an error when it could not be started or waited for, or
+/// when the log store refused lines (the process still ran to its end).
+pub async fn run_process(
+    spec: &ProcessSpec,
+    log: &LogWriter,
+    cancel: &CancellationToken,
+) -> Result<ProcessExit, ExecError> {
+    let mut cmd = Command::new(&spec.program);
+    cmd.args(&spec.args)
+        .current_dir(&spec.cwd)
+        .env_clear()
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    for key in PASS_THROUGH_ENV {
+        if let Some(value) = std::env::var_os(key) {
+            cmd.env(key, value);
+        }
+    }
+    cmd.envs(&spec.env);
+
+    let mut child = cmd.spawn().map_err(|source| ExecError::Spawn {
+        program: spec.program_text(),
+        source,
+    })?;
+    let pid = child.id().ok_or_else(|| ExecError::NoPid {
+        program: spec.program_text(),
+    })?;
+    // The child leads its own group: its pid is the group id.
+    let mut group = Group::new(pid);
+    tracing::debug!(pid, program = %spec.program_text(), "process started");
+
+    let (tx, rx) = mpsc::channel(CHANNEL_LINES);
+    let writer = Task(tokio::spawn(write_lines(rx, log.clone())));
+    let exited = CancellationToken::new();
+    let mut readers = Vec::with_capacity(2);
+    if let Some(out) = child.stdout.take() {
+        readers.push(Task(tokio::spawn(read_lines(
+            out,
+            Stream::Stdout,
+            log.clone(),
+            tx.clone(),
+            exited.clone(),
+        ))));
+    }
+    if let Some(err) = child.stderr.take() {
+        readers.push(Task(tokio::spawn(read_lines(
+            err,
+            Stream::Stderr,
+            log.clone(),
+            tx.clone(),
+            exited.clone(),
+        ))));
+    }
+    drop(tx);
+
+    let waited = supervise(&mut child, &group, spec.kill_grace, cancel).await;
+    // Whatever is left of the group goes now, whether the program ended by
+    // itself or not: this also closes the pipes those processes held.
+    group.finish();
+    group.wait_gone(GROUP_GONE_WAIT).await;
+    exited.cancel();
+    let (status, cancelled) = waited.map_err(|source| ExecError::Wait { pid, source })?;
+
+    // Drain what is still in the pipes, boundedly.
+    let drain = join_all(&mut readers);
+    if tokio::time::timeout(DRAIN_MAX, drain).await.is_err() {
+        tracing::warn!(
+            pid,
+            "output pipes still open after the process group ended; giving up on them"
+        );
+    }
+    drop(readers);
+    let stored = match writer.join().await {
+        Some(r) => r,
+        None => Ok(()),
+    };
+    let exit = ExitKind::from_status(status);
+    tracing::debug!(pid, ?exit, cancelled, "process ended");
+    stored?;
+    Ok(ProcessExit {
+        pid,
+        exit,
+        cancelled,
+    })
+}
+
+/// Waits for the child; on cancel, stops its group (TERM, grace, KILL).
+async fn supervise(
+    child: &mut Child,
+    group: &Group,
+    grace: Duration,
+    cancel: &CancellationToken,
+) -> std::io::Result<(ExitStatus, bool)> {
+    tokio::select! {
+        status = child.wait() => return Ok((status?, false)),
+        () = cancel.cancelled() => {}
+    }
+    tracing::debug!(pgid = group.pgid, "cancelled: SIGTERM to the process group");
+    group.kill(Signal::SIGTERM);
+    let deadline = Instant::now() + grace;
+    let status = match tokio::time::timeout_at(deadline, child.wait()).await {
+        Ok(status) => status?,
+        Err(_) => {
+            tracing::debug!(
+                pgid = group.pgid,
+                "grace over: SIGKILL to the process group"
+            );
+            group.kill(Signal::SIGKILL);
+            return Ok((child.wait().await?, true));
+        }
+    };
+    // The program is gone; the rest of its group gets what is left of
+    // the grace to finish its own cleanup.
+    while group.has_members() && Instant::now() < deadline {
+        tokio::time::sleep(GROUP_POLL.min(deadline.saturating_duration_since(Instant::now())))
+            .await;
+    }
+    Ok((status, true))
+}
+
+/// A process group that gets `SIGKILL` when this value is dropped before
+/// [`Group::finish`], so that an abandoned [`run_process`] future leaves
+/// nothing running.
+#[derive(Debug)]
+struct Group {
+    pgid: i32,
+    finished: bool,
+}
+
+impl Group {
+    fn new(pid: u32) -> Self {
+        Group {
+            pgid: i32::try_from(pid).unwrap_or(i32::MAX),
+            finished: false,
+        }
+    }
+
+    /// Kills what is left of the group, once: after this the group id may
+    /// be reused by the system, so it is not signalled again.
+    fn finish(&mut self) {
+        if !self.finished {
+            self.finished = true;
+            self.kill(Signal::SIGKILL);
+        }
+    }
+
+    fn kill(&self, signal: Signal) {
+        match killpg(Pid::from_raw(self.pgid), signal) {
+            // ESRCH: the group is gone already.
+            Ok(()) | Err(Errno::ESRCH) => {}
+            Err(e) => tracing::warn!(pgid = self.pgid, %signal, "killpg: {e}"),
+        }
+    }
+
+    /// Waits up to `limit` for the group to have no live member.
+    async fn wait_gone(&self, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        while self.has_members() {
+            if Instant::now() >= deadline {
+                tracing::warn!(pgid = self.pgid, "process group still alive after SIGKILL");
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+
+    /// True while a live (not zombie) process belongs to the group. Without
+    /// a readable `/proc`, the group is assumed gone.
+    fn has_members(&self) -> bool {
+        // Cheap first answer: no process at all, zombie or not, is in the
+        // group (the usual case once the program has been reaped).
+        if killpg(Pid::from_raw(self.pgid), None) == Err(Errno::ESRCH) {
+            return false;
+        }
+        let Ok(dir) = std::fs::read_dir("/proc") else {
+            return false;
+        };
+        dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+            .any(|pid| matches!(proc_stat(pid), Some((state, pgrp)) if pgrp == self.pgid && !is_dead_state(state)))
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+fn is_dead_state(state: char) -> bool {
+    matches!(state, 'Z' | 'X' | 'x')
+}
+
+/// The state letter and process group of `pid`, from `/proc/PID/stat`;
+/// `None` when there is no such process.
+fn proc_stat(pid: i32) -> Option<(char, i32)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name is in parentheses and may contain anything.
+    let rest = stat.get(stat.rfind(')')? + 1..)?;
+    let mut fields = rest.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let _ppid = fields.next()?;
+    let pgrp = fields.next()?.parse().ok()?;
+    Some((state, pgrp))
+}
+
+/// A spawned task that is aborted if this value is dropped first.
+#[derive(Debug)]
+struct Task<T>(JoinHandle<T>);
+
+impl<T> Task<T> {
+    /// The task's result; `None` if it panicked or was aborted.
+    async fn join(mut self) -> Option<T> {
+        (&mut self.0).await.ok()
+    }
+}
+
+impl<T> Drop for Task<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+async fn join_all(tasks: &mut [Task<()>]) {
+    for t in tasks.iter_mut() {
+        let _ = (&mut t.0).await;
+    }
+}
+
+/// Reads `pipe` line by line into `tx` until end of file; once `exited`
+/// fires, gives up when the pipe stays silent for [`DRAIN_IDLE`].
+async fn read_lines<R: AsyncRead + Unpin>(
+    pipe: R,
+    stream: Stream,
+    log: LogWriter,
+    tx: mpsc::Sender<NewLine>,
+    exited: CancellationToken,
+) {
+    let mut reader = BufReader::with_capacity(MAX_LINE, pipe);
+    let mut line: Vec<u8> = Vec::new();
+    // Set right after a split line: a newline that comes next ends the
+    // split line and must not produce an empty one.
+    let mut after_split = false;
+    loop {
+        let chunk = if exited.is_cancelled() {
+            match tokio::time::timeout(DRAIN_IDLE, reader.fill_buf()).await {
+                Ok(r) => r,
+                Err(_) => break,
+            }
+        } else {
+            tokio::select! {
+                r = reader.fill_buf() => r,
+                () = exited.cancelled() => continue,
+            }
+        };
+        let chunk = match chunk {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(?stream, "reading process output: {e}");
+                break;
+            }
+        };
+        if chunk.is_empty() {
+            break;
+        }
+        if after_split && line.is_empty() && chunk.first() == Some(&b'\n') {
+            after_split = false;
+            reader.consume(1);
+            continue;
+        }
+        let room = MAX_LINE - line.len();
+        let window = &chunk[..chunk.len().min(room)];
+        let (used, ended) = match window.iter().position(|&b| b == b'\n') {
+            Some(i) => {
+                line.extend_from_slice(&window[..i]);
+                (i + 1, true)
+            }
+            None => {
+                line.extend_from_slice(window);
+                (window.len(), false)
+            }
+        };
+        reader.consume(used);
+        let emit = if ended {
+            after_split = false;
+            if line.last() == Some(&b'\r') {
+                line.pop();
+            }
+            std::mem::take(&mut line)
+        } else if line.len() >= MAX_LINE {
+            after_split = true;
+            let cut = utf8_cut(&line);
+            let rest = line.split_off(cut);
+            std::mem::replace(&mut line, rest)
+        } else {
+            continue;
+        };
+        if send(&tx, &log, stream, emit).await.is_err() {
+            return;
+        }
+    }
+    if !line.is_empty() {
+        let _ = send(&tx, &log, stream, line).await;
+    }
+}
+
+async fn send(
+    tx: &mpsc::Sender<NewLine>,
+    log: &LogWriter,
+    stream: Stream,
+    bytes: Vec<u8>,
+) -> Result<(), ()> {
+    let text = String::from_utf8(bytes)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    tx.send(NewLine {
+        stream,
+        at: log.now(),
+        text,
+    })
+    .await
+    .map_err(|_| ())
+}
+
+/// Where to split `line` so that no UTF-8 character is cut in two: its
+/// length, or the start of an incomplete character at its end.
+fn utf8_cut(line: &[u8]) -> usize {
+    let len = line.len();
+    for back in 1..=len.min(4) {
+        let b = line[len - back];
+        if b & 0xC0 == 0x80 {
+            continue; // a continuation byte: look further back
+        }
+        let needed = match b {
+            0xF0.. => 4,
+            0xE0.. => 3,
+            0xC0.. => 2,
+            _ => 1,
+        };
+        return if needed > back && back < len {
+            len - back
+        } else {
+            len
+        };
+    }
+    len
+}
+
+/// Stores lines in batches: whatever has accumulated, up to
+/// [`MAX_BATCH_LINES`] lines or [`MAX_BATCH_BYTES`] bytes per call. After
+/// the store fails, lines are read and dropped (so the process never
+/// blocks on a full pipe) and the first error is returned at the end.
+async fn write_lines(mut rx: mpsc::Receiver<NewLine>, log: LogWriter) -> Result<(), StoreError> {
+    let mut failed: Option<StoreError> = None;
+    while let Some(first) = rx.recv().await {
+        let mut bytes = first.text.len();
+        let mut batch = Vec::with_capacity(64);
+        batch.push(first);
+        while batch.len() < MAX_BATCH_LINES && bytes < MAX_BATCH_BYTES {
+            match rx.try_recv() {
+                Ok(line) => {
+                    bytes += line.text.len();
+                    batch.push(line);
+                }
+                Err(_) => break,
+            }
+        }
+        if failed.is_none()
+            && let Err(e) = log.lines(batch).await
+        {
+            tracing::warn!(log = %log.key(), "storing log lines failed: {e}");
+            failed = Some(e);
+        }
+    }
+    failed.map_or(Ok(()), Err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utf8_cut_keeps_characters_whole() {
+        assert_eq!(utf8_cut(b"abc"), 3);
+        assert_eq!(utf8_cut("aé".as_bytes()), 3);
+        // "é" is C3 A9: cut before a lone lead byte.
+        assert_eq!(utf8_cut(&[b'a', 0xC3]), 1);
+        // "€" is E2 82 AC.
+        assert_eq!(utf8_cut(&[b'a', 0xE2, 0x82]), 1);
+        assert_eq!(utf8_cut(&[b'a', 0xE2, 0x82, 0xAC]), 4);
+        // Garbage is not worth carrying: cut at the end.
+        assert_eq!(utf8_cut(&[0x80, 0x80, 0x80, 0x80, 0x80]), 5);
+    }
+
+    #[test]
+    fn proc_stat_reads_this_process() {
+        let me = i32::try_from(std::process::id()).unwrap_or(0);
+        let (state, pgrp) = proc_stat(me).unwrap_or(('?', 0));
+        assert!(!is_dead_state(state));
+        assert!(pgrp > 0);
+    }
+}

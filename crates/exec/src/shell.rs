@@ -1,0 +1,698 @@
+//! The `shell` job kind (also registered as `freestyle`): runs scripts, one
+//! step after another, in the run's workspace.
+//!
+//! # Spec
+//!
+//! ```json
+//! {
+//!   "shell": "sh -e",
+//!   "working_dir": "services/api",
+//!   "steps": [
+//!     { "name": "build", "script": "make build" },
+//!     { "script": "set -o pipefail; make test | tee test.log", "shell": ["bash", "-e"] }
+//!   ]
+//! }
+//! ```
+//!
+//! - `shell` (optional, default `"sh -e"`): the interpreter, as one string
+//!   split at whitespace (no quoting) or as a list of words
+//!   (`["bash", "-eo", "pipefail"]`). A step's own `shell` overrides it.
+//! - `working_dir` (optional): a relative path inside the workspace, without
+//!   `..`; created when missing. Default: the workspace itself.
+//! - `steps` (required, at least one): each has a `script` (required, not
+//!   blank) and optionally a `name` (default `step-1`, `step-2`, ...; names
+//!   are unique) and a `shell`.
+//!
+//! Unknown fields are errors. Steps run in order, sharing the workspace (a
+//! file written by one step is there for the next); a step that fails stops
+//! the job. Each step is announced in the log by a system line
+//! `$ step NAME`. A script is passed as `SHELL... -c SCRIPT`; a script of
+//! 64 KiB or more is written to a file in the attempt's scratch directory
+//! and passed as `SHELL... FILE` instead.
+//!
+//! A step that exits with a non-zero code fails the job with that exit code
+//! (``step `build` exited with code 2``); one killed by a signal fails it
+//! naming the signal. Cancelling the job (or its timeout) sends `SIGTERM` to
+//! the step's whole process group and `SIGKILL` after the grace
+//! ([`ShellConfig::kill_grace`], default 5 s). When a step ends, processes
+//! it left in the background are killed.
+//!
+//! # Environment
+//!
+//! A step's environment is built from nothing: the server's `PATH`, `HOME`,
+//! `USER`, `LOGNAME`, `LANG`, `LC_ALL`, `TZ`, `TMPDIR` and `SHELL` (when set;
+//! see [`PASS_THROUGH_ENV`]), then the job's environment from the engine
+//! (`SLIPWAY_*` facts, the job's `env`, secrets), then `SLIPWAY_OUTPUT`.
+//! Later sources win. Secret values are masked in the log (`******`), also
+//! line by line for multi-line secrets.
+//!
+//! # Outputs
+//!
+//! `$SLIPWAY_OUTPUT` names a file (empty at the start of each attempt) that
+//! steps append to; after the last step that ran (also after a failure) it
+//! is read into the job's outputs, GitHub Actions style:
+//!
+//! ```text
+//! version=1.4.2
+//! notes<<EOF
+//! first line
+//! second line
+//! EOF
+//! ```
+//!
+//! - `key=value`: the value is everything after the first `=`.
+//! - `key<<DELIMITER`, then lines up to a line that is exactly
+//!   `DELIMITER`: the value is those lines joined with `\n`.
+//! - Keys match `[A-Za-z0-9_-]+`; a later value for a key replaces an
+//!   earlier one; empty lines are ignored.
+//! - A line that fits neither form, a bad key or a missing delimiter is
+//!   reported as a system line in the log and ignored. The file is read up
+//!   to [`MAX_OUTPUTS_BYTES`]; a larger file is ignored with a warning.
+//!
+//! [`PASS_THROUGH_ENV`]: crate::process::PASS_THROUGH_ENV
+
+use crate::error::ExecError;
+use crate::process::{ExitKind, ProcessSpec, run_process};
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use slipway_core::{JobContext, JobKind, JobOutcome, LogWriter, Outputs, Problem, Stream};
+use std::collections::{BTreeMap, HashSet};
+use std::ffi::OsString;
+use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
+
+/// The interpreter used when neither the spec nor the step names one.
+pub const DEFAULT_SHELL: &str = "sh -e";
+
+/// Scripts at least this long (bytes) are passed in a file, not with `-c`.
+pub const SCRIPT_FILE_THRESHOLD: usize = 64 * 1024;
+
+/// The outputs file is read up to this size.
+pub const MAX_OUTPUTS_BYTES: u64 = 1024 * 1024;
+
+/// The name of the outputs file in the scratch directory.
+const OUTPUTS_FILE: &str = "outputs";
+
+/// Settings of the shell kind that are the server's, not the job's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShellConfig {
+    /// How long a step's process group has after `SIGTERM` before `SIGKILL`.
+    pub kill_grace: Duration,
+}
+
+impl Default for ShellConfig {
+    fn default() -> Self {
+        ShellConfig {
+            kill_grace: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The `shell` job kind; see the module docs for its spec.
+#[derive(Debug, Clone, Default)]
+pub struct ShellKind {
+    config: ShellConfig,
+}
+
+impl ShellKind {
+    /// A shell kind with `config`.
+    pub fn new(config: ShellConfig) -> Self {
+        ShellKind { config }
+    }
+
+    /// Its settings.
+    pub fn config(&self) -> &ShellConfig {
+        &self.config
+    }
+}
+
+/// A shell kind spec, as parsed after validation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShellSpec {
+    /// The interpreter for every step (default [`DEFAULT_SHELL`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shell: Option<ShellCommand>,
+    /// A directory relative to the workspace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub working_dir: Option<String>,
+    /// The steps, in order.
+    pub steps: Vec<StepSpec>,
+}
+
+/// One step of a [`ShellSpec`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepSpec {
+    /// Its name (default `step-N`, counting from 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The script.
+    pub script: String,
+    /// The interpreter for this step only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shell: Option<ShellCommand>,
+}
+
+/// An interpreter: `"sh -e"` (split at whitespace) or `["bash", "-e"]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ShellCommand {
+    /// Words separated by whitespace.
+    Line(String),
+    /// The words themselves.
+    Words(Vec<String>),
+}
+
+impl ShellCommand {
+    /// The program and its arguments.
+    pub fn words(&self) -> Vec<String> {
+        match self {
+            ShellCommand::Line(s) => s.split_whitespace().map(str::to_owned).collect(),
+            ShellCommand::Words(w) => w.clone(),
+        }
+    }
+}
+
+impl ShellSpec {
+    /// Parses and checks `spec`, reporting every problem at once with its
+    /// path relative to the spec.
+    pub fn parse(spec: &Value) -> Result<ShellSpec, Vec<Problem>> {
+        let problems = check_spec(spec);
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        // The checks above accept only what these types accept; this is the
+        // safety net should they ever disagree.
+        serde_json::from_value(spec.clone()).map_err(|e| vec![Problem::new("", e.to_string())])
+    }
+
+    /// The name of step `index` (from 0).
+    pub fn step_name(&self, index: usize) -> String {
+        self.steps
+            .get(index)
+            .and_then(|s| s.name.clone())
+            .unwrap_or_else(|| default_step_name(index))
+    }
+}
+
+fn default_step_name(index: usize) -> String {
+    format!("step-{}", index + 1)
+}
+
+const SPEC_FIELDS: &[&str] = &["shell", "working_dir", "steps"];
+const STEP_FIELDS: &[&str] = &["name", "script", "shell"];
+
+fn check_spec(spec: &Value) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let Some(obj) = spec.as_object() else {
+        problems.push(Problem::new("", "must be an object with `steps`"));
+        return problems;
+    };
+    unknown_fields(obj, SPEC_FIELDS, "", &mut problems);
+    if let Some(shell) = present(obj.get("shell")) {
+        check_shell(shell, "shell", &mut problems);
+    }
+    if let Some(dir) = present(obj.get("working_dir")) {
+        match dir.as_str() {
+            None => problems.push(Problem::new("working_dir", "must be a string")),
+            Some(d) => {
+                if let Err(why) = check_relative(d) {
+                    problems.push(Problem::new("working_dir", why));
+                }
+            }
+        }
+    }
+    match present(obj.get("steps")) {
+        None => problems.push(Problem::new("steps", "required")),
+        Some(Value::Array(steps)) if steps.is_empty() => {
+            problems.push(Problem::new("steps", "must not be empty"));
+        }
+        Some(Value::Array(steps)) => {
+            let mut names = HashSet::new();
+            for (i, step) in steps.iter().enumerate() {
+                check_step(step, i, &mut names, &mut problems);
+            }
+        }
+        Some(_) => problems.push(Problem::new("steps", "must be a list of steps")),
+    }
+    problems
+}
+
+fn check_step(step: &Value, i: usize, names: &mut HashSet<String>, problems: &mut Vec<Problem>) {
+    let path = format!("steps[{i}]");
+    let Some(obj) = step.as_object() else {
+        problems.push(Problem::new(path, "must be an object with a `script`"));
+        return;
+    };
+    unknown_fields(obj, STEP_FIELDS, &path, problems);
+    let name = match present(obj.get("name")) {
+        None => Some(default_step_name(i)),
+        Some(Value::String(n)) if n.trim().is_empty() => {
+            problems.push(Problem::new(format!("{path}.name"), "must not be empty"));
+            None
+        }
+        Some(Value::String(n)) if n.contains(['\n', '\r']) => {
+            problems.push(Problem::new(
+                format!("{path}.name"),
+                "must be a single line",
+            ));
+            None
+        }
+        Some(Value::String(n)) => Some(n.clone()),
+        Some(_) => {
+            problems.push(Problem::new(format!("{path}.name"), "must be a string"));
+            None
+        }
+    };
+    if let Some(name) = name
+        && !names.insert(name.clone())
+    {
+        problems.push(Problem::new(
+            format!("{path}.name"),
+            format!("duplicate step name `{name}`"),
+        ));
+    }
+    match present(obj.get("script")) {
+        None => problems.push(Problem::new(format!("{path}.script"), "required")),
+        Some(Value::String(s)) if s.trim().is_empty() => {
+            problems.push(Problem::new(format!("{path}.script"), "must not be empty"));
+        }
+        Some(Value::String(_)) => {}
+        Some(_) => problems.push(Problem::new(format!("{path}.script"), "must be a string")),
+    }
+    if let Some(shell) = present(obj.get("shell")) {
+        check_shell(shell, &format!("{path}.shell"), problems);
+    }
+}
+
+/// `v` unless it is missing or `null` (both mean "not given").
+fn present(v: Option<&Value>) -> Option<&Value> {
+    v.filter(|v| !v.is_null())
+}
+
+fn unknown_fields(
+    obj: &serde_json::Map<String, Value>,
+    known: &[&str],
+    path: &str,
+    problems: &mut Vec<Problem>,
+) {
+    for key in obj.keys() {
+        if !known.contains(&key.as_str()) {
+            let at = if path.is_empty() {
+                key.clone()
+            } else {
+                format!("{path}.{key}")
+            };
+            problems.push(Problem::new(
+                at,
+                format!("unknown field (known: {})", known.join(", ")),
+            ));
+        }
+    }
+}
+
+fn check_shell(v: &Value, path: &str, problems: &mut Vec<Problem>) {
+    match v {
+        Value::String(s) if s.trim().is_empty() => {
+            problems.push(Problem::new(path, "must not be empty"));
+        }
+        Value::String(_) => {}
+        Value::Array(words) if words.is_empty() => {
+            problems.push(Problem::new(path, "must not be empty"));
+        }
+        Value::Array(words) => {
+            for (i, w) in words.iter().enumerate() {
+                match w.as_str() {
+                    Some(s) if i == 0 && s.trim().is_empty() => {
+                        problems.push(Problem::new(format!("{path}[0]"), "must not be empty"));
+                    }
+                    Some(_) => {}
+                    None => problems.push(Problem::new(format!("{path}[{i}]"), "must be a string")),
+                }
+            }
+        }
+        _ => problems.push(Problem::new(
+            path,
+            "must be a string (\"sh -e\") or a list of strings ([\"bash\", \"-e\"])",
+        )),
+    }
+}
+
+/// Accepts a relative path that stays inside its base: no root, no `..`.
+fn check_relative(dir: &str) -> Result<(), &'static str> {
+    const WHY: &str = "must be a relative path inside the workspace";
+    if dir.is_empty() {
+        return Err("must not be empty (leave it out for the workspace itself)");
+    }
+    if dir.contains('\0') {
+        return Err(WHY);
+    }
+    for c in Path::new(dir).components() {
+        match c {
+            Component::Normal(_) | Component::CurDir => {}
+            Component::ParentDir | Component::RootDir | Component::Prefix(_) => return Err(WHY),
+        }
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl JobKind for ShellKind {
+    fn name(&self) -> &str {
+        "shell"
+    }
+
+    fn validate(&self, spec: &Value) -> Result<(), Vec<Problem>> {
+        ShellSpec::parse(spec).map(|_| ())
+    }
+
+    async fn run(&self, ctx: JobContext) -> JobOutcome {
+        let spec = match ShellSpec::parse(&ctx.spec) {
+            Ok(s) => s,
+            Err(problems) => {
+                let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
+                return JobOutcome::failed(format!("invalid spec: {}", list.join("; ")));
+            }
+        };
+        let cwd = match working_dir(&ctx.workspace, spec.working_dir.as_deref()) {
+            Ok(d) => d,
+            Err(e) => return JobOutcome::failed(e.to_string()),
+        };
+        let outputs_path = ctx.scratch.join(OUTPUTS_FILE);
+        if let Err(source) = std::fs::write(&outputs_path, b"") {
+            let e = ExecError::Outputs {
+                path: outputs_path,
+                source,
+            };
+            return JobOutcome::failed(e.to_string());
+        }
+        let mut env = ctx.env.clone();
+        env.insert(
+            "SLIPWAY_OUTPUT".to_owned(),
+            outputs_path.to_string_lossy().into_owned(),
+        );
+
+        let outcome = self.run_steps(&ctx, &spec, &cwd, &env).await;
+        if let Err(e) = read_outputs(&outputs_path, &ctx.outputs, &ctx.log).await {
+            tracing::warn!(job = %ctx.job, "{e}");
+            if outcome == JobOutcome::Passed {
+                return JobOutcome::failed(e.to_string());
+            }
+        }
+        outcome
+    }
+}
+
+impl ShellKind {
+    async fn run_steps(
+        &self,
+        ctx: &JobContext,
+        spec: &ShellSpec,
+        cwd: &Path,
+        env: &BTreeMap<String, String>,
+    ) -> JobOutcome {
+        let default_shell = ShellCommand::Line(DEFAULT_SHELL.to_owned());
+        let job_shell = spec.shell.as_ref().unwrap_or(&default_shell);
+        for (i, step) in spec.steps.iter().enumerate() {
+            if ctx.cancel.is_cancelled() {
+                return JobOutcome::Cancelled;
+            }
+            let name = spec.step_name(i);
+            if let Err(e) = ctx
+                .log
+                .line(Stream::System, &format!("$ step {name}"))
+                .await
+            {
+                return JobOutcome::failed(ExecError::from(e).to_string());
+            }
+            let words = step.shell.as_ref().unwrap_or(job_shell).words();
+            let Some((program, shell_args)) = words.split_first() else {
+                return JobOutcome::failed(format!("step `{name}`: no shell"));
+            };
+            let mut args: Vec<OsString> = shell_args.iter().map(OsString::from).collect();
+            if step.script.len() < SCRIPT_FILE_THRESHOLD {
+                args.push("-c".into());
+                args.push(step.script.clone().into());
+            } else {
+                let file = ctx.scratch.join(format!("step-{}.sh", i + 1));
+                if let Err(source) = tokio::fs::write(&file, &step.script).await {
+                    let e = ExecError::Script { path: file, source };
+                    return JobOutcome::failed(format!("step `{name}`: {e}"));
+                }
+                args.push(file.into_os_string());
+            }
+            let process = ProcessSpec {
+                program: program.into(),
+                args,
+                env: env.clone(),
+                cwd: cwd.to_path_buf(),
+                kill_grace: self.config.kill_grace,
+            };
+            let exit = match run_process(&process, &ctx.log, &ctx.cancel).await {
+                Ok(exit) => exit,
+                Err(e) => return JobOutcome::failed(format!("step `{name}`: {e}")),
+            };
+            if exit.cancelled {
+                return JobOutcome::Cancelled;
+            }
+            match exit.exit {
+                ExitKind::Code(0) => {}
+                ExitKind::Code(code) => {
+                    return JobOutcome::Failed {
+                        error: format!("step `{name}` exited with code {code}"),
+                        exit_code: Some(code),
+                    };
+                }
+                ExitKind::Signal(sig) => {
+                    return JobOutcome::failed(format!(
+                        "step `{name}` was killed by signal {}",
+                        ExitKind::signal_name(sig)
+                    ));
+                }
+            }
+        }
+        if ctx.cancel.is_cancelled() {
+            return JobOutcome::Cancelled;
+        }
+        JobOutcome::Passed
+    }
+}
+
+/// `workspace/dir`, created when missing, checked to stay inside the
+/// workspace once symbolic links are resolved.
+fn working_dir(workspace: &Path, dir: Option<&str>) -> Result<PathBuf, ExecError> {
+    let Some(dir) = dir else {
+        return Ok(workspace.to_path_buf());
+    };
+    let path = workspace.join(dir);
+    let err = |source| ExecError::WorkingDir {
+        path: path.clone(),
+        source,
+    };
+    std::fs::create_dir_all(&path).map_err(err)?;
+    let real = path.canonicalize().map_err(err)?;
+    let base = workspace.canonicalize().map_err(err)?;
+    if !real.starts_with(&base) {
+        return Err(err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "leads outside the workspace",
+        )));
+    }
+    Ok(path)
+}
+
+/// Reads the outputs file into `outputs`, logging a warning for each line
+/// it ignores.
+async fn read_outputs(path: &Path, outputs: &Outputs, log: &LogWriter) -> Result<(), ExecError> {
+    let err = |source| ExecError::Outputs {
+        path: path.to_path_buf(),
+        source,
+    };
+    let size = match tokio::fs::metadata(path).await {
+        Ok(m) => m.len(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(err(e)),
+    };
+    if size > MAX_OUTPUTS_BYTES {
+        log.line(
+            Stream::System,
+            &format!(
+                "warning: the outputs file is {size} bytes, more than {MAX_OUTPUTS_BYTES}; no outputs were set"
+            ),
+        )
+        .await?;
+        return Ok(());
+    }
+    let bytes = tokio::fs::read(path).await.map_err(err)?;
+    let text = String::from_utf8_lossy(&bytes);
+    let (values, warnings) = parse_outputs(&text);
+    for (k, v) in values {
+        outputs.set(k, v);
+    }
+    if !warnings.is_empty() {
+        let at = log.now();
+        let lines = warnings
+            .into_iter()
+            .map(|w| slipway_core::NewLine {
+                stream: Stream::System,
+                at,
+                text: format!("warning: outputs file {w}; ignored"),
+            })
+            .collect();
+        log.lines(lines).await?;
+    }
+    Ok(())
+}
+
+fn valid_key(key: &str) -> bool {
+    !key.is_empty()
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// Parses an outputs file: the values in file order (later ones win when
+/// set), and a description of each ignored line.
+pub fn parse_outputs(text: &str) -> (Vec<(String, String)>, Vec<String>) {
+    let mut values = Vec::new();
+    let mut warnings = Vec::new();
+    let mut lines = text
+        .split('\n')
+        .map(|l| l.strip_suffix('\r').unwrap_or(l))
+        .enumerate()
+        .map(|(i, l)| (i + 1, l));
+    let shown = |key: &str| -> String {
+        let mut k: String = key.chars().take(40).collect();
+        if k.len() < key.len() {
+            k.push_str("...");
+        }
+        k.escape_debug().to_string()
+    };
+    while let Some((n, line)) = lines.next() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let eq = line.find('=');
+        let heredoc = line.find("<<");
+        match (eq, heredoc) {
+            (Some(e), h) if h.is_none_or(|h| e < h) => {
+                let (key, value) = (&line[..e], &line[e + 1..]);
+                if valid_key(key) {
+                    values.push((key.to_owned(), value.to_owned()));
+                } else {
+                    warnings.push(format!("line {n}: invalid key `{}`", shown(key)));
+                }
+            }
+            (_, Some(h)) => {
+                let (key, delim) = (&line[..h], &line[h + 2..]);
+                if delim.is_empty() {
+                    warnings.push(format!("line {n}: `{}<<` has no delimiter", shown(key)));
+                    continue;
+                }
+                let mut body: Vec<&str> = Vec::new();
+                let mut closed = false;
+                for (_, l) in lines.by_ref() {
+                    if l == delim {
+                        closed = true;
+                        break;
+                    }
+                    body.push(l);
+                }
+                if !closed {
+                    warnings.push(format!(
+                        "line {n}: `{}<<{}` is never closed by its delimiter",
+                        shown(key),
+                        shown(delim)
+                    ));
+                } else if !valid_key(key) {
+                    warnings.push(format!("line {n}: invalid key `{}`", shown(key)));
+                } else {
+                    values.push((key.to_owned(), body.join("\n")));
+                }
+            }
+            _ => warnings.push(format!(
+                "line {n}: neither `key=value` nor `key<<DELIMITER`"
+            )),
+        }
+    }
+    (values, warnings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn outputs_are_parsed_github_style() {
+        let text = "a=1\r\nb=x=y\n\nmulti<<EOF\nline 1\n\nline 3\nEOF\nbad key=1\nnothing here\nk<<\nlast=ok\nopen<<END\nnever closed";
+        let (values, warnings) = parse_outputs(text);
+        assert_eq!(
+            values,
+            [
+                ("a".to_owned(), "1".to_owned()),
+                ("b".to_owned(), "x=y".to_owned()),
+                ("multi".to_owned(), "line 1\n\nline 3".to_owned()),
+                ("last".to_owned(), "ok".to_owned()),
+            ]
+        );
+        assert_eq!(
+            warnings,
+            [
+                "line 9: invalid key `bad key`",
+                "line 10: neither `key=value` nor `key<<DELIMITER`",
+                "line 11: `k<<` has no delimiter",
+                "line 13: `open<<END` is never closed by its delimiter",
+            ]
+        );
+    }
+
+    #[test]
+    fn equals_before_heredoc_marker_is_a_plain_value() {
+        let (values, warnings) = parse_outputs("cmd=a<<b\n");
+        assert_eq!(values, [("cmd".to_owned(), "a<<b".to_owned())]);
+        assert!(warnings.is_empty());
+    }
+
+    #[test]
+    fn relative_paths_are_checked() {
+        assert!(check_relative("a/b").is_ok());
+        assert!(check_relative("./a").is_ok());
+        assert!(check_relative("/etc").is_err());
+        assert!(check_relative("a/../b").is_err());
+        assert!(check_relative("..").is_err());
+        assert!(check_relative("").is_err());
+    }
+
+    #[test]
+    fn minimal_spec_parses_with_defaults() {
+        let spec =
+            ShellSpec::parse(&json!({"steps": [{"script": "true"}, {"name": "b", "script": "x"}]}));
+        let spec = spec.unwrap_or_else(|p| panic!("{p:?}"));
+        assert_eq!(spec.step_name(0), "step-1");
+        assert_eq!(spec.step_name(1), "b");
+        assert_eq!(spec.shell, None);
+        assert_eq!(
+            ShellCommand::Line(DEFAULT_SHELL.into()).words(),
+            ["sh", "-e"]
+        );
+    }
+
+    #[test]
+    fn default_names_count_for_duplicates() {
+        let problems = ShellSpec::parse(
+            &json!({"steps": [{"script": "a"}, {"name": "step-1", "script": "b"}]}),
+        )
+        .err()
+        .unwrap_or_default();
+        assert_eq!(
+            problems,
+            [Problem::new(
+                "steps[1].name",
+                "duplicate step name `step-1`"
+            )]
+        );
+    }
+}

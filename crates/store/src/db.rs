@@ -1,0 +1,319 @@
+//! Connections, the pool, transactions and migrations for both backends.
+
+use crate::error::DbError;
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::sqlite::SqliteConnection;
+use diesel::{Connection, RunQueryDsl};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
+
+/// One connection to either backend; queries are written once against it.
+#[derive(diesel::MultiConnection)]
+#[allow(missing_debug_implementations)]
+pub enum AnyConnection {
+    /// PostgreSQL.
+    Postgresql(PgConnection),
+    /// SQLite (kept last, as diesel's docs advise).
+    Sqlite(SqliteConnection),
+}
+
+/// Which backend a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// `sqlite://PATH`, `sqlite:PATH` or a plain path.
+    Sqlite,
+    /// `postgres://` or `postgresql://`.
+    Postgres,
+}
+
+impl Backend {
+    /// The backend's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// Where a database is, parsed from a URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A SQLite file.
+    Sqlite(PathBuf),
+    /// A PostgreSQL connection URL.
+    Postgres(String),
+}
+
+impl Target {
+    /// Parses `postgres://...`, `postgresql://...`, `sqlite://PATH`,
+    /// `sqlite:PATH` or a plain file path.
+    pub fn parse(url: &str) -> Result<Target, DbError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Target::Postgres(url.to_owned()))
+        } else if let Some(p) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
+            if p.is_empty() {
+                return Err(DbError::UnsupportedUrl(url.to_owned()));
+            }
+            Ok(Target::Sqlite(PathBuf::from(p)))
+        } else if url.contains("://") || url.is_empty() {
+            Err(DbError::UnsupportedUrl(redact(url)))
+        } else {
+            Ok(Target::Sqlite(PathBuf::from(url)))
+        }
+    }
+
+    /// Its backend.
+    pub fn backend(&self) -> Backend {
+        match self {
+            Target::Sqlite(_) => Backend::Sqlite,
+            Target::Postgres(_) => Backend::Postgres,
+        }
+    }
+}
+
+/// A URL with any password replaced, for messages and logs.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.find(':') {
+                Some(c) => format!("{}{}:****{}", &url[..s + 3], &creds[..c], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Opens connections for the pool and prepares SQLite ones.
+#[derive(Debug, Clone)]
+pub struct Manager {
+    target: Target,
+    busy_timeout: Duration,
+}
+
+impl Manager {
+    fn connect(&self) -> Result<AnyConnection, DbError> {
+        match &self.target {
+            Target::Postgres(url) => PgConnection::establish(url)
+                .map(AnyConnection::Postgresql)
+                .map_err(|e| DbError::Connect {
+                    backend: "postgres",
+                    reason: e.to_string().trim().to_owned(),
+                }),
+            Target::Sqlite(path) => {
+                let text = path.to_string_lossy();
+                let mut c = SqliteConnection::establish(&text).map_err(|e| DbError::Connect {
+                    backend: "sqlite",
+                    reason: format!("{}: {}", path.display(), e),
+                })?;
+                c.batch_execute(&format!(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {};",
+                    self.busy_timeout.as_millis()
+                ))
+                .map_err(|e| DbError::Connect {
+                    backend: "sqlite",
+                    reason: format!("{}: {}", path.display(), e),
+                })?;
+                Ok(AnyConnection::Sqlite(c))
+            }
+        }
+    }
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = AnyConnection;
+    type Error = DbError;
+
+    fn connect(&self) -> Result<AnyConnection, DbError> {
+        Manager::connect(self)
+    }
+
+    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), DbError> {
+        conn.batch_execute("SELECT 1").map_err(DbError::Query)
+    }
+
+    fn has_broken(&self, _conn: &mut AnyConnection) -> bool {
+        false
+    }
+}
+
+/// A pool of connections to one database, with its migrations applied.
+#[derive(Clone)]
+pub struct Db {
+    pool: r2d2::Pool<Manager>,
+    backend: Backend,
+    /// Serialises writers on SQLite inside this process, so that they queue
+    /// on a mutex instead of spinning on the database lock.
+    write_lock: Arc<std::sync::Mutex<()>>,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Settings for [`Db::open`].
+#[derive(Debug, Clone)]
+pub struct DbOptions {
+    /// Connections in the pool.
+    pub max_connections: u32,
+    /// How long to wait for a pooled connection.
+    pub connect_timeout: Duration,
+    /// SQLite's busy timeout.
+    pub busy_timeout: Duration,
+}
+
+impl Default for DbOptions {
+    fn default() -> Self {
+        DbOptions {
+            max_connections: 8,
+            connect_timeout: Duration::from_secs(10),
+            busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl Db {
+    /// Opens the database at `url` (creating a SQLite file and its
+    /// directory when missing), checks that it is reachable, and applies
+    /// pending migrations.
+    pub fn open(url: &str, opts: &DbOptions) -> Result<Db, DbError> {
+        let target = Target::parse(url)?;
+        if let Target::Sqlite(path) = &target
+            && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(dir).map_err(|source| DbError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        let backend = target.backend();
+        let manager = Manager {
+            target,
+            busy_timeout: opts.busy_timeout,
+        };
+        // Connect once directly so that the real cause reaches the caller
+        // (r2d2 would only report a timeout).
+        let mut first = manager.connect()?;
+        run_migrations(&mut first)?;
+        drop(first);
+        let pool = r2d2::Pool::builder()
+            .max_size(opts.max_connections)
+            .connection_timeout(opts.connect_timeout)
+            .build(manager)
+            .map_err(|e| DbError::Pool(e.to_string()))?;
+        Ok(Db {
+            pool,
+            backend,
+            write_lock: Arc::new(std::sync::Mutex::new(())),
+        })
+    }
+
+    /// The backend in use.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// A pooled connection (blocking: call from a blocking thread).
+    pub fn conn(&self) -> Result<r2d2::PooledConnection<Manager>, DbError> {
+        self.pool.get().map_err(|e| DbError::Pool(e.to_string()))
+    }
+
+    /// Runs `f` on a blocking thread with a pooled connection.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut AnyConnection) -> Result<T, DbError> + Send + 'static,
+    {
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut c = db.conn()?;
+            f(&mut c)
+        })
+        .await
+        .map_err(|e| DbError::Task(e.to_string()))?
+    }
+
+    /// Runs `f` in a write transaction on a blocking thread: `BEGIN
+    /// IMMEDIATE` on SQLite (a deferred `BEGIN` that later writes fails
+    /// with "database is locked" under concurrency), a normal transaction
+    /// on PostgreSQL. Everything `f` writes is committed together or not at
+    /// all.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut AnyConnection) -> Result<T, DbError> + Send + 'static,
+    {
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || db.write_blocking(f))
+            .await
+            .map_err(|e| DbError::Task(e.to_string()))?
+    }
+
+    /// [`Db::write`] on the current (blocking) thread.
+    pub fn write_blocking<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        F: FnOnce(&mut AnyConnection) -> Result<T, DbError>,
+    {
+        let mut c = self.conn()?;
+        match self.backend {
+            Backend::Postgres => (*c).transaction(f),
+            Backend::Sqlite => {
+                let _serial = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+                c.batch_execute("BEGIN IMMEDIATE")?;
+                let mut guard = Rollback(Some(&mut *c));
+                let conn = guard
+                    .0
+                    .as_deref_mut()
+                    .ok_or_else(|| DbError::Task("no connection".into()))?;
+                let out = f(conn)?;
+                conn.batch_execute("COMMIT")?;
+                guard.0 = None;
+                Ok(out)
+            }
+        }
+    }
+}
+
+/// Rolls an open SQLite transaction back unless disarmed (on error or
+/// panic inside the transaction body).
+struct Rollback<'a>(Option<&'a mut AnyConnection>);
+
+impl Drop for Rollback<'_> {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.take()
+            && let Err(e) = c.batch_execute("ROLLBACK")
+        {
+            tracing::warn!(error = %e, "rollback failed");
+        }
+    }
+}
+
+/// Applies every pending migration of the connection's backend.
+pub fn run_migrations(conn: &mut AnyConnection) -> Result<(), DbError> {
+    let result = match conn {
+        AnyConnection::Postgresql(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|_| ()),
+        AnyConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|_| ()),
+    };
+    result.map_err(|e| DbError::Migration(e.to_string()))
+}
+
+/// Runs `sql` returning nothing (used for explicit per-backend branches).
+pub fn execute(conn: &mut AnyConnection, sql: &str) -> Result<usize, DbError> {
+    Ok(diesel::sql_query(sql).execute(conn)?)
+}

@@ -1,0 +1,31 @@
+//! # slipway-store: persistence on SQLite and PostgreSQL
+//!
+//! diesel + r2d2 implementations of `slipway-core`'s [`RunStore`] and
+//! [`LogSink`] (and, as the server grows, of the domain's repositories),
+//! with one query code path for both backends ([`db::AnyConnection`]),
+//! explicit branches only where the SQL differs, and the migrations of
+//! `migrations/` embedded and applied at open.
+//!
+//! Every diesel call runs on a blocking thread (`spawn_blocking`), never on
+//! the async runtime's workers. SQLite connections get `foreign_keys=ON`,
+//! `busy_timeout` and WAL; SQLite writes run in `BEGIN IMMEDIATE`
+//! transactions.
+//!
+//! **Depends on** `slipway-core` (and, later, `slipway-domain`). **Must not**
+//! be depended on by core or domain; row structs never leave this crate.
+//!
+//! [`RunStore`]: slipway_core::RunStore
+//! [`LogSink`]: slipway_core::LogSink
+
+pub mod db;
+pub mod error;
+mod logs;
+mod runs;
+mod schema;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use db::{Backend, Db, DbOptions};
+pub use error::DbError;
+pub use logs::SqlLogSink;
+pub use runs::SqlRunStore;

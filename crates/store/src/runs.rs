@@ -1,0 +1,667 @@
+//! `RunStore` on SQL: runs, stages, jobs and approvals in their own rows;
+//! every status change a conditional `UPDATE ... WHERE status = from`.
+
+use crate::db::{AnyConnection, Db};
+use crate::error::DbError;
+use crate::schema::{approvals, jobs, runs, stages};
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use slipway_core::{
+    ApprovalDecision, JobRecord, RunId, RunQuery, RunRecord, RunStore, StageRecord, Status,
+    StatusChange, StoreError, Target,
+};
+use std::collections::{BTreeMap, HashMap};
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = runs)]
+struct RunRow {
+    seq: i64,
+    id: String,
+    workflow_key: Option<String>,
+    plan: String,
+    params: String,
+    trigger_info: String,
+    status: String,
+    created_at: NaiveDateTime,
+    started_at: Option<NaiveDateTime>,
+    finished_at: Option<NaiveDateTime>,
+    error: Option<String>,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = runs)]
+struct NewRun<'a> {
+    id: &'a str,
+    workflow_key: Option<&'a str>,
+    plan: String,
+    params: String,
+    trigger_info: String,
+    status: &'a str,
+    created_at: NaiveDateTime,
+    started_at: Option<NaiveDateTime>,
+    finished_at: Option<NaiveDateTime>,
+    error: Option<&'a str>,
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = stages)]
+struct StageRow {
+    run_id: String,
+    idx: i32,
+    name: String,
+    status: String,
+    started_at: Option<NaiveDateTime>,
+    finished_at: Option<NaiveDateTime>,
+    error: Option<String>,
+    waiting_since: Option<NaiveDateTime>,
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = jobs)]
+struct JobRow {
+    run_id: String,
+    stage_idx: i32,
+    idx: i32,
+    name: String,
+    kind: String,
+    status: String,
+    started_at: Option<NaiveDateTime>,
+    finished_at: Option<NaiveDateTime>,
+    error: Option<String>,
+    exit_code: Option<i32>,
+    attempts: i32,
+    outputs: String,
+    handle: Option<String>,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = approvals)]
+struct ApprovalRow {
+    run_id: String,
+    stage_idx: i32,
+    decided_by: String,
+    approved: bool,
+    comment: String,
+    decided_at: NaiveDateTime,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = approvals)]
+struct NewApproval<'a> {
+    run_id: &'a str,
+    stage_idx: i32,
+    decided_by: &'a str,
+    approved: bool,
+    comment: &'a str,
+    decided_at: NaiveDateTime,
+}
+
+fn naive(t: DateTime<Utc>) -> NaiveDateTime {
+    t.naive_utc()
+}
+
+fn utc(t: NaiveDateTime) -> DateTime<Utc> {
+    t.and_utc()
+}
+
+fn idx(i: usize) -> Result<i32, DbError> {
+    i32::try_from(i).map_err(|_| DbError::Corrupt(format!("index {i} out of range")))
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Result<String, DbError> {
+    serde_json::to_string(v).map_err(|e| DbError::Corrupt(e.to_string()))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(what: &str, s: &str) -> Result<T, DbError> {
+    serde_json::from_str(s).map_err(|e| DbError::Corrupt(format!("{what}: {e}")))
+}
+
+fn status(s: &str) -> Result<Status, DbError> {
+    s.parse()
+        .map_err(|e: slipway_core::status::UnknownStatus| DbError::Corrupt(e.to_string()))
+}
+
+/// The SQL run store.
+#[derive(Debug, Clone)]
+pub struct SqlRunStore {
+    db: Db,
+}
+
+impl SqlRunStore {
+    /// A run store on `db`.
+    pub fn new(db: Db) -> Self {
+        SqlRunStore { db }
+    }
+}
+
+fn insert_run(conn: &mut AnyConnection, run: &RunRecord) -> Result<(), DbError> {
+    let exists: i64 = runs::table
+        .filter(runs::id.eq(run.id.as_str()))
+        .count()
+        .get_result(conn)?;
+    if exists > 0 {
+        return Err(DbError::Corrupt(format!("duplicate run {}", run.id)));
+    }
+    diesel::insert_into(runs::table)
+        .values(NewRun {
+            id: run.id.as_str(),
+            workflow_key: run.workflow_key.as_deref(),
+            plan: to_json(&run.plan)?,
+            params: to_json(&run.params)?,
+            trigger_info: to_json(&run.trigger)?,
+            status: run.status.as_str(),
+            created_at: naive(run.created_at),
+            started_at: run.started_at.map(naive),
+            finished_at: run.finished_at.map(naive),
+            error: run.error.as_deref(),
+        })
+        .execute(conn)?;
+    for (si, s) in run.stages.iter().enumerate() {
+        diesel::insert_into(stages::table)
+            .values(StageRow {
+                run_id: run.id.0.clone(),
+                idx: idx(si)?,
+                name: s.name.clone(),
+                status: s.status.as_str().to_owned(),
+                started_at: s.started_at.map(naive),
+                finished_at: s.finished_at.map(naive),
+                error: s.error.clone(),
+                waiting_since: s.waiting_since.map(naive),
+            })
+            .execute(conn)?;
+        for (ji, j) in s.jobs.iter().enumerate() {
+            diesel::insert_into(jobs::table)
+                .values(JobRow {
+                    run_id: run.id.0.clone(),
+                    stage_idx: idx(si)?,
+                    idx: idx(ji)?,
+                    name: j.name.clone(),
+                    kind: j.kind.clone(),
+                    status: j.status.as_str().to_owned(),
+                    started_at: j.started_at.map(naive),
+                    finished_at: j.finished_at.map(naive),
+                    error: j.error.clone(),
+                    exit_code: j.exit_code,
+                    attempts: i32::try_from(j.attempts).unwrap_or(i32::MAX),
+                    outputs: to_json(&j.outputs)?,
+                    handle: None,
+                })
+                .execute(conn)?;
+        }
+        for d in &s.approvals {
+            add_approval(conn, &run.id, si, d)?;
+        }
+    }
+    Ok(())
+}
+
+fn add_approval(
+    conn: &mut AnyConnection,
+    run: &RunId,
+    stage: usize,
+    d: &ApprovalDecision,
+) -> Result<(), DbError> {
+    diesel::insert_into(approvals::table)
+        .values(NewApproval {
+            run_id: run.as_str(),
+            stage_idx: idx(stage)?,
+            decided_by: &d.by,
+            approved: d.approved,
+            comment: &d.comment,
+            decided_at: naive(d.at),
+        })
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Loads whole records for `rows`, in the given order, with three more
+/// queries (stages, jobs, approvals) whatever the number of runs.
+fn assemble(conn: &mut AnyConnection, rows: Vec<RunRow>) -> Result<Vec<RunRecord>, DbError> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+    let stage_rows: Vec<StageRow> = stages::table
+        .filter(stages::run_id.eq_any(&ids))
+        .order((stages::run_id, stages::idx))
+        .select(StageRow::as_select())
+        .load(conn)?;
+    let job_rows: Vec<JobRow> = jobs::table
+        .filter(jobs::run_id.eq_any(&ids))
+        .order((jobs::run_id, jobs::stage_idx, jobs::idx))
+        .select(JobRow::as_select())
+        .load(conn)?;
+    let approval_rows: Vec<ApprovalRow> = approvals::table
+        .filter(approvals::run_id.eq_any(&ids))
+        .order(approvals::seq)
+        .select(ApprovalRow::as_select())
+        .load(conn)?;
+    let mut stages_by: HashMap<String, Vec<StageRecord>> = HashMap::new();
+    for s in stage_rows {
+        stages_by
+            .entry(s.run_id.clone())
+            .or_default()
+            .push(StageRecord {
+                name: s.name,
+                status: status(&s.status)?,
+                started_at: s.started_at.map(utc),
+                finished_at: s.finished_at.map(utc),
+                error: s.error,
+                waiting_since: s.waiting_since.map(utc),
+                approvals: Vec::new(),
+                jobs: Vec::new(),
+            });
+    }
+    for j in job_rows {
+        let stage = stages_by
+            .get_mut(&j.run_id)
+            .and_then(|v| v.get_mut(usize::try_from(j.stage_idx).unwrap_or(usize::MAX)))
+            .ok_or_else(|| {
+                DbError::Corrupt(format!("job {} of run {} has no stage", j.name, j.run_id))
+            })?;
+        stage.jobs.push(JobRecord {
+            name: j.name,
+            kind: j.kind,
+            status: status(&j.status)?,
+            started_at: j.started_at.map(utc),
+            finished_at: j.finished_at.map(utc),
+            error: j.error,
+            exit_code: j.exit_code,
+            attempts: u32::try_from(j.attempts).unwrap_or(0),
+            outputs: from_json("job outputs", &j.outputs)?,
+            handle: j
+                .handle
+                .as_deref()
+                .map(|h| from_json("job handle", h))
+                .transpose()?,
+        });
+    }
+    for a in approval_rows {
+        if let Some(stage) = stages_by
+            .get_mut(&a.run_id)
+            .and_then(|v| v.get_mut(usize::try_from(a.stage_idx).unwrap_or(usize::MAX)))
+        {
+            stage.approvals.push(ApprovalDecision {
+                by: a.decided_by,
+                approved: a.approved,
+                comment: a.comment,
+                at: utc(a.decided_at),
+            });
+        }
+    }
+    rows.into_iter()
+        .map(|r| {
+            let _ = r.seq;
+            Ok(RunRecord {
+                stages: stages_by.remove(&r.id).unwrap_or_default(),
+                plan: from_json("run plan", &r.plan)?,
+                params: from_json::<BTreeMap<String, String>>("run params", &r.params)?,
+                trigger: from_json("run trigger", &r.trigger_info)?,
+                status: status(&r.status)?,
+                id: RunId(r.id),
+                workflow_key: r.workflow_key,
+                created_at: utc(r.created_at),
+                started_at: r.started_at.map(utc),
+                finished_at: r.finished_at.map(utc),
+                error: r.error,
+            })
+        })
+        .collect()
+}
+
+fn get_run(conn: &mut AnyConnection, id: &str) -> Result<Option<RunRecord>, DbError> {
+    let rows: Vec<RunRow> = runs::table
+        .filter(runs::id.eq(id))
+        .select(RunRow::as_select())
+        .load(conn)?;
+    Ok(assemble(conn, rows)?.pop())
+}
+
+/// Why a conditional update touched no row.
+fn conflict(
+    conn: &mut AnyConnection,
+    run: &RunId,
+    change: &StatusChange,
+) -> Result<StoreError, DbError> {
+    let rid = run.as_str();
+    let actual: Option<String> = match change.target {
+        Target::Run => runs::table
+            .filter(runs::id.eq(rid))
+            .select(runs::status)
+            .first(conn)
+            .optional()?,
+        Target::Stage(s) => stages::table
+            .filter(stages::run_id.eq(rid).and(stages::idx.eq(idx(s)?)))
+            .select(stages::status)
+            .first(conn)
+            .optional()?,
+        Target::Job(s, j) => jobs::table
+            .filter(
+                jobs::run_id
+                    .eq(rid)
+                    .and(jobs::stage_idx.eq(idx(s)?))
+                    .and(jobs::idx.eq(idx(j)?)),
+            )
+            .select(jobs::status)
+            .first(conn)
+            .optional()?,
+    };
+    Ok(match actual {
+        Some(a) => StoreError::Conflict {
+            run: run.clone(),
+            target: change.target,
+            expected: change.from,
+            actual: status(&a)?,
+        },
+        None => {
+            let run_exists: i64 = runs::table
+                .filter(runs::id.eq(rid))
+                .count()
+                .get_result(conn)?;
+            if run_exists == 0 {
+                StoreError::NotFound(run.clone())
+            } else {
+                StoreError::NoSuchTarget {
+                    run: run.clone(),
+                    target: change.target,
+                }
+            }
+        }
+    })
+}
+
+/// Applies a change with the effects documented on `StatusChange`.
+/// Returns `Ok(None)` when applied, `Ok(Some(err))` on a conflict.
+fn change_status(
+    conn: &mut AnyConnection,
+    run: &RunId,
+    change: &StatusChange,
+) -> Result<Option<StoreError>, DbError> {
+    let rid = run.as_str();
+    let from = change.from.as_str();
+    let to = change.to.as_str();
+    let at = naive(change.at);
+    let starting = matches!(change.to, Status::Running | Status::WaitingApproval);
+    let resetting =
+        matches!(change.to, Status::Created | Status::Queued) && change.from.is_terminal();
+    let finishing = change.to.is_terminal();
+    let error = change.error.as_deref();
+    let none: Option<NaiveDateTime> = None;
+    let n = match change.target {
+        Target::Run => {
+            let row = runs::table.filter(runs::id.eq(rid).and(runs::status.eq(from)));
+            let n = if finishing {
+                diesel::update(row)
+                    .set((
+                        runs::status.eq(to),
+                        runs::finished_at.eq(at),
+                        runs::error.eq(error),
+                    ))
+                    .execute(conn)?
+            } else if resetting {
+                diesel::update(row)
+                    .set((
+                        runs::status.eq(to),
+                        runs::started_at.eq(none),
+                        runs::finished_at.eq(none),
+                        runs::error.eq(None::<&str>),
+                    ))
+                    .execute(conn)?
+            } else {
+                diesel::update(row).set(runs::status.eq(to)).execute(conn)?
+            };
+            if n == 1 && starting {
+                diesel::update(
+                    runs::table.filter(runs::id.eq(rid).and(runs::started_at.is_null())),
+                )
+                .set(runs::started_at.eq(at))
+                .execute(conn)?;
+            }
+            n
+        }
+        Target::Stage(s) => {
+            let i = idx(s)?;
+            let key = stages::run_id.eq(rid).and(stages::idx.eq(i));
+            let row = stages::table.filter(key.and(stages::status.eq(from)));
+            let n = if finishing {
+                diesel::update(row)
+                    .set((
+                        stages::status.eq(to),
+                        stages::finished_at.eq(at),
+                        stages::error.eq(error),
+                    ))
+                    .execute(conn)?
+            } else if resetting {
+                diesel::update(row)
+                    .set((
+                        stages::status.eq(to),
+                        stages::started_at.eq(none),
+                        stages::finished_at.eq(none),
+                        stages::error.eq(None::<&str>),
+                        stages::waiting_since.eq(none),
+                    ))
+                    .execute(conn)?
+            } else if change.to == Status::WaitingApproval {
+                diesel::update(row)
+                    .set((stages::status.eq(to), stages::waiting_since.eq(at)))
+                    .execute(conn)?
+            } else {
+                diesel::update(row)
+                    .set(stages::status.eq(to))
+                    .execute(conn)?
+            };
+            if n == 1 && starting {
+                diesel::update(stages::table.filter(key.and(stages::started_at.is_null())))
+                    .set(stages::started_at.eq(at))
+                    .execute(conn)?;
+            }
+            n
+        }
+        Target::Job(s, j) => {
+            let (si, ji) = (idx(s)?, idx(j)?);
+            let key = jobs::run_id
+                .eq(rid)
+                .and(jobs::stage_idx.eq(si))
+                .and(jobs::idx.eq(ji));
+            let row = jobs::table.filter(key.and(jobs::status.eq(from)));
+            let n = if finishing {
+                diesel::update(row)
+                    .set((
+                        jobs::status.eq(to),
+                        jobs::finished_at.eq(at),
+                        jobs::error.eq(error),
+                        jobs::exit_code.eq(change.exit_code),
+                    ))
+                    .execute(conn)?
+            } else if resetting {
+                diesel::update(row)
+                    .set((
+                        jobs::status.eq(to),
+                        jobs::started_at.eq(none),
+                        jobs::finished_at.eq(none),
+                        jobs::error.eq(None::<&str>),
+                        jobs::exit_code.eq(None::<i32>),
+                    ))
+                    .execute(conn)?
+            } else if change.to == Status::Running {
+                diesel::update(row)
+                    .set((jobs::status.eq(to), jobs::attempts.eq(jobs::attempts + 1)))
+                    .execute(conn)?
+            } else {
+                diesel::update(row).set(jobs::status.eq(to)).execute(conn)?
+            };
+            if n == 1 && starting {
+                diesel::update(jobs::table.filter(key.and(jobs::started_at.is_null())))
+                    .set(jobs::started_at.eq(at))
+                    .execute(conn)?;
+            }
+            n
+        }
+    };
+    if n == 1 {
+        Ok(None)
+    } else {
+        Ok(Some(conflict(conn, run, change)?))
+    }
+}
+
+/// A store error, or a database failure turned into one.
+fn flatten<T>(r: Result<Result<T, StoreError>, DbError>) -> Result<T, StoreError> {
+    r.map_err(StoreError::from).and_then(|x| x)
+}
+
+#[async_trait]
+impl RunStore for SqlRunStore {
+    async fn insert_run(&self, run: &RunRecord) -> Result<(), StoreError> {
+        let run = run.clone();
+        let id = run.id.clone();
+        let r = self
+            .db
+            .write(move |c| {
+                let exists: i64 = runs::table
+                    .filter(runs::id.eq(run.id.as_str()))
+                    .count()
+                    .get_result(c)?;
+                if exists > 0 {
+                    return Ok(Err(StoreError::Duplicate(run.id.clone())));
+                }
+                insert_run(c, &run).map(Ok)
+            })
+            .await;
+        let _ = id;
+        flatten(r)
+    }
+
+    async fn get_run(&self, id: &RunId) -> Result<Option<RunRecord>, StoreError> {
+        let id = id.0.clone();
+        Ok(self.db.read(move |c| get_run(c, &id)).await?)
+    }
+
+    async fn list_runs(&self, q: &RunQuery) -> Result<Vec<RunRecord>, StoreError> {
+        let q = q.clone();
+        Ok(self
+            .db
+            .read(move |c| {
+                let mut query = runs::table.select(RunRow::as_select()).into_boxed();
+                if let Some(k) = &q.workflow_key {
+                    query = query.filter(runs::workflow_key.eq(k.clone()));
+                }
+                if !q.statuses.is_empty() {
+                    let words: Vec<&'static str> = q.statuses.iter().map(|s| s.as_str()).collect();
+                    query = query.filter(runs::status.eq_any(words));
+                }
+                query = if q.oldest_first {
+                    query.order(runs::seq.asc())
+                } else {
+                    query.order(runs::seq.desc())
+                };
+                if q.limit > 0 {
+                    query = query.limit(i64::try_from(q.limit).unwrap_or(i64::MAX));
+                }
+                if q.offset > 0 {
+                    query = query.offset(i64::try_from(q.offset).unwrap_or(i64::MAX));
+                }
+                let rows = query.load(c)?;
+                assemble(c, rows)
+            })
+            .await?)
+    }
+
+    async fn change_status(&self, run: &RunId, change: &StatusChange) -> Result<(), StoreError> {
+        let (run, change) = (run.clone(), change.clone());
+        let r = self
+            .db
+            .write(move |c| {
+                Ok(match change_status(c, &run, &change)? {
+                    None => Ok(()),
+                    Some(e) => Err(e),
+                })
+            })
+            .await;
+        flatten(r)
+    }
+
+    async fn set_outputs(
+        &self,
+        run: &RunId,
+        stage: usize,
+        job: usize,
+        outputs: &BTreeMap<String, String>,
+    ) -> Result<(), StoreError> {
+        let rid = run.clone();
+        let text = to_json(outputs)?;
+        let r = self
+            .db
+            .write(move |c| {
+                let n = diesel::update(
+                    jobs::table.filter(
+                        jobs::run_id
+                            .eq(rid.as_str())
+                            .and(jobs::stage_idx.eq(idx(stage)?))
+                            .and(jobs::idx.eq(idx(job)?)),
+                    ),
+                )
+                .set(jobs::outputs.eq(&text))
+                .execute(c)?;
+                Ok(if n == 1 {
+                    Ok(())
+                } else {
+                    Err(StoreError::NoSuchTarget {
+                        run: rid.clone(),
+                        target: Target::Job(stage, job),
+                    })
+                })
+            })
+            .await;
+        flatten(r)
+    }
+
+    async fn set_handle(
+        &self,
+        run: &RunId,
+        stage: usize,
+        job: usize,
+        handle: Option<&serde_json::Value>,
+    ) -> Result<(), StoreError> {
+        let rid = run.clone();
+        let text = handle.map(to_json).transpose()?;
+        let r = self
+            .db
+            .write(move |c| {
+                let n = diesel::update(
+                    jobs::table.filter(
+                        jobs::run_id
+                            .eq(rid.as_str())
+                            .and(jobs::stage_idx.eq(idx(stage)?))
+                            .and(jobs::idx.eq(idx(job)?)),
+                    ),
+                )
+                .set(jobs::handle.eq(text.as_deref()))
+                .execute(c)?;
+                Ok(if n == 1 {
+                    Ok(())
+                } else {
+                    Err(StoreError::NoSuchTarget {
+                        run: rid.clone(),
+                        target: Target::Job(stage, job),
+                    })
+                })
+            })
+            .await;
+        flatten(r)
+    }
+
+    async fn add_approval(
+        &self,
+        run: &RunId,
+        stage: usize,
+        decision: &ApprovalDecision,
+    ) -> Result<(), StoreError> {
+        let (run, d) = (run.clone(), decision.clone());
+        Ok(self
+            .db
+            .write(move |c| add_approval(c, &run, stage, &d))
+            .await?)
+    }
+}

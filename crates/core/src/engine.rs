@@ -143,6 +143,9 @@ impl EngineBuilder {
 
     /// The engine.
     pub fn build(self) -> Engine {
+        let workspace_root = self
+            .workspace_root
+            .unwrap_or_else(|| std::env::temp_dir().join("slipway-workspaces"));
         Engine {
             inner: Arc::new(Inner {
                 registry: self.registry,
@@ -152,9 +155,8 @@ impl EngineBuilder {
                 logs: self.logs.unwrap_or_else(|| Arc::new(MemoryLogSink::new())),
                 clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
                 events: EventBus::new(self.event_capacity),
-                workspace_root: self
-                    .workspace_root
-                    .unwrap_or_else(|| std::env::temp_dir().join("slipway-workspaces")),
+                scratch_root: workspace_root.join(".scratch"),
+                workspace_root,
                 cancel_wait: self.cancel_wait,
                 active: Mutex::new(HashMap::new()),
                 gates: Gates::default(),
@@ -184,6 +186,9 @@ struct Inner {
     clock: Arc<dyn Clock>,
     events: EventBus,
     workspace_root: PathBuf,
+    /// `workspace_root/.scratch`: jobs' scratch directories and outputs
+    /// files.
+    scratch_root: PathBuf,
     cancel_wait: Duration,
     active: Mutex<HashMap<RunId, Active>>,
     gates: Gates,
@@ -701,10 +706,18 @@ impl Drive {
         };
         let mut outcome: Option<(Status, String)> = None;
         if !self.is_cancelled() {
-            std::fs::create_dir_all(&self.workspace).map_err(|source| CoreError::Workspace {
-                path: self.workspace.clone(),
-                source,
-            })?;
+            for dir in [&self.workspace, &self.inner.scratch_root] {
+                // A check first: `mkdir` of an existing directory still
+                // takes its parent's lock, which runs starting together
+                // would contend for.
+                if dir.is_dir() {
+                    continue;
+                }
+                std::fs::create_dir_all(dir).map_err(|source| CoreError::Workspace {
+                    path: dir.clone(),
+                    source,
+                })?;
+            }
             if run_status == Status::Queued {
                 self.set(Target::Run, run_status, Status::Running, None, None)
                     .await?;
@@ -1039,23 +1052,16 @@ impl Drive {
             };
             self.set(target, status, Status::Running, None, None)
                 .await?;
-            let scratch = self
-                .inner
-                .workspace_root
-                .join(".scratch")
-                .join(self.id.as_str())
-                .join(format!("{}-{attempt}", safe_name(&job.name)));
-            if let Err(e) = std::fs::create_dir_all(&scratch) {
-                self.set(
-                    target,
-                    Status::Running,
-                    Status::Failed,
-                    Some(format!("scratch directory {}: {e}", scratch.display())),
-                    None,
-                )
-                .await?;
-                return Ok(Status::Failed);
-            }
+            let scratch = self.inner.scratch_root.join(format!(
+                "{}-{}-{attempt}",
+                self.id.as_str(),
+                safe_name(&job.name)
+            ));
+            let outputs_file = self.inner.scratch_root.join(format!(
+                "{}-{}-{attempt}.outputs",
+                self.id.as_str(),
+                safe_name(&job.name)
+            ));
             if attempt > 1 {
                 let _ = log
                     .line(
@@ -1073,6 +1079,7 @@ impl Drive {
                 spec,
                 workspace: self.workspace.clone(),
                 scratch: scratch.clone(),
+                outputs_file: outputs_file.clone(),
                 env: self.job_env(si, job, attempt, job_env),
                 params: self.params.clone(),
                 masker: self.masker.clone(),
@@ -1082,7 +1089,9 @@ impl Drive {
             };
             let outputs = ctx.outputs.clone();
             let (outcome, timed_out) = self.attempt(kind.as_ref(), ctx, job.timeout, &token).await;
+            // Usually neither exists: both are made only on demand.
             let _ = std::fs::remove_dir_all(&scratch);
+            let _ = std::fs::remove_file(&outputs_file);
             let produced = outputs.snapshot();
             if !produced.is_empty() {
                 self.inner

@@ -96,8 +96,16 @@ pub struct JobContext {
     pub spec: serde_json::Value,
     /// The run's workspace directory (shared by the run's jobs); it exists.
     pub workspace: PathBuf,
-    /// A private directory for this attempt's scratch files; it exists.
+    /// A private directory for this attempt's scratch files. The engine
+    /// reserves the path and removes it after the attempt; it is created on
+    /// first use by [`JobContext::scratch_dir`] (creating directories is
+    /// not free, and most jobs never need one).
     pub scratch: PathBuf,
+    /// A file path private to this attempt, in a directory that exists,
+    /// where the job's processes may write `key=value` outputs (the shell
+    /// kind's `$SLIPWAY_OUTPUT`). Nothing is there at the start; the engine
+    /// removes it after the attempt.
+    pub outputs_file: PathBuf,
     /// Environment for processes the job starts: `SLIPWAY_*` facts, the
     /// job's env (resolved) and the secrets.
     pub env: BTreeMap<String, String>,
@@ -111,6 +119,14 @@ pub struct JobContext {
     pub cancel: CancellationToken,
     /// Where the job sets its outputs.
     pub outputs: Outputs,
+}
+
+impl JobContext {
+    /// The attempt's scratch directory, created if it does not exist yet.
+    pub fn scratch_dir(&self) -> std::io::Result<&std::path::Path> {
+        std::fs::create_dir_all(&self.scratch)?;
+        Ok(&self.scratch)
+    }
 }
 
 /// Maps kind names to implementations. Registering a name twice is an error.

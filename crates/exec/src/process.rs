@@ -18,6 +18,11 @@
 //!   at once: background processes of a job do not outlive it. Then the
 //!   pipes are drained, with a bounded wait in case a process that left the
 //!   group still holds them open.
+//! - **Program lookup**: a program name without a `/` is looked up in the
+//!   `PATH` the process will see (its own env first, else the server's),
+//!   before spawning, as `execvp` would. Passing the full path lets the
+//!   standard library start the process with `posix_spawn` instead of
+//!   `fork`, which copies the server's page tables for every job.
 //! - **Liveness** of group members is read from `/proc/PID/stat`: a killed
 //!   grandchild is reparented to PID 1, which may never reap it, so a
 //!   zombie (`Z`) counts as dead and `kill(pid, 0)` would lie.
@@ -189,7 +194,9 @@ pub async fn run_process(
     log: &LogWriter,
     cancel: &CancellationToken,
 ) -> Result<ProcessExit, ExecError> {
-    let mut cmd = Command::new(&spec.program);
+    let mut cmd = Command::new(resolve_program(spec));
+    // The program sees the name it was given as `$0`, as with `execvp`.
+    cmd.arg0(&spec.program);
     cmd.args(&spec.args)
         .current_dir(&spec.cwd)
         .env_clear()
@@ -269,6 +276,43 @@ pub async fn run_process(
         exit,
         cancelled,
     })
+}
+
+/// The program to start: `spec.program` itself when it names a path (has a
+/// `/`) or cannot be found, else the first executable regular file of that
+/// name in the `PATH` the process will see. Not finding it is left to the
+/// spawn, which then reports the error with the name as given.
+fn resolve_program(spec: &ProcessSpec) -> OsString {
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::PermissionsExt;
+    let name = spec.program.as_os_str();
+    if name.is_empty() || name.as_bytes().contains(&b'/') {
+        return spec.program.clone();
+    }
+    let path = match spec.env.get("PATH") {
+        Some(p) => OsString::from(p),
+        None => match std::env::var_os("PATH") {
+            Some(p) => p,
+            None => return spec.program.clone(),
+        },
+    };
+    for dir in std::env::split_paths(&path) {
+        // An empty entry means the current directory, which `execvp`
+        // would resolve against the child's working directory.
+        let dir = if dir.as_os_str().is_empty() {
+            spec.cwd.clone()
+        } else {
+            dir
+        };
+        let candidate = dir.join(name);
+        if let Ok(meta) = std::fs::metadata(&candidate)
+            && meta.is_file()
+            && meta.permissions().mode() & 0o111 != 0
+        {
+            return candidate.into_os_string();
+        }
+    }
+    spec.program.clone()
 }
 
 /// Waits for the child; on cancel, stops its group (TERM, grace, KILL).

@@ -48,8 +48,9 @@
 //!
 //! # Outputs
 //!
-//! `$SLIPWAY_OUTPUT` names a file (empty at the start of each attempt) that
-//! steps append to; after the last step that ran (also after a failure) it
+//! `$SLIPWAY_OUTPUT` names a file private to the attempt, in a writable
+//! directory, that steps append to (`echo k=v >> "$SLIPWAY_OUTPUT"`); it
+//! does not exist until a step writes it, since most jobs set no outputs; after the last step that ran (also after a failure) it
 //! is read into the job's outputs, GitHub Actions style:
 //!
 //! ```text
@@ -90,9 +91,6 @@ pub const SCRIPT_FILE_THRESHOLD: usize = 64 * 1024;
 
 /// The outputs file is read up to this size.
 pub const MAX_OUTPUTS_BYTES: u64 = 1024 * 1024;
-
-/// The name of the outputs file in the scratch directory.
-const OUTPUTS_FILE: &str = "outputs";
 
 /// Settings of the shell kind that are the server's, not the job's.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -380,14 +378,9 @@ impl JobKind for ShellKind {
             Ok(d) => d,
             Err(e) => return JobOutcome::failed(e.to_string()),
         };
-        let outputs_path = ctx.scratch.join(OUTPUTS_FILE);
-        if let Err(source) = std::fs::write(&outputs_path, b"") {
-            let e = ExecError::Outputs {
-                path: outputs_path,
-                source,
-            };
-            return JobOutcome::failed(e.to_string());
-        }
+        // The outputs file itself is left to the job: most jobs set none,
+        // and a missing file means no outputs.
+        let outputs_path = ctx.outputs_file.clone();
         let mut env = ctx.env.clone();
         env.insert(
             "SLIPWAY_OUTPUT".to_owned(),
@@ -436,7 +429,16 @@ impl ShellKind {
                 args.push("-c".into());
                 args.push(step.script.clone().into());
             } else {
-                let file = ctx.scratch.join(format!("step-{}.sh", i + 1));
+                let file = match ctx.scratch_dir() {
+                    Ok(dir) => dir.join(format!("step-{}.sh", i + 1)),
+                    Err(source) => {
+                        let e = ExecError::Script {
+                            path: ctx.scratch.clone(),
+                            source,
+                        };
+                        return JobOutcome::failed(format!("step `{name}`: {e}"));
+                    }
+                };
                 if let Err(source) = tokio::fs::write(&file, &step.script).await {
                     let e = ExecError::Script { path: file, source };
                     return JobOutcome::failed(format!("step `{name}`: {e}"));

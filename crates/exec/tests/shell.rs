@@ -149,13 +149,14 @@ async fn outputs_are_kept_when_a_step_fails() {
 async fn the_environment_comes_from_the_context() {
     let fx = Fixture::new();
     let env = BTreeMap::from([("GREETING".to_owned(), "hello there".to_owned())]);
-    let spec =
-        steps(&["echo \"$GREETING\"; test -f \"$SLIPWAY_OUTPUT\" && echo outputs-file-exists"]);
+    let spec = steps(&[
+        "echo \"$GREETING\"; test ! -e \"$SLIPWAY_OUTPUT\" && test -w \"$(dirname \"$SLIPWAY_OUTPUT\")\" && echo outputs-file-can-be-written",
+    ]);
     let (outcome, _) = run_env(&fx, spec, env).await;
     assert_eq!(outcome, JobOutcome::Passed);
     assert_eq!(
         fx.stream(Stream::Stdout).await,
-        ["hello there", "outputs-file-exists"]
+        ["hello there", "outputs-file-can-be-written"]
     );
 }
 

@@ -11,7 +11,7 @@ mod gate;
 
 use crate::error::{CoreError, StoreError};
 use crate::events::{Event, EventBus};
-use crate::kind::{JobContext, JobOutcome, Outputs, Registry};
+use crate::kind::{HandleRecorder, JobContext, JobOutcome, Outputs, Registry};
 use crate::log::{LogKey, LogWriter, Masker, Stream};
 use crate::memory::{MemoryLogSink, MemoryRunStore};
 use crate::plan::{Approval, Plan};
@@ -1086,12 +1086,20 @@ impl Drive {
                 log: log.clone(),
                 cancel: token.clone(),
                 outputs: Outputs::default(),
+                handle: HandleRecorder::new(self.inner.store.clone(), self.id.clone(), si, ji),
             };
             let outputs = ctx.outputs.clone();
+            let handle = ctx.handle.clone();
             let (outcome, timed_out) = self.attempt(kind.as_ref(), ctx, job.timeout, &token).await;
             // Usually neither exists: both are made only on demand.
             let _ = std::fs::remove_dir_all(&scratch);
             let _ = std::fs::remove_file(&outputs_file);
+            // A kind that returned has stopped what it started; one that did
+            // not return within `cancel_wait` keeps its handle, so that the
+            // next start-up can still clean up after it.
+            if outcome.is_some() && handle.is_held() {
+                handle.clear().await?;
+            }
             let produced = outputs.snapshot();
             if !produced.is_empty() {
                 self.inner

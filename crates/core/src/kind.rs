@@ -1,9 +1,10 @@
 //! Job kinds: the `JobKind` trait, what a job receives when it runs, and
 //! the registry that maps kind names to implementations.
 
-use crate::error::CoreError;
+use crate::error::{CoreError, StoreError};
 use crate::log::{LogWriter, Masker};
 use crate::plan::Problem;
+use crate::ports::RunStore;
 use crate::record::RunId;
 use async_trait::async_trait;
 use std::collections::BTreeMap;
@@ -28,7 +29,7 @@ pub trait JobKind: Send + Sync + 'static {
 
     /// Called when the engine starts and finds this job `running` from a
     /// process that died: stop whatever the job left behind, as described
-    /// by the handle it recorded (`JobContext::handles`). The default does
+    /// by the handle it recorded (`JobContext::handle`). The default does
     /// nothing.
     async fn interrupted(&self, handle: &serde_json::Value) {
         let _ = handle;
@@ -81,6 +82,70 @@ impl Outputs {
     }
 }
 
+/// Where a running job records what it would need to clean up after a
+/// crash of the process running it (a process group id, a container
+/// name...). The engine stores it with the job, hands it to
+/// [`JobKind::interrupted`] when it finds the job still `running` at
+/// start-up, and clears it when the attempt ends.
+#[derive(Clone, Default)]
+pub struct HandleRecorder {
+    place: Option<(Arc<dyn RunStore>, RunId, usize, usize)>,
+    /// True while a handle is stored (shared by clones).
+    held: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl fmt::Debug for HandleRecorder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.place {
+            Some((_, run, stage, job)) => write!(f, "HandleRecorder({run}, {stage}, {job})"),
+            None => f.write_str("HandleRecorder(detached)"),
+        }
+    }
+}
+
+impl HandleRecorder {
+    /// A recorder that writes job `job` of stage `stage` of `run`.
+    pub fn new(store: Arc<dyn RunStore>, run: RunId, stage: usize, job: usize) -> Self {
+        HandleRecorder {
+            place: Some((store, run, stage, job)),
+            held: Arc::default(),
+        }
+    }
+
+    /// A recorder that keeps nothing, for a kind run outside an engine.
+    pub fn detached() -> Self {
+        HandleRecorder::default()
+    }
+
+    /// Records `handle`, replacing the previous one.
+    pub async fn record(&self, handle: &serde_json::Value) -> Result<(), StoreError> {
+        match &self.place {
+            Some((store, run, stage, job)) => {
+                self.held.store(true, std::sync::atomic::Ordering::SeqCst);
+                store.set_handle(run, *stage, *job, Some(handle)).await
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// True while a recorded handle has not been cleared.
+    pub fn is_held(&self) -> bool {
+        self.held.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Forgets the handle: nothing is left to clean up.
+    pub async fn clear(&self) -> Result<(), StoreError> {
+        match &self.place {
+            Some((store, run, stage, job)) => {
+                store.set_handle(run, *stage, *job, None).await?;
+                self.held.store(false, std::sync::atomic::Ordering::SeqCst);
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+}
+
 /// Everything a job receives when it runs.
 #[derive(Debug, Clone)]
 pub struct JobContext {
@@ -119,6 +184,8 @@ pub struct JobContext {
     pub cancel: CancellationToken,
     /// Where the job sets its outputs.
     pub outputs: Outputs,
+    /// Where the job records what a crash would leave behind.
+    pub handle: HandleRecorder,
 }
 
 impl JobContext {

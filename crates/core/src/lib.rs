@@ -30,7 +30,7 @@ pub mod status;
 pub use engine::{Decision, Engine, EngineBuilder, INTERRUPTED, Recovery, RunRequest};
 pub use error::{CoreError, StoreError};
 pub use events::{Event, EventBus};
-pub use kind::{JobContext, JobKind, JobOutcome, Outputs, Registry};
+pub use kind::{HandleRecorder, JobContext, JobKind, JobOutcome, Outputs, Registry};
 pub use log::{LogKey, LogLine, LogWriter, Masker, NewLine, Stream};
 pub use memory::{MemoryLogSink, MemoryRunStore};
 pub use plan::{Approval, Job, Plan, PlanError, Problem, Stage};

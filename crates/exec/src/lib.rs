@@ -23,7 +23,9 @@ pub mod process;
 pub mod shell;
 
 pub use error::ExecError;
-pub use process::{ExitKind, ProcessExit, ProcessSpec, run_process};
+pub use process::{
+    ExitKind, GroupHandle, ProcessExit, ProcessSpec, run_process, run_process_recorded,
+};
 pub use shell::{ShellConfig, ShellKind, ShellSpec};
 
 use slipway_core::{CoreError, JobKind, Registry};

@@ -31,7 +31,7 @@ use crate::error::ExecError;
 use nix::errno::Errno;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
-use slipway_core::{LogWriter, NewLine, StoreError, Stream};
+use slipway_core::{HandleRecorder, LogWriter, NewLine, StoreError, Stream};
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::os::unix::process::ExitStatusExt;
@@ -194,6 +194,19 @@ pub async fn run_process(
     log: &LogWriter,
     cancel: &CancellationToken,
 ) -> Result<ProcessExit, ExecError> {
+    run_process_recorded(spec, log, cancel, &HandleRecorder::detached()).await
+}
+
+/// [`run_process`], recording the process group's [`GroupHandle`] in
+/// `handle` while the group runs, and clearing it once the group is gone,
+/// so that a server that dies meanwhile can kill the group when it starts
+/// again.
+pub async fn run_process_recorded(
+    spec: &ProcessSpec,
+    log: &LogWriter,
+    cancel: &CancellationToken,
+    handle: &HandleRecorder,
+) -> Result<ProcessExit, ExecError> {
     let mut cmd = Command::new(resolve_program(spec));
     // The program sees the name it was given as `$0`, as with `execvp`.
     cmd.arg0(&spec.program);
@@ -221,6 +234,16 @@ pub async fn run_process(
     })?;
     // The child leads its own group: its pid is the group id.
     let mut group = Group::new(pid);
+    let recorded = match GroupHandle::of(pid).map(|h| serde_json::to_value(&h)) {
+        Some(Ok(value)) => match handle.record(&value).await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(pid, "recording the process group for crash recovery: {e}");
+                false
+            }
+        },
+        _ => false,
+    };
     tracing::debug!(pid, program = %spec.program_text(), "process started");
 
     let (tx, rx) = mpsc::channel(CHANNEL_LINES);
@@ -252,6 +275,9 @@ pub async fn run_process(
     // itself or not: this also closes the pipes those processes held.
     group.finish();
     group.wait_gone(GROUP_GONE_WAIT).await;
+    if recorded && let Err(e) = handle.clear().await {
+        tracing::warn!(pid, "clearing the recorded process group: {e}");
+    }
     exited.cancel();
     let (status, cancelled) = waited.map_err(|source| ExecError::Wait { pid, source })?;
 
@@ -403,11 +429,7 @@ impl Group {
         if killpg(Pid::from_raw(self.pgid), None) == Err(Errno::ESRCH) {
             return false;
         }
-        let Ok(dir) = std::fs::read_dir("/proc") else {
-            return false;
-        };
-        dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
-            .any(|pid| matches!(proc_stat(pid), Some((state, pgrp)) if pgrp == self.pgid && !is_dead_state(state)))
+        live_processes().iter().any(|(_, st)| st.pgrp == self.pgid)
     }
 }
 
@@ -421,17 +443,110 @@ fn is_dead_state(state: char) -> bool {
     matches!(state, 'Z' | 'X' | 'x')
 }
 
-/// The state letter and process group of `pid`, from `/proc/PID/stat`;
+/// What `/proc/PID/stat` says about a process.
+#[derive(Debug, Clone, Copy)]
+struct ProcStat {
+    state: char,
+    pgrp: i32,
+    /// Clock ticks since boot when the process started.
+    start: u64,
+}
+
+/// `pid`'s state, process group and start time, from `/proc/PID/stat`;
 /// `None` when there is no such process.
-fn proc_stat(pid: i32) -> Option<(char, i32)> {
+fn proc_stat(pid: i32) -> Option<ProcStat> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name is in parentheses and may contain anything.
+    // The command name is in parentheses and may contain anything; the
+    // fields after it start at field 3 (state).
     let rest = stat.get(stat.rfind(')')? + 1..)?;
-    let mut fields = rest.split_whitespace();
-    let state = fields.next()?.chars().next()?;
-    let _ppid = fields.next()?;
-    let pgrp = fields.next()?.parse().ok()?;
-    Some((state, pgrp))
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    Some(ProcStat {
+        state: fields.first()?.chars().next()?,
+        pgrp: fields.get(2)?.parse().ok()?,
+        start: fields.get(19)?.parse().ok()?,
+    })
+}
+
+/// Every live (not zombie) process as `(pid, stat)`.
+fn live_processes() -> Vec<(i32, ProcStat)> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter_map(|pid| Some((pid, proc_stat(pid)?)))
+        .filter(|(_, st)| !is_dead_state(st.state))
+        .collect()
+}
+
+fn boot_id() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .ok()
+        .map(|s| s.trim().to_owned())
+}
+
+/// What identifies a job's process group across a crash of the server:
+/// recorded with the job while the group runs, used at the next start-up
+/// to kill what is left of it, after checking it is really ours.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct GroupHandle {
+    /// The group id (the pid of the process that leads it).
+    pub pgid: i32,
+    /// When the leader started, in clock ticks since boot.
+    pub start: u64,
+    /// The kernel's boot id: after a reboot nothing of the group is left.
+    pub boot_id: String,
+}
+
+impl GroupHandle {
+    /// The handle of the group led by `pid`, while it runs.
+    pub fn of(pid: u32) -> Option<GroupHandle> {
+        let pgid = i32::try_from(pid).ok()?;
+        Some(GroupHandle {
+            pgid,
+            start: proc_stat(pgid)?.start,
+            boot_id: boot_id()?,
+        })
+    }
+
+    /// Kills (SIGKILL) what is left of the group, when it is really the
+    /// one this handle describes, and returns how many processes were
+    /// signalled:
+    /// - after a reboot (another boot id) nothing can be left: 0;
+    /// - when a process with the leader's pid runs but started at another
+    ///   time, the pid was reused by something else: it is left alone;
+    /// - when the leader runs and started at the recorded time, the whole
+    ///   group is killed;
+    /// - when the leader is gone, the members of a group with that id that
+    ///   started no earlier than the leader are killed one by one (a group
+    ///   id is not handed out again while any member lives).
+    pub fn kill_leftovers(&self) -> usize {
+        if boot_id().as_deref() != Some(self.boot_id.as_str()) {
+            return 0;
+        }
+        let members: Vec<(i32, ProcStat)> = live_processes()
+            .into_iter()
+            .filter(|(_, st)| st.pgrp == self.pgid)
+            .collect();
+        match members.iter().find(|(pid, _)| *pid == self.pgid) {
+            Some((_, leader)) if leader.start != self.start => 0,
+            Some(_) => {
+                let _ = killpg(Pid::from_raw(self.pgid), Signal::SIGKILL);
+                members.len()
+            }
+            None => members
+                .iter()
+                .filter(|(_, st)| st.start >= self.start)
+                .filter(|(pid, _)| {
+                    nix::sys::signal::kill(Pid::from_raw(*pid), Signal::SIGKILL).is_ok()
+                })
+                .count(),
+        }
+    }
+
+    /// True while a live process is in the group.
+    pub fn is_alive(&self) -> bool {
+        live_processes().iter().any(|(_, st)| st.pgrp == self.pgid)
+    }
 }
 
 /// A spawned task that is aborted if this value is dropped first.
@@ -624,8 +739,12 @@ mod tests {
     #[test]
     fn proc_stat_reads_this_process() {
         let me = i32::try_from(std::process::id()).unwrap_or(0);
-        let (state, pgrp) = proc_stat(me).unwrap_or(('?', 0));
-        assert!(!is_dead_state(state));
-        assert!(pgrp > 0);
+        let st = proc_stat(me).unwrap();
+        assert!(!is_dead_state(st.state));
+        assert!(st.pgrp > 0);
+        assert!(st.start > 0);
+        let mine = GroupHandle::of(std::process::id()).unwrap();
+        assert_eq!(mine.start, st.start);
+        assert!(!mine.boot_id.is_empty());
     }
 }

@@ -73,7 +73,7 @@
 //! [`PASS_THROUGH_ENV`]: crate::process::PASS_THROUGH_ENV
 
 use crate::error::ExecError;
-use crate::process::{ExitKind, ProcessSpec, run_process};
+use crate::process::{ExitKind, GroupHandle, ProcessSpec, run_process_recorded};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -362,6 +362,21 @@ impl JobKind for ShellKind {
         "shell"
     }
 
+    /// Kills what is left of the step's process group that was running
+    /// when the server died (see [`GroupHandle::kill_leftovers`]).
+    async fn interrupted(&self, handle: &Value) {
+        let Ok(group) = serde_json::from_value::<GroupHandle>(handle.clone()) else {
+            tracing::warn!(%handle, "not a process group handle; nothing killed");
+            return;
+        };
+        let pgid = group.pgid;
+        match tokio::task::spawn_blocking(move || group.kill_leftovers()).await {
+            Ok(0) => tracing::info!(pgid, "no process of the interrupted job was left"),
+            Ok(n) => tracing::info!(pgid, killed = n, "killed the interrupted job's processes"),
+            Err(e) => tracing::warn!(pgid, "killing the interrupted job's processes: {e}"),
+        }
+    }
+
     fn validate(&self, spec: &Value) -> Result<(), Vec<Problem>> {
         ShellSpec::parse(spec).map(|_| ())
     }
@@ -452,10 +467,11 @@ impl ShellKind {
                 cwd: cwd.to_path_buf(),
                 kill_grace: self.config.kill_grace,
             };
-            let exit = match run_process(&process, &ctx.log, &ctx.cancel).await {
-                Ok(exit) => exit,
-                Err(e) => return JobOutcome::failed(format!("step `{name}`: {e}")),
-            };
+            let exit =
+                match run_process_recorded(&process, &ctx.log, &ctx.cancel, &ctx.handle).await {
+                    Ok(exit) => exit,
+                    Err(e) => return JobOutcome::failed(format!("step `{name}`: {e}")),
+                };
             if exit.cancelled {
                 return JobOutcome::Cancelled;
             }

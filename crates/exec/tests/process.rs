@@ -10,7 +10,7 @@ use common::{
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use slipway_core::{Masker, Stream};
-use slipway_exec::{ExecError, ExitKind, ProcessSpec, run_process};
+use slipway_exec::{ExecError, ExitKind, GroupHandle, ProcessSpec, run_process};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -370,4 +370,65 @@ async fn secrets_are_masked_on_the_way_to_the_sink() {
     .await;
     assert_eq!(fx.stream(Stream::Stdout).await, ["pw=******"]);
     assert_eq!(fx.stream(Stream::Stderr).await, ["******"]);
+}
+
+/// Starts `sh -c 'sleep 300 & sleep 300 & wait'` leading its own group, as
+/// a job of a server that then died would have left it.
+fn orphan_group() -> std::process::Child {
+    use std::os::unix::process::CommandExt;
+    std::process::Command::new("sh")
+        .args(["-c", "sleep 300 & sleep 300 & wait"])
+        .process_group(0)
+        .spawn()
+        .unwrap()
+}
+
+async fn wait_members(pgid: i32, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while group_members(pgid).len() != n {
+        assert!(Instant::now() < deadline, "group {pgid} never had {n} members");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_recorded_group_is_killed_only_when_it_is_really_ours() {
+    let mut child = orphan_group();
+    let pgid = i32::try_from(child.id()).unwrap();
+    wait_members(pgid, 3).await;
+    let handle = GroupHandle::of(child.id()).unwrap();
+
+    // The pid now belongs to a process that started at another time: the
+    // group is not ours and is left alone; so after a reboot.
+    let reused = GroupHandle {
+        start: handle.start + 1,
+        ..handle.clone()
+    };
+    assert_eq!(reused.kill_leftovers(), 0);
+    let rebooted = GroupHandle {
+        boot_id: "another-boot".into(),
+        ..handle.clone()
+    };
+    assert_eq!(rebooted.kill_leftovers(), 0);
+    assert_eq!(group_members(pgid).len(), 3);
+
+    // The real one: the whole group goes (a zombie counts as gone).
+    assert_eq!(handle.kill_leftovers(), 3);
+    child.wait().unwrap();
+    wait_members(pgid, 0).await;
+    assert!(!handle.is_alive());
+}
+
+#[tokio::test]
+async fn members_left_behind_by_a_dead_leader_are_killed() {
+    let mut child = orphan_group();
+    let pgid = i32::try_from(child.id()).unwrap();
+    wait_members(pgid, 3).await;
+    let handle = GroupHandle::of(child.id()).unwrap();
+    // The leader dies, its two sleeps stay in the group.
+    kill(Pid::from_raw(pgid), Signal::SIGKILL).unwrap();
+    child.wait().unwrap();
+    wait_members(pgid, 2).await;
+    assert_eq!(handle.kill_leftovers(), 2);
+    wait_members(pgid, 0).await;
 }

@@ -5,8 +5,8 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 use slipway_core::{
-    EventBus, JobContext, LogKey, LogLine, LogSink, LogWriter, Masker, MemoryLogSink, NewLine,
-    Outputs, RunId, Stream, SystemClock, async_trait,
+    EventBus, HandleRecorder, JobContext, LogKey, LogLine, LogSink, LogWriter, Masker,
+    MemoryLogSink, NewLine, Outputs, RunId, Stream, SystemClock, async_trait,
 };
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -78,6 +78,7 @@ impl Fixture {
             log: self.log.clone(),
             cancel: CancellationToken::new(),
             outputs: Outputs::default(),
+            handle: HandleRecorder::detached(),
         }
     }
 

@@ -69,4 +69,64 @@ diesel::table! {
     }
 }
 
-diesel::allow_tables_to_appear_in_same_query!(runs, stages, jobs, approvals, log_chunks);
+diesel::table! {
+    projects (id) {
+        id -> Text,
+        name -> Text,
+        description -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    workflows (id) {
+        id -> Text,
+        project_id -> Text,
+        name -> Text,
+        latest_version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    workflow_versions (workflow_id, version) {
+        workflow_id -> Text,
+        version -> Integer,
+        definition -> Text,
+        format -> Text,
+        source -> Text,
+        created_by -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    api_tokens (id) {
+        id -> Text,
+        name -> Text,
+        prefix -> Text,
+        secret_hash -> Text,
+        is_admin -> Bool,
+        created_by -> Nullable<Text>,
+        created_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(workflows -> projects (project_id));
+diesel::joinable!(workflow_versions -> workflows (workflow_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    runs,
+    stages,
+    jobs,
+    approvals,
+    log_chunks,
+    projects,
+    workflows,
+    workflow_versions,
+    api_tokens
+);

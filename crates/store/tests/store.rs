@@ -96,6 +96,14 @@ async fn both_migration_trees_yield_the_same_tables_and_columns() {
     let (a, b) = (columns(&open(&sqlite)), columns(&open(&pg)));
     assert!(a.contains(&("runs".into(), "status".into())));
     assert!(a.contains(&("log_chunks".into(), "body".into())));
+    for (table, column) in [
+        ("projects", "name"),
+        ("workflows", "latest_version"),
+        ("workflow_versions", "definition"),
+        ("api_tokens", "secret_hash"),
+    ] {
+        assert!(a.contains(&(table.into(), column.into())), "{table}.{column}");
+    }
     assert_eq!(a, b);
 }
 

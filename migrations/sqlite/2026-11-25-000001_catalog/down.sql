@@ -1,0 +1,4 @@
+DROP TABLE api_tokens;
+DROP TABLE workflow_versions;
+DROP TABLE workflows;
+DROP TABLE projects;

@@ -208,3 +208,60 @@ async fn recovery_fails_interrupted_runs_keeps_approvals_waiting_and_requeues_in
         "the waiting run's second job, then the queued runs in their original order"
     );
 }
+
+#[tokio::test]
+async fn an_approval_that_expired_while_the_server_was_down_fails_at_once() {
+    let store = Arc::new(MemoryRunStore::new());
+    let mut plan = Plan::new(
+        "p",
+        vec![Stage::new(
+            "gated",
+            false,
+            vec![Job::new("b", "quick", json!({}))],
+        )],
+    );
+    plan.stages[0].approval = Some(Approval {
+        approvers: vec![],
+        needed: 1,
+        timeout: Some(Duration::from_secs(60)),
+    });
+    let id = seed(&store, plan).await;
+    set(&store, &id, Target::Run, Status::Queued, Status::Running).await;
+    // The wait began two minutes ago, then the server died.
+    let began = Utc::now() - chrono::Duration::seconds(120);
+    for target in [Target::Stage(0), Target::Run] {
+        let from = if target == Target::Run {
+            Status::Running
+        } else {
+            Status::Created
+        };
+        let change = StatusChange {
+            target,
+            from,
+            to: Status::WaitingApproval,
+            at: began,
+            error: None,
+            exit_code: None,
+        };
+        store.change_status(&id, &change).await.unwrap();
+    }
+
+    let kind = Arc::new(Quick::default());
+    let mut reg = Registry::new();
+    reg.register(kind.clone()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::builder(reg)
+        .store(store.clone())
+        .workspace_root(dir.path())
+        .build();
+    let report = engine.recover().await.unwrap();
+    assert_eq!(report.resumed, std::slice::from_ref(&id));
+    let run = tokio::time::timeout(Duration::from_secs(5), engine.wait(&id))
+        .await
+        .expect("the expired gate is settled at once, not after another 60 s")
+        .unwrap();
+    assert_eq!(run.status, Status::Failed);
+    assert_eq!(run.stages[0].status, Status::TimedOut);
+    assert_eq!(run.stages[0].jobs[0].status, Status::Skipped);
+    assert!(kind.ran.lock().unwrap().is_empty());
+}

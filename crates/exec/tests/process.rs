@@ -386,7 +386,10 @@ fn orphan_group() -> std::process::Child {
 async fn wait_members(pgid: i32, n: usize) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while group_members(pgid).len() != n {
-        assert!(Instant::now() < deadline, "group {pgid} never had {n} members");
+        assert!(
+            Instant::now() < deadline,
+            "group {pgid} never had {n} members"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }

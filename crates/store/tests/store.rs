@@ -102,7 +102,10 @@ async fn both_migration_trees_yield_the_same_tables_and_columns() {
         ("workflow_versions", "definition"),
         ("api_tokens", "secret_hash"),
     ] {
-        assert!(a.contains(&(table.into(), column.into())), "{table}.{column}");
+        assert!(
+            a.contains(&(table.into(), column.into())),
+            "{table}.{column}"
+        );
     }
     assert_eq!(a, b);
 }

@@ -1089,17 +1089,10 @@ impl Drive {
                 handle: HandleRecorder::new(self.inner.store.clone(), self.id.clone(), si, ji),
             };
             let outputs = ctx.outputs.clone();
-            let handle = ctx.handle.clone();
             let (outcome, timed_out) = self.attempt(kind.as_ref(), ctx, job.timeout, &token).await;
             // Usually neither exists: both are made only on demand.
             let _ = std::fs::remove_dir_all(&scratch);
             let _ = std::fs::remove_file(&outputs_file);
-            // A kind that returned has stopped what it started; one that did
-            // not return within `cancel_wait` keeps its handle, so that the
-            // next start-up can still clean up after it.
-            if outcome.is_some() && handle.is_held() {
-                handle.clear().await?;
-            }
             let produced = outputs.snapshot();
             if !produced.is_empty() {
                 self.inner

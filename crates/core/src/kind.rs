@@ -86,12 +86,10 @@ impl Outputs {
 /// crash of the process running it (a process group id, a container
 /// name...). The engine stores it with the job, hands it to
 /// [`JobKind::interrupted`] when it finds the job still `running` at
-/// start-up, and clears it when the attempt ends.
+/// start-up; the job's terminal status change clears it.
 #[derive(Clone, Default)]
 pub struct HandleRecorder {
     place: Option<(Arc<dyn RunStore>, RunId, usize, usize)>,
-    /// True while a handle is stored (shared by clones).
-    held: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl fmt::Debug for HandleRecorder {
@@ -108,7 +106,6 @@ impl HandleRecorder {
     pub fn new(store: Arc<dyn RunStore>, run: RunId, stage: usize, job: usize) -> Self {
         HandleRecorder {
             place: Some((store, run, stage, job)),
-            held: Arc::default(),
         }
     }
 
@@ -121,26 +118,16 @@ impl HandleRecorder {
     pub async fn record(&self, handle: &serde_json::Value) -> Result<(), StoreError> {
         match &self.place {
             Some((store, run, stage, job)) => {
-                self.held.store(true, std::sync::atomic::Ordering::SeqCst);
                 store.set_handle(run, *stage, *job, Some(handle)).await
             }
             None => Ok(()),
         }
     }
 
-    /// True while a recorded handle has not been cleared.
-    pub fn is_held(&self) -> bool {
-        self.held.load(std::sync::atomic::Ordering::SeqCst)
-    }
-
     /// Forgets the handle: nothing is left to clean up.
     pub async fn clear(&self) -> Result<(), StoreError> {
         match &self.place {
-            Some((store, run, stage, job)) => {
-                store.set_handle(run, *stage, *job, None).await?;
-                self.held.store(false, std::sync::atomic::Ordering::SeqCst);
-                Ok(())
-            }
+            Some((store, run, stage, job)) => store.set_handle(run, *stage, *job, None).await,
             None => Ok(()),
         }
     }

@@ -244,7 +244,8 @@ pub enum Target {
 ///   when it is empty; `waiting_approval` also sets `waiting_since = at`;
 ///   a job going to `running` increments `attempts`;
 /// - `to` is terminal: `finished_at = at`, `error` and `exit_code` are set
-///   to the given values;
+///   to the given values; a job's recorded handle is cleared (what it
+///   described has been stopped);
 /// - `to` is `created` or `queued` from a terminal status (a retry):
 ///   `started_at`, `finished_at`, `error`, `exit_code` and `waiting_since`
 ///   are cleared.
@@ -373,6 +374,11 @@ impl RunRecord {
                 *error = change.error.clone();
                 if let Some(e) = exit {
                     *e = change.exit_code;
+                }
+                if let Target::Job(s, j) = change.target
+                    && let Some(job) = self.stages.get_mut(s).and_then(|st| st.jobs.get_mut(j))
+                {
+                    job.handle = None;
                 }
             }
         }

@@ -10,6 +10,17 @@
 //! git libraries, process execution or any dialect: storage is reached
 //! through traits defined here and implemented in `slipway-store`.
 //!
-//! Empty for now: filled by the issues "The server..." (projects, workflow
-//! definitions, tokens) and "Applications and triggers..." (applications,
-//! secrets, triggers).
+//! Filled so far: [`definition`], the workflow definition format (see
+//! `docs/workflow-format.md`). Still to come with the issues "The
+//! server..." (projects, tokens) and "Applications and triggers..."
+//! (applications, secrets, triggers).
+
+pub mod definition;
+pub mod error;
+
+pub use definition::{
+    ApprovalDef, Format, JobDef, MAX_DURATION, ParamDef, ParamType, StageDef, WorkflowDefinition,
+    format_duration, parse_duration,
+};
+pub use error::DefinitionError;
+pub use slipway_core::Problem;

@@ -198,9 +198,8 @@ pub async fn run_process(
 }
 
 /// [`run_process`], recording the process group's [`GroupHandle`] in
-/// `handle` while the group runs, and clearing it once the group is gone,
-/// so that a server that dies meanwhile can kill the group when it starts
-/// again.
+/// `handle` when it starts, so that a server that dies while the group
+/// runs can kill it when it starts again.
 pub async fn run_process_recorded(
     spec: &ProcessSpec,
     log: &LogWriter,
@@ -234,16 +233,14 @@ pub async fn run_process_recorded(
     })?;
     // The child leads its own group: its pid is the group id.
     let mut group = Group::new(pid);
-    let recorded = match GroupHandle::of(pid).map(|h| serde_json::to_value(&h)) {
-        Some(Ok(value)) => match handle.record(&value).await {
-            Ok(()) => true,
-            Err(e) => {
-                tracing::warn!(pid, "recording the process group for crash recovery: {e}");
-                false
-            }
-        },
-        _ => false,
-    };
+    // The handle stays until the next step replaces it or the job ends
+    // (a job's terminal status change clears it): a handle of a group
+    // that is gone is harmless, `GroupHandle::kill_leftovers` checks.
+    if let Some(Ok(value)) = GroupHandle::of(pid).map(|h| serde_json::to_value(&h))
+        && let Err(e) = handle.record(&value).await
+    {
+        tracing::warn!(pid, "recording the process group for crash recovery: {e}");
+    }
     tracing::debug!(pid, program = %spec.program_text(), "process started");
 
     let (tx, rx) = mpsc::channel(CHANNEL_LINES);
@@ -275,9 +272,6 @@ pub async fn run_process_recorded(
     // itself or not: this also closes the pipes those processes held.
     group.finish();
     group.wait_gone(GROUP_GONE_WAIT).await;
-    if recorded && let Err(e) = handle.clear().await {
-        tracing::warn!(pid, "clearing the recorded process group: {e}");
-    }
     exited.cancel();
     let (status, cancelled) = waited.map_err(|source| ExecError::Wait { pid, source })?;
 

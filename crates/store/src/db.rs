@@ -100,17 +100,26 @@ pub fn redact(url: &str) -> String {
 pub struct Manager {
     target: Target,
     busy_timeout: Duration,
+    durable_commits: bool,
 }
 
 impl Manager {
     fn connect(&self) -> Result<AnyConnection, DbError> {
         match &self.target {
-            Target::Postgres(url) => PgConnection::establish(url)
-                .map(AnyConnection::Postgresql)
-                .map_err(|e| DbError::Connect {
+            Target::Postgres(url) => {
+                let mut c = PgConnection::establish(url).map_err(|e| DbError::Connect {
                     backend: "postgres",
                     reason: e.to_string().trim().to_owned(),
-                }),
+                })?;
+                if !self.durable_commits {
+                    c.batch_execute("SET synchronous_commit = off")
+                        .map_err(|e| DbError::Connect {
+                            backend: "postgres",
+                            reason: e.to_string().trim().to_owned(),
+                        })?;
+                }
+                Ok(AnyConnection::Postgresql(c))
+            }
             Target::Sqlite(path) => {
                 let text = path.to_string_lossy();
                 let mut c = SqliteConnection::establish(&text).map_err(|e| DbError::Connect {
@@ -176,6 +185,12 @@ pub struct DbOptions {
     pub connect_timeout: Duration,
     /// SQLite's busy timeout.
     pub busy_timeout: Duration,
+    /// Wait for every commit to reach the disk before it returns
+    /// (PostgreSQL's `synchronous_commit = on`). Off by default, matching
+    /// SQLite's `synchronous = NORMAL` in WAL mode: a crash of Slipway
+    /// loses nothing that was committed; a crash of the machine may lose
+    /// the last fraction of a second of commits, never consistency.
+    pub durable_commits: bool,
 }
 
 impl Default for DbOptions {
@@ -184,6 +199,7 @@ impl Default for DbOptions {
             max_connections: 8,
             connect_timeout: Duration::from_secs(10),
             busy_timeout: Duration::from_secs(5),
+            durable_commits: false,
         }
     }
 }
@@ -206,6 +222,7 @@ impl Db {
         let manager = Manager {
             target,
             busy_timeout: opts.busy_timeout,
+            durable_commits: opts.durable_commits,
         };
         // Connect once directly so that the real cause reaches the caller
         // (r2d2 would only report a timeout).

@@ -472,6 +472,7 @@ fn change_status(
                         jobs::finished_at.eq(at),
                         jobs::error.eq(error),
                         jobs::exit_code.eq(change.exit_code),
+                        jobs::handle.eq(None::<&str>),
                     ))
                     .execute(conn)?
             } else if resetting {

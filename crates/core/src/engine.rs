@@ -214,6 +214,11 @@ struct Drive {
     reason: Arc<Mutex<Option<String>>>,
     decided: Arc<Notify>,
     workspace: PathBuf,
+    /// The run's record as this driver last wrote it. The driver is the
+    /// only writer of its run's statuses and outputs, so it keeps its own
+    /// copy instead of reading the store at every step; approvals, which
+    /// others add, are read from the store (`stored_record`).
+    cache: Mutex<RunRecord>,
 }
 
 /// How a gate wait ended.
@@ -308,6 +313,7 @@ impl Engine {
         let masker = Masker::new(secrets.values());
         let drive = Drive {
             inner: self.inner.clone(),
+            cache: Mutex::new(record.clone()),
             id: record.id.clone(),
             workspace: self.inner.workspace_root.join(record.id.as_str()),
             plan: record.plan,
@@ -434,7 +440,8 @@ impl Engine {
                 None,
                 &run.plan,
             )
-            .await
+            .await?;
+        Ok(())
     }
 
     /// Cancels a queued, running or approval-waiting run; its running jobs
@@ -625,7 +632,7 @@ impl Inner {
         error: Option<String>,
         exit_code: Option<i32>,
         plan: &Plan,
-    ) -> Result<(), CoreError> {
+    ) -> Result<StatusChange, CoreError> {
         if !from.can_become(to) {
             return Err(CoreError::IllegalTransition { from, to });
         }
@@ -652,7 +659,7 @@ impl Inner {
                 status: to,
             },
         });
-        Ok(())
+        Ok(change)
     }
 }
 
@@ -673,12 +680,22 @@ impl Drive {
             .unwrap_or_else(|| "cancelled".to_owned())
     }
 
+    /// The run as this driver wrote it (see `Drive::cache`).
     async fn record(&self) -> Result<RunRecord, CoreError> {
-        self.inner
+        Ok(lock(&self.cache).clone())
+    }
+
+    /// The run as stored, including what others added (approvals); also
+    /// refreshes the cache.
+    async fn stored_record(&self) -> Result<RunRecord, CoreError> {
+        let rec = self
+            .inner
             .store
             .get_run(&self.id)
             .await?
-            .ok_or_else(|| CoreError::Store(StoreError::NotFound(self.id.clone())))
+            .ok_or_else(|| CoreError::Store(StoreError::NotFound(self.id.clone())))?;
+        *lock(&self.cache) = rec.clone();
+        Ok(rec)
     }
 
     async fn set(
@@ -689,9 +706,12 @@ impl Drive {
         error: Option<String>,
         exit_code: Option<i32>,
     ) -> Result<(), CoreError> {
-        self.inner
+        let change = self
+            .inner
             .change(&self.id, target, from, to, error, exit_code, &self.plan)
-            .await
+            .await?;
+        lock(&self.cache).apply(&change)?;
+        Ok(())
     }
 
     /// Drives the run from `run_status`: `queued` for a new or retried run,
@@ -861,7 +881,7 @@ impl Drive {
             let notified = self.decided.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            let rec = self.record().await?;
+            let rec = self.stored_record().await?;
             let stage = &rec.stages[si];
             let since = stage.waiting_since.unwrap_or(rec.created_at);
             let current: Vec<&ApprovalDecision> =
@@ -1099,6 +1119,13 @@ impl Drive {
                     .store
                     .set_outputs(&self.id, si, ji, &produced)
                     .await?;
+                if let Some(j) = lock(&self.cache)
+                    .stages
+                    .get_mut(si)
+                    .and_then(|st| st.jobs.get_mut(ji))
+                {
+                    j.outputs = produced;
+                }
             }
             let (to, error, code) = if timed_out {
                 let secs = job.timeout.map_or(0.0, |t| t.as_secs_f64());

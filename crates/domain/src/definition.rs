@@ -323,6 +323,15 @@ fn doc_from_text(text: &str, format: Format) -> Result<serde_json::Value, Defini
                 column: (e.line() > 0).then_some(e.column()),
                 message: e.to_string(),
             }),
+        Format::Yaml if doc::too_deep(text, doc::MAX_FLOW_DEPTH) => Err(DefinitionError::Syntax {
+            format,
+            line: None,
+            column: None,
+            message: format!(
+                "`[` and `{{` are nested more than {} levels deep",
+                doc::MAX_FLOW_DEPTH
+            ),
+        }),
         Format::Yaml => serde_yaml_ng::from_str::<doc::Doc>(text)
             .map(|d| d.0)
             .map_err(|e| {

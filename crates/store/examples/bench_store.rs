@@ -11,7 +11,8 @@
 //!
 //! `cargo run --release -p slipway-store --example bench_store`
 //! (PostgreSQL from `SLIPWAY_TEST_DATABASE_URL`, or the harness's cluster;
-//! `--runs N`, `--log-mb N`, `--list-runs N` shrink it for a smoke run).
+//! `--runs N`, `--log-mb N`, `--list-runs N` shrink it for a smoke run;
+//! `--backend sqlite|postgres` runs one backend).
 
 use serde_json::json;
 use slipway_core::{Engine, Job, Plan, Registry, RunQuery, RunRequest, RunStore, Stage, Status};
@@ -211,6 +212,7 @@ async fn bench(
 async fn main() -> Result<(), BoxError> {
     let mut args = std::env::args().skip(1);
     let (mut runs, mut log_mb, mut list_runs) = (1000usize, 100usize, 100_000usize);
+    let mut only: Option<String> = None;
     while let Some(a) = args.next() {
         let mut num =
             || -> Result<usize, BoxError> { Ok(args.next().ok_or("missing number")?.parse()?) };
@@ -218,11 +220,18 @@ async fn main() -> Result<(), BoxError> {
             "--runs" => runs = num()?,
             "--log-mb" => log_mb = num()?,
             "--list-runs" => list_runs = num()?.max(50),
+            "--backend" => only = Some(args.next().ok_or("--backend needs sqlite or postgres")?),
             other => return Err(format!("unknown argument {other}").into()),
         }
     }
     let mut out = Vec::new();
-    for t in TestDb::all() {
+    let dbs = match only.as_deref() {
+        None => TestDb::all(),
+        Some("sqlite") => vec![TestDb::sqlite()],
+        Some("postgres") => TestDb::postgres().into_iter().collect(),
+        Some(other) => return Err(format!("unknown backend {other}").into()),
+    };
+    for t in dbs {
         out.push(bench(&t, runs, log_mb, list_runs).await?);
     }
     for line in out {

@@ -282,6 +282,35 @@ impl Db {
             .map_err(|e| DbError::Task(e.to_string()))?
     }
 
+    /// A write made of a single statement (plus reads): on PostgreSQL it
+    /// runs without an explicit transaction (one statement is atomic by
+    /// itself), saving the `BEGIN` and `COMMIT` round trips; on SQLite it
+    /// is a [`Db::write`] (`BEGIN IMMEDIATE` behind the write lock).
+    pub async fn write_one<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut AnyConnection) -> Result<T, DbError> + Send + 'static,
+    {
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || db.write_one_blocking(f))
+            .await
+            .map_err(|e| DbError::Task(e.to_string()))?
+    }
+
+    /// [`Db::write_one`] on the current (blocking) thread.
+    pub fn write_one_blocking<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        F: FnOnce(&mut AnyConnection) -> Result<T, DbError>,
+    {
+        match self.backend {
+            Backend::Postgres => {
+                let mut c = self.conn()?;
+                f(&mut c)
+            }
+            Backend::Sqlite => self.write_blocking(f),
+        }
+    }
+
     /// [`Db::write`] on the current (blocking) thread.
     pub fn write_blocking<T, F>(&self, f: F) -> Result<T, DbError>
     where

@@ -163,7 +163,7 @@ impl LogSink for SqlLogSink {
             let first = prev + 1;
             let end = prev + stored.len() as u64;
             let body = encode(&stored);
-            db.write_blocking(|c| {
+            db.write_one_blocking(|c| {
                 diesel::insert_into(log_chunks::table)
                     .values((
                         log_chunks::run_id.eq(k.run.as_str()),

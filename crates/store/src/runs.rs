@@ -371,8 +371,17 @@ fn conflict(
     })
 }
 
-/// Applies a change with the effects documented on `StatusChange`.
-/// Returns `Ok(None)` when applied, `Ok(Some(err))` on a conflict.
+diesel::define_sql_function! {
+    /// SQL's `COALESCE` for timestamps (both backends have it).
+    fn coalesce(
+        x: diesel::sql_types::Nullable<diesel::sql_types::Timestamp>,
+        y: diesel::sql_types::Nullable<diesel::sql_types::Timestamp>,
+    ) -> diesel::sql_types::Nullable<diesel::sql_types::Timestamp>;
+}
+
+/// Applies a change with the effects documented on `StatusChange`, as ONE
+/// conditional `UPDATE` (so it needs no transaction of its own). Returns
+/// `Ok(None)` when applied, `Ok(Some(err))` on a conflict (read back).
 fn change_status(
     conn: &mut AnyConnection,
     run: &RunId,
@@ -408,16 +417,16 @@ fn change_status(
                         runs::error.eq(None::<&str>),
                     ))
                     .execute(conn)?
+            } else if starting {
+                diesel::update(row)
+                    .set((
+                        runs::status.eq(to),
+                        runs::started_at.eq(coalesce(runs::started_at, Some(at))),
+                    ))
+                    .execute(conn)?
             } else {
                 diesel::update(row).set(runs::status.eq(to)).execute(conn)?
             };
-            if n == 1 && starting {
-                diesel::update(
-                    runs::table.filter(runs::id.eq(rid).and(runs::started_at.is_null())),
-                )
-                .set(runs::started_at.eq(at))
-                .execute(conn)?;
-            }
             n
         }
         Target::Stage(s) => {
@@ -444,18 +453,24 @@ fn change_status(
                     .execute(conn)?
             } else if change.to == Status::WaitingApproval {
                 diesel::update(row)
-                    .set((stages::status.eq(to), stages::waiting_since.eq(at)))
+                    .set((
+                        stages::status.eq(to),
+                        stages::waiting_since.eq(at),
+                        stages::started_at.eq(coalesce(stages::started_at, Some(at))),
+                    ))
+                    .execute(conn)?
+            } else if starting {
+                diesel::update(row)
+                    .set((
+                        stages::status.eq(to),
+                        stages::started_at.eq(coalesce(stages::started_at, Some(at))),
+                    ))
                     .execute(conn)?
             } else {
                 diesel::update(row)
                     .set(stages::status.eq(to))
                     .execute(conn)?
             };
-            if n == 1 && starting {
-                diesel::update(stages::table.filter(key.and(stages::started_at.is_null())))
-                    .set(stages::started_at.eq(at))
-                    .execute(conn)?;
-            }
             n
         }
         Target::Job(s, j) => {
@@ -487,16 +502,22 @@ fn change_status(
                     .execute(conn)?
             } else if change.to == Status::Running {
                 diesel::update(row)
-                    .set((jobs::status.eq(to), jobs::attempts.eq(jobs::attempts + 1)))
+                    .set((
+                        jobs::status.eq(to),
+                        jobs::attempts.eq(jobs::attempts + 1),
+                        jobs::started_at.eq(coalesce(jobs::started_at, Some(at))),
+                    ))
+                    .execute(conn)?
+            } else if starting {
+                diesel::update(row)
+                    .set((
+                        jobs::status.eq(to),
+                        jobs::started_at.eq(coalesce(jobs::started_at, Some(at))),
+                    ))
                     .execute(conn)?
             } else {
                 diesel::update(row).set(jobs::status.eq(to)).execute(conn)?
             };
-            if n == 1 && starting {
-                diesel::update(jobs::table.filter(key.and(jobs::started_at.is_null())))
-                    .set(jobs::started_at.eq(at))
-                    .execute(conn)?;
-            }
             n
         }
     };
@@ -573,7 +594,7 @@ impl RunStore for SqlRunStore {
         let (run, change) = (run.clone(), change.clone());
         let r = self
             .db
-            .write(move |c| {
+            .write_one(move |c| {
                 Ok(match change_status(c, &run, &change)? {
                     None => Ok(()),
                     Some(e) => Err(e),
@@ -594,7 +615,7 @@ impl RunStore for SqlRunStore {
         let text = to_json(outputs)?;
         let r = self
             .db
-            .write(move |c| {
+            .write_one(move |c| {
                 let n = diesel::update(
                     jobs::table.filter(
                         jobs::run_id
@@ -629,7 +650,7 @@ impl RunStore for SqlRunStore {
         let text = handle.map(to_json).transpose()?;
         let r = self
             .db
-            .write(move |c| {
+            .write_one(move |c| {
                 let n = diesel::update(
                     jobs::table.filter(
                         jobs::run_id

@@ -6,6 +6,32 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 use std::fmt;
 
+/// Flow collections (`[` and `{`) nested deeper than this are refused
+/// before the YAML parser sees them: libyaml's work grows with the square
+/// of that depth (16,000 levels took seconds), while the deserializer
+/// refuses anything beyond 128 levels anyway.
+pub(crate) const MAX_FLOW_DEPTH: usize = 128;
+
+/// True when `text` opens more than `limit` brackets (`[`, `{`) without
+/// closing them at some point. The count ignores quoting, so it can only
+/// overestimate the real depth; no sensible definition comes near.
+pub(crate) fn too_deep(text: &str, limit: usize) -> bool {
+    let mut depth: usize = 0;
+    for b in text.bytes() {
+        match b {
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > limit {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
+
 /// A JSON tree read through any serde deserializer.
 pub(crate) struct Doc(pub(crate) Value);
 

@@ -10,7 +10,7 @@
 //!   lose their final `\n` / `\r\n`, and lines longer than [`MAX_LINE`]
 //!   bytes are split. A last line without a final newline is kept. Each line
 //!   is stamped with the log's clock when read and handed to one writer
-//!   that stores whatever has accumulated as one batch
+//!   that stores what accumulates within 5 ms as one batch
 //!   ([`LogWriter::lines`], which also masks secrets).
 //! - **Stopping**: on cancel the group gets `SIGTERM`; once the group is
 //!   gone or [`ProcessSpec::kill_grace`] has passed, it gets `SIGKILL`.
@@ -62,6 +62,10 @@ pub const MAX_BATCH_LINES: usize = 1024;
 /// Most text (bytes) handed to the log writer in one call (a batch holds at
 /// least one line).
 const MAX_BATCH_BYTES: usize = 1024 * 1024;
+
+/// How long the log writer gathers lines into one batch, at most; the
+/// batch goes out earlier when it is full or the process has ended.
+const BATCH_WINDOW: Duration = Duration::from_millis(5);
 
 /// Lines read but not yet stored; when full, reading pauses and the process
 /// blocks on its next write.
@@ -684,24 +688,42 @@ fn utf8_cut(line: &[u8]) -> usize {
     len
 }
 
-/// Stores lines in batches: whatever has accumulated, up to
-/// [`MAX_BATCH_LINES`] lines or [`MAX_BATCH_BYTES`] bytes per call. After
+/// Stores lines in batches: whatever accumulates within [`BATCH_WINDOW`] of
+/// a batch's first line, up to [`MAX_BATCH_LINES`] lines or
+/// [`MAX_BATCH_BYTES`] bytes per call. After
 /// the store fails, lines are read and dropped (so the process never
 /// blocks on a full pipe) and the first error is returned at the end.
 async fn write_lines(mut rx: mpsc::Receiver<NewLine>, log: LogWriter) -> Result<(), StoreError> {
     let mut failed: Option<StoreError> = None;
-    while let Some(first) = rx.recv().await {
+    let mut open = true;
+    while open && let Some(first) = rx.recv().await {
         let mut bytes = first.text.len();
         let mut batch = Vec::with_capacity(64);
         batch.push(first);
+        // Gather for at most BATCH_WINDOW: a store pays per write, not per
+        // line, and a process that prints fast would otherwise be written
+        // a few lines at a time.
+        let deadline = Instant::now() + BATCH_WINDOW;
         while batch.len() < MAX_BATCH_LINES && bytes < MAX_BATCH_BYTES {
-            match rx.try_recv() {
-                Ok(line) => {
-                    bytes += line.text.len();
-                    batch.push(line);
+            let line = match rx.try_recv() {
+                Ok(line) => line,
+                Err(mpsc::error::TryRecvError::Disconnected) => {
+                    open = false;
+                    break;
                 }
-                Err(_) => break,
-            }
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    match tokio::time::timeout_at(deadline, rx.recv()).await {
+                        Ok(Some(line)) => line,
+                        Ok(None) => {
+                            open = false;
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+            };
+            bytes += line.text.len();
+            batch.push(line);
         }
         if failed.is_none()
             && let Err(e) = log.lines(batch).await

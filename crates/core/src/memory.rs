@@ -83,6 +83,18 @@ impl RunStore for MemoryRunStore {
         }))
     }
 
+    async fn count_runs(&self, q: &RunQuery) -> Result<u64, StoreError> {
+        Ok(self.with(|m| {
+            m.runs
+                .values()
+                .filter(|r| {
+                    (q.workflow_key.is_none() || r.workflow_key == q.workflow_key)
+                        && (q.statuses.is_empty() || q.statuses.contains(&r.status))
+                })
+                .count() as u64
+        }))
+    }
+
     async fn change_status(&self, run: &RunId, change: &StatusChange) -> Result<(), StoreError> {
         self.with_run(run, |r| r.apply(change))
     }

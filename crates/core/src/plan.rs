@@ -336,10 +336,30 @@ mod opt_secs {
         let v: Option<f64> = Option::deserialize(d)?;
         match v {
             None => Ok(None),
-            Some(x) if x.is_finite() && x >= 0.0 => Ok(Some(Duration::from_secs_f64(x))),
-            Some(x) => Err(serde::de::Error::custom(format!(
-                "a duration in seconds must be a non-negative number, got {x}"
-            ))),
+            Some(x) => Duration::try_from_secs_f64(x).map(Some).map_err(|_| {
+                serde::de::Error::custom(format!(
+                    "a duration in seconds must be a non-negative number that fits, got {x}"
+                ))
+            }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_that_do_not_fit_are_refused_not_a_panic() {
+        for bad in ["1e300", "-1", "1e20"] {
+            let text = format!(r#"{{"name":"j","kind":"k","spec":{{}},"timeout":{bad}}}"#);
+            assert!(serde_json::from_str::<Job>(&text).is_err(), "{bad}");
+        }
+        let ok: Result<Job, _> =
+            serde_json::from_str(r#"{"name":"j","kind":"k","spec":{},"timeout":1.5}"#);
+        assert_eq!(
+            ok.map(|j| j.timeout).ok().flatten(),
+            Some(Duration::from_millis(1500))
+        );
     }
 }

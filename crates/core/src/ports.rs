@@ -22,6 +22,10 @@ pub trait RunStore: Send + Sync + 'static {
     /// Runs matching `query`, ordered by creation time.
     async fn list_runs(&self, query: &RunQuery) -> Result<Vec<RunRecord>, StoreError>;
 
+    /// How many runs match `query`'s filters (its order, limit and offset
+    /// are ignored): the total of a paged list.
+    async fn count_runs(&self, query: &RunQuery) -> Result<u64, StoreError>;
+
     /// Applies a conditional status change (see [`StatusChange`] for the
     /// field effects). Fails with `Conflict` when the record is not in
     /// `change.from`.

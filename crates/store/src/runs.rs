@@ -590,6 +590,25 @@ impl RunStore for SqlRunStore {
             .await?)
     }
 
+    async fn count_runs(&self, q: &RunQuery) -> Result<u64, StoreError> {
+        let q = q.clone();
+        Ok(self
+            .db
+            .read(move |c| {
+                let mut query = runs::table.count().into_boxed();
+                if let Some(k) = &q.workflow_key {
+                    query = query.filter(runs::workflow_key.eq(k.clone()));
+                }
+                if !q.statuses.is_empty() {
+                    let words: Vec<&'static str> = q.statuses.iter().map(|s| s.as_str()).collect();
+                    query = query.filter(runs::status.eq_any(words));
+                }
+                let n: i64 = query.get_result(c)?;
+                Ok(u64::try_from(n).unwrap_or(0))
+            })
+            .await?)
+    }
+
     async fn change_status(&self, run: &RunId, change: &StatusChange) -> Result<(), StoreError> {
         let (run, change) = (run.clone(), change.clone());
         let r = self

@@ -11,13 +11,21 @@
 //! through traits defined here and implemented in `slipway-store`.
 //!
 //! Filled so far: [`definition`], the workflow definition format (see
-//! `docs/workflow-format.md`). Still to come with the issues "The
-//! server..." (projects, tokens) and "Applications and triggers..."
+//! `docs/workflow-format.md`); [`catalog`], projects, workflows and their
+//! versions, API tokens, and the [`CatalogStore`] port; [`app`], the use
+//! cases ([`App`]). Still to come with "Applications and triggers..."
 //! (applications, secrets, triggers).
 
+pub mod app;
+pub mod catalog;
 pub mod definition;
 pub mod error;
 
+pub use app::{App, Caller, DomainError, NewToken, ProjectInput, RunFilter};
+pub use catalog::{
+    ApiToken, CatalogStore, CatalogStoreError, Order, Page, PageRequest, Project, Workflow,
+    WorkflowVersion,
+};
 pub use definition::{
     ApprovalDef, Format, JobDef, MAX_DURATION, ParamDef, ParamType, StageDef, WorkflowDefinition,
     format_duration, parse_duration,

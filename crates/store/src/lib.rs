@@ -1,7 +1,8 @@
 //! # slipway-store: persistence on SQLite and PostgreSQL
 //!
 //! diesel + r2d2 implementations of `slipway-core`'s [`RunStore`] and
-//! [`LogSink`] (and, as the server grows, of the domain's repositories),
+//! [`LogSink`] and of the domain's [`CatalogStore`] (projects, workflows
+//! and their versions, API tokens),
 //! with one query code path for both backends ([`db::AnyConnection`]),
 //! explicit branches only where the SQL differs, and the migrations of
 //! `migrations/` embedded and applied at open.
@@ -11,12 +12,14 @@
 //! `busy_timeout` and WAL; SQLite writes run in `BEGIN IMMEDIATE`
 //! transactions.
 //!
-//! **Depends on** `slipway-core` (and, later, `slipway-domain`). **Must not**
+//! **Depends on** `slipway-core` and `slipway-domain`. **Must not**
 //! be depended on by core or domain; row structs never leave this crate.
 //!
 //! [`RunStore`]: slipway_core::RunStore
 //! [`LogSink`]: slipway_core::LogSink
+//! [`CatalogStore`]: slipway_domain::CatalogStore
 
+mod catalog;
 pub mod db;
 pub mod error;
 mod logs;
@@ -25,6 +28,7 @@ mod schema;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use catalog::SqlCatalog;
 pub use db::{Backend, Db, DbOptions};
 pub use error::DbError;
 pub use logs::SqlLogSink;

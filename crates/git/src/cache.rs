@@ -1,6 +1,18 @@
 //! The mirror cache on disk: one bare repository per remote under
 //! `<data_dir>/mirrors/<name>`, a completion marker written only after a
-//! whole clone, a cheap integrity check, and least-recently-used eviction.
+//! whole clone, a cheap integrity check, leftovers of interrupted work
+//! tidied away, and least-recently-used eviction.
+//!
+//! gix memory-maps pack files, their indices, `packed-refs` and the
+//! commit graph. A mapped file that shrinks under the map makes the next
+//! read of the lost part a SIGBUS, which kills the whole server. So an
+//! opened repository is only handed out while the files it may have
+//! mapped are exactly as they were when it was opened (same inode, size
+//! and modification time: the [`Fingerprint`]); when any of them changed,
+//! the handle is dropped and the mirror checked again before it is
+//! reopened. Git and gix never rewrite those files in place (they write a
+//! new file and rename it), so a change is damage from outside, or a new
+//! pack from our own fetch.
 
 use crate::error::GitError;
 use std::collections::HashMap;
@@ -23,8 +35,9 @@ pub struct Mirror {
     /// Read by every operation that uses the mirror, written by whatever
     /// deletes or rebuilds it.
     pub presence: Arc<tokio::sync::RwLock<()>>,
-    /// The opened repository, shared between threads.
-    pub repo: std::sync::Mutex<Option<gix::ThreadSafeRepository>>,
+    /// The opened repository, shared between threads, and the state of
+    /// the memory-mapped files when it was opened.
+    pub repo: std::sync::Mutex<Option<(gix::ThreadSafeRepository, Fingerprint)>>,
 }
 
 /// What the fetch lock protects.
@@ -51,16 +64,29 @@ impl Mirror {
         self.dir.join(MARKER).is_file()
     }
 
-    /// The shared repository, opened (and checked) on first use.
+    /// The shared repository, opened (and checked) on first use, and
+    /// reopened (checked again) whenever a file it may have memory-mapped
+    /// changed on disk since. Blocking: call it off the async runtime.
     pub fn thread_safe(&self) -> Result<gix::ThreadSafeRepository, GitError> {
+        let now = Fingerprint::of(&self.dir);
         let mut slot = self.repo.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(repo) = slot.as_ref() {
-            return Ok(repo.clone());
+        if let Some((repo, seen)) = slot.as_ref() {
+            if *seen == now {
+                return Ok(repo.clone());
+            }
+            tracing::debug!(dir = %self.dir.display(), "mirror files changed on disk; reopening");
         }
+        *slot = None;
         quick_check(&self.dir)?;
         let repo = crate::repo::open(&self.dir)?;
-        *slot = Some(repo.clone());
+        *slot = Some((repo.clone(), now));
         Ok(repo)
+    }
+
+    /// Keeps `repo` (just created or fetched into) as the shared handle.
+    pub fn keep(&self, repo: gix::ThreadSafeRepository) {
+        let now = Fingerprint::of(&self.dir);
+        *self.repo.lock().unwrap_or_else(|p| p.into_inner()) = Some((repo, now));
     }
 
     /// Forgets the opened repository (before the directory changes).
@@ -135,6 +161,103 @@ pub fn quick_check(dir: &Path) -> Result<(), GitError> {
         }
     }
     Ok(())
+}
+
+/// What the files gix may memory-map looked like: every file of
+/// `objects/pack` and `objects/info`, and `packed-refs`, with inode, size
+/// and modification time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fingerprint(Vec<(std::ffi::OsString, u64, u64, Option<SystemTime>)>);
+
+impl Fingerprint {
+    /// The fingerprint of the mirror at `dir` now.
+    pub fn of(dir: &Path) -> Fingerprint {
+        use std::os::unix::fs::MetadataExt;
+        let mut files = Vec::new();
+        let mut add = |name: std::ffi::OsString, meta: std::fs::Metadata| {
+            files.push((name, meta.ino(), meta.len(), meta.modified().ok()));
+        };
+        if let Ok(meta) = std::fs::metadata(dir.join("packed-refs")) {
+            add("packed-refs".into(), meta);
+        }
+        for sub in ["objects/pack", "objects/info", "objects/info/commit-graphs"] {
+            let Ok(entries) = std::fs::read_dir(dir.join(sub)) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                if let Ok(meta) = entry.metadata()
+                    && meta.is_file()
+                {
+                    let mut name = std::ffi::OsString::from(sub);
+                    name.push("/");
+                    name.push(entry.file_name());
+                    add(name, meta);
+                }
+            }
+        }
+        files.sort();
+        Fingerprint(files)
+    }
+}
+
+/// Removes what an interrupted clone, fetch or ref update leaves behind,
+/// so that the next fetch neither trips over it nor mistakes it for
+/// damage: stale lock files, temporary files and `.keep` markers in the
+/// pack directory, packs without an index and indices without a pack.
+/// Only called with the mirror's fetch lock held (nothing else writes a
+/// mirror; the data directory belongs to one server process).
+pub fn tidy(dir: &Path) -> Vec<PathBuf> {
+    let mut removed = Vec::new();
+    let mut remove = |path: PathBuf| {
+        if std::fs::remove_file(&path).is_ok() {
+            removed.push(path);
+        }
+    };
+    for name in ["packed-refs.lock", "HEAD.lock", "config.lock", "shallow.lock", "index.lock"] {
+        let path = dir.join(name);
+        if path.is_file() {
+            remove(path);
+        }
+    }
+    let mut stack = vec![dir.join("refs")];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => stack.push(path),
+                Ok(_) if path.extension().is_some_and(|e| e == "lock") => remove(path),
+                _ => {}
+            }
+        }
+    }
+    let packs = dir.join("objects").join("pack");
+    let Ok(entries) = std::fs::read_dir(&packs) else {
+        return removed;
+    };
+    let names: Vec<String> = entries
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    for name in &names {
+        let path = packs.join(name);
+        let (stem, ext) = name.rsplit_once('.').unwrap_or((name.as_str(), ""));
+        let has = |other: &str| names.iter().any(|n| *n == format!("{stem}.{other}"));
+        let temporary = name.starts_with(".tmp") || name.starts_with("tmp_");
+        let stale = temporary
+            || stem.starts_with("pack-") && match ext {
+                "keep" => true,
+                "pack" => !has("idx"),
+                "idx" | "rev" | "bitmap" | "mtimes" => !has("pack"),
+                _ => false,
+            };
+        if stale {
+            remove(path);
+        }
+    }
+    removed
 }
 
 fn tail(path: &Path, n: u64) -> std::io::Result<Vec<u8>> {

@@ -146,7 +146,9 @@ impl GixSource {
     }
 
     /// Clones or fetches; concurrent callers share a fetch that started
-    /// after they asked.
+    /// after they asked. Leftovers of interrupted work are tidied first; a
+    /// mirror that is incomplete or fails its check is deleted and cloned
+    /// again.
     async fn refresh_mirror(&self, target: &Target, mirror: &Arc<Mirror>) -> Result<(), SourceError> {
         let arrival = self.tick();
         let mut state = mirror.fetch.lock().await;
@@ -156,15 +158,32 @@ impl GixSource {
         let started = self.tick();
         let url = target.url.clone();
         let credentials = target.credentials.clone();
-        let dir = mirror.dir.clone();
-        let healthy = mirror.is_complete() && mirror.thread_safe().is_ok();
-        if healthy {
+        let checked = Arc::clone(mirror);
+        let healthy = blocking(move || {
+            if !checked.is_complete() {
+                return None;
+            }
+            let removed = cache::tidy(&checked.dir);
+            if !removed.is_empty() {
+                tracing::warn!(dir = %checked.dir.display(), removed = ?removed, "removed leftovers of interrupted work");
+            }
+            match checked.thread_safe() {
+                Ok(repo) => Some(repo),
+                Err(e) => {
+                    tracing::warn!(error = %e, "mirror failed its check");
+                    None
+                }
+            }
+        })
+        .await?;
+        if let Some(repo) = healthy {
             let _present = Arc::clone(&mirror.presence).read_owned().await;
-            let repo = mirror
-                .thread_safe()
-                .map_err(|e| e.into_source(&target.url, target.secret()))?;
+            let fetched = Arc::clone(mirror);
             let report = blocking(move || {
-                repo::fetch(&repo.to_thread_local(), &url, credentials.as_ref())
+                let report = repo::fetch(&repo.to_thread_local(), &url, credentials.as_ref())?;
+                // The new pack is ours: the handle stays valid.
+                fetched.keep(repo);
+                Ok::<_, GitError>(report)
             })
             .await?
             .map_err(|e| e.into_source(&target.url, target.secret()))?;
@@ -176,26 +195,28 @@ impl GixSource {
             let _exclusive = Arc::clone(&mirror.presence).write_owned().await;
             mirror.forget();
             let marker_url = target.url.clone();
-            let rebuilt = blocking(move || -> Result<gix::ThreadSafeRepository, GitError> {
+            let built = Arc::clone(mirror);
+            blocking(move || -> Result<(), GitError> {
+                let dir = &built.dir;
                 if dir.exists() {
                     tracing::warn!(dir = %dir.display(), "rebuilding a half-written or corrupt mirror");
-                    std::fs::remove_dir_all(&dir).map_err(|source| GitError::Io {
+                    std::fs::remove_dir_all(dir).map_err(|source| GitError::Io {
                         path: dir.clone(),
                         source,
                     })?;
                 }
-                let ts = repo::init(&dir)?;
+                let ts = repo::init(dir)?;
                 let result = repo::fetch(&ts.to_thread_local(), &url, credentials.as_ref());
                 if let Err(e) = result {
-                    let _ = std::fs::remove_dir_all(&dir);
+                    let _ = std::fs::remove_dir_all(dir);
                     return Err(e);
                 }
-                cache::write_marker(&dir, &marker_url)?;
-                Ok(ts)
+                cache::write_marker(dir, &marker_url)?;
+                built.keep(ts);
+                Ok(())
             })
             .await?
             .map_err(|e| e.into_source(&target.url, target.secret()))?;
-            *mirror.repo.lock().unwrap_or_else(|p| p.into_inner()) = Some(rebuilt);
             tracing::info!(url = %target.url, "mirror cloned");
         }
         state.last_ok_start = started;
@@ -241,14 +262,21 @@ impl GixSource {
     }
 
     /// Runs `f` on the mirror (cloned first when missing), on a blocking
-    /// thread, while the mirror cannot be deleted.
+    /// thread, while the mirror cannot be deleted. A mirror that fails its
+    /// check, or whose objects cannot be read (`f` fails with
+    /// [`SourceError::Cache`]), is rebuilt and `f` tried again.
     async fn with_repo<T, F>(&self, target: &Target, mirror: &Arc<Mirror>, f: F) -> Result<T, SourceError>
     where
         T: Send + 'static,
-        F: FnOnce(&gix::Repository) -> Result<T, SourceError> + Send + 'static,
+        F: Fn(&gix::Repository) -> Result<T, SourceError> + Send + Sync + 'static,
     {
-        let mut f = Some(f);
-        for _ in 0..3 {
+        enum Attempt<T> {
+            Done(Result<T, SourceError>),
+            Broken(String),
+        }
+        let f = Arc::new(f);
+        let mut last_problem = String::new();
+        for attempt in 0..3 {
             if !mirror.is_complete() {
                 self.refresh_mirror(target, mirror).await?;
             }
@@ -256,26 +284,36 @@ impl GixSource {
             if !mirror.is_complete() {
                 continue;
             }
-            let ts = match mirror.thread_safe() {
-                Ok(ts) => ts,
-                Err(e) => {
-                    tracing::warn!(url = %target.url, error = %e, "mirror failed its check; rebuilding");
-                    drop(present);
-                    let _exclusive = Arc::clone(&mirror.presence).write_owned().await;
-                    mirror.invalidate();
-                    continue;
-                }
-            };
-            mirror.touch();
-            let Some(f) = f.take() else { break };
-            return blocking(move || {
+            let f = Arc::clone(&f);
+            let m = Arc::clone(mirror);
+            let retry_allowed = attempt < 2;
+            let outcome = blocking(move || {
                 let _present = present;
-                f(&ts.to_thread_local())
+                let ts = match m.thread_safe() {
+                    Ok(ts) => ts,
+                    Err(e) => return Attempt::Broken(e.to_string()),
+                };
+                match f(&ts.to_thread_local()) {
+                    Err(SourceError::Cache(reason)) if retry_allowed => Attempt::Broken(reason),
+                    other => Attempt::Done(other),
+                }
             })
             .await?;
+            match outcome {
+                Attempt::Done(result) => {
+                    mirror.touch();
+                    return result;
+                }
+                Attempt::Broken(reason) => {
+                    tracing::warn!(url = %target.url, error = %reason, "mirror is damaged; rebuilding");
+                    let _exclusive = Arc::clone(&mirror.presence).write_owned().await;
+                    mirror.invalidate();
+                    last_problem = reason;
+                }
+            }
         }
         Err(SourceError::Cache(format!(
-            "the mirror of {} could not be prepared",
+            "the mirror of {} could not be prepared: {last_problem}",
             target.url
         )))
     }
@@ -304,8 +342,8 @@ impl GixSource {
                         }
                         Err(repo::Unresolved::NotFound) => Ok(None),
                         Err(repo::Unresolved::Ambiguous) => Err(SourceError::Ambiguous {
-                            url,
-                            reference: reference_owned,
+                            url: url.clone(),
+                            reference: reference_owned.clone(),
                         }),
                         Err(repo::Unresolved::Failed(e)) => Err(e.into_source(&url, None)),
                     }

@@ -309,6 +309,23 @@ async fn fetch_brings_new_commits_and_prunes_deleted_branches() {
     assert_eq!(src.resolve(&remote, "v3.0").await.unwrap().id, after.id);
 }
 
+fn du(dir: &Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(d).unwrap() {
+            let entry = entry.unwrap();
+            let meta = entry.metadata().unwrap();
+            if meta.is_dir() {
+                stack.push(entry.path());
+            } else {
+                total += meta.len();
+            }
+        }
+    }
+    total
+}
+
 fn truncate_packs(mirror: &Path) {
     let packs = mirror.join("objects/pack");
     let mut n = 0;
@@ -462,20 +479,25 @@ async fn least_recently_used_mirrors_are_evicted_past_the_limit() {
     let a = upstream(&fx, "a.git");
     let b = upstream(&fx, "b.git");
     let data = tempfile::tempdir().unwrap();
+    let (ra, rb) = (Remote::new(file_url(&a)), Remote::new(file_url(&b)));
+    // Measure one mirror, then allow one and a half of them.
     let mut config = GitConfig::new(data.path());
     config.allow_local = true;
-    config.max_cache_bytes = Some(30 * 1024 * 1024);
+    let unlimited = GixSource::new(config.clone()).unwrap();
+    unlimited.refresh(&ra).await.unwrap();
+    let dir_a = unlimited.mirror_dir(&ra.url).unwrap();
+    let dir_b = unlimited.mirror_dir(&rb.url).unwrap();
+    let one = du(&dir_a);
+    config.max_cache_bytes = Some(one * 3 / 2);
     let src = GixSource::new(config).unwrap();
-    let (ra, rb) = (Remote::new(file_url(&a)), Remote::new(file_url(&b)));
-    src.refresh(&ra).await.unwrap();
-    let dir_a = src.mirror_dir(&ra.url).unwrap();
-    let dir_b = src.mirror_dir(&rb.url).unwrap();
-    assert!(dir_a.is_dir());
+    assert_eq!(src.resolve(&ra, "main").await.unwrap().id, rev(&a, "main"));
+    assert!(dir_a.is_dir(), "one mirror fits");
     src.refresh(&rb).await.unwrap();
     assert!(dir_b.is_dir(), "the mirror just used stays");
     assert!(!dir_a.exists(), "the least recently used mirror went");
-    // Using it again simply clones it again.
+    // Using it again simply clones it again, and evicts the other.
     assert_eq!(src.resolve(&ra, "main").await.unwrap().id, rev(&a, "main"));
+    assert!(dir_a.is_dir());
     assert!(!dir_b.exists());
 }
 
@@ -645,4 +667,108 @@ fn pipeline_validation_lists_every_problem_with_its_path() {
     }
     let err = Pipeline::from_value(&serde_json::json!({"steps": []})).unwrap_err();
     assert_eq!(err[0].path, "steps");
+}
+
+const HELPER_ENV: &str = "SLIPWAY_GIT_TEST_HELPER";
+
+/// Not a test: the body of a child process that `a_fetch_killed_midway_…`
+/// starts and kills with SIGKILL while its fetch is receiving a pack. Does
+/// nothing unless the parent set its environment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "run only as the child process of a_fetch_killed_midway_leaves_a_mirror_the_next_call_repairs"]
+async fn helper_refresh_until_killed() {
+    let Ok(spec) = std::env::var(HELPER_ENV) else {
+        return;
+    };
+    let (data, url) = spec.split_once('\n').unwrap();
+    let src = GixSource::new(GitConfig::new(data)).unwrap();
+    let _ = src.refresh(&Remote::new(url)).await;
+    // Only reached if the parent failed to kill us: hang until it does.
+    tokio::time::sleep(std::time::Duration::from_secs(120)).await;
+}
+
+/// Starts a child process refreshing `url` into `data`, waits until the
+/// server holds its pack response halfway, and kills it.
+fn refresh_killed_midway(http: &HttpServer, data: &Path, url: &str) {
+    http.gate.arm(64 * 1024);
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "helper_refresh_until_killed", "--ignored", "--test-threads=1"])
+        .env(HELPER_ENV, format!("{}\n{url}", data.display()))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    http.gate.wait_reached();
+    // Let the client write part of what it received.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    child.kill().unwrap();
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "the child was killed, it did not finish");
+    http.gate.release.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+fn pack_dir_names(mirror: &Path) -> Vec<String> {
+    std::fs::read_dir(mirror.join("objects/pack"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fetch_killed_midway_leaves_a_mirror_the_next_call_repairs() {
+    let fx = Fixtures::new();
+    let bare = upstream(&fx, "app.git");
+    let http = HttpServer::start(fx.root(), None);
+    let url = http.url("app.git");
+    let remote = Remote::new(url.clone());
+    let data = tempfile::tempdir().unwrap();
+    let src = GixSource::new(GitConfig::new(data.path())).unwrap();
+    let mirror = src.mirror_dir(&url).unwrap();
+
+    // A first clone killed while the pack arrives leaves an incomplete
+    // mirror behind; the next call clones again.
+    refresh_killed_midway(&http, data.path(), &url);
+    assert!(mirror.is_dir(), "the killed clone left its directory");
+    assert!(!mirror.join("slipway-mirror.json").exists());
+    let main = src.resolve(&remote, "main").await.unwrap();
+    assert_eq!(main.id, rev(&bare, "main"));
+    assert_eq!(src.read_file(&remote, "main", "big.bin").await.unwrap().len(), 20_971_521);
+
+    // Upstream gains a commit with a megabyte of incompressible data; a
+    // fetch of it is killed midway, and a stale ref lock stands in for a
+    // kill during the ref update.
+    let work = fx.root().join("work");
+    git(fx.root(), &["clone", "-q", bare.to_str().unwrap(), work.to_str().unwrap()]);
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let noise: Vec<u8> = (0..1 << 20)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x.to_le_bytes()[0]
+        })
+        .collect();
+    std::fs::write(work.join("noise.bin"), &noise).unwrap();
+    git(&work, &["add", "noise.bin"]);
+    git(&work, &["commit", "-q", "-m", "noise"]);
+    git(&work, &["push", "-q", "origin", "main"]);
+    let packs_before = pack_dir_names(&mirror);
+    refresh_killed_midway(&http, data.path(), &url);
+    let leftovers: Vec<String> = pack_dir_names(&mirror)
+        .into_iter()
+        .filter(|n| !packs_before.contains(n))
+        .collect();
+    assert!(!leftovers.is_empty(), "the killed fetch left a partial pack");
+    std::fs::write(mirror.join("refs/heads/main.lock"), b"").unwrap();
+
+    // The mirror still answers with what it had, then a refresh repairs it.
+    assert_eq!(src.resolve(&remote, "main").await.unwrap().id, main.id);
+    src.refresh(&remote).await.unwrap();
+    let after = src.resolve(&remote, "main").await.unwrap();
+    assert_eq!(after.id, rev(&bare, "main"));
+    assert_eq!(src.read_file(&remote, "main", "noise.bin").await.unwrap(), noise);
+    assert!(!mirror.join("refs/heads/main.lock").exists());
+    for name in pack_dir_names(&mirror) {
+        assert!(!leftovers.contains(&name), "{name} was tidied away");
+    }
 }

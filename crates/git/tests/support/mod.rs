@@ -144,6 +144,39 @@ pub struct Seen {
     pub headers: Vec<(String, String)>,
 }
 
+/// Holds one pack response halfway, so that a test can kill the client
+/// in the middle of a transfer. Armed by the test; the next
+/// `git-upload-pack` response longer than `after` bytes sends `after` bytes, sets `reached`, and
+/// waits (the connection open) until `release` is set.
+#[derive(Default)]
+pub struct Gate {
+    pub armed: AtomicBool,
+    pub after: std::sync::atomic::AtomicUsize,
+    pub reached: AtomicBool,
+    pub release: AtomicBool,
+}
+
+impl Gate {
+    /// Arms the gate for the next pack response.
+    pub fn arm(&self, after: usize) {
+        self.after.store(after, Ordering::SeqCst);
+        self.reached.store(false, Ordering::SeqCst);
+        self.release.store(false, Ordering::SeqCst);
+        self.armed.store(true, Ordering::SeqCst);
+    }
+
+    /// Waits until a response is held.
+    pub fn wait_reached(&self) {
+        for _ in 0..1200 {
+            if self.reached.load(Ordering::SeqCst) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("no pack response reached the gate");
+    }
+}
+
 /// An HTTP/1.1 server on loopback that hands every request to
 /// `git http-backend` (CGI), optionally behind Basic authentication.
 pub struct HttpServer {
@@ -151,6 +184,7 @@ pub struct HttpServer {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
     pub seen: Arc<Mutex<Vec<Seen>>>,
+    pub gate: Arc<Gate>,
 }
 
 impl HttpServer {
@@ -162,11 +196,13 @@ impl HttpServer {
         let port = listener.local_addr().unwrap().port();
         let stop = Arc::new(AtomicBool::new(false));
         let seen = Arc::new(Mutex::new(Vec::new()));
+        let gate = Arc::new(Gate::default());
         let root = root.to_owned();
         let expected = basic.map(|(u, p)| format!("Basic {}", base64(format!("{u}:{p}").as_bytes())));
         let thread = {
             let stop = Arc::clone(&stop);
             let seen = Arc::clone(&seen);
+            let gate = Arc::clone(&gate);
             std::thread::spawn(move || {
                 while !stop.load(Ordering::SeqCst) {
                     match listener.accept() {
@@ -174,8 +210,9 @@ impl HttpServer {
                             let root = root.clone();
                             let seen = Arc::clone(&seen);
                             let expected = expected.clone();
+                            let gate = Arc::clone(&gate);
                             std::thread::spawn(move || {
-                                let _ = serve(stream, &root, expected.as_deref(), &seen);
+                                let _ = serve(stream, &root, expected.as_deref(), &seen, &gate);
                             });
                         }
                         Err(_) => std::thread::sleep(Duration::from_millis(5)),
@@ -188,6 +225,7 @@ impl HttpServer {
             stop,
             thread: Some(thread),
             seen,
+            gate,
         }
     }
 
@@ -231,6 +269,7 @@ fn serve(
     root: &Path,
     expected: Option<&str>,
     seen: &Mutex<Vec<Seen>>,
+    gate: &Gate,
 ) -> std::io::Result<()> {
     stream.set_nonblocking(false)?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
@@ -358,6 +397,22 @@ fn serve(
             "HTTP/1.1 {status}\r\n{response_headers}Content-Length: {}\r\n\r\n",
             content.len()
         )?;
+        let after = gate.after.load(Ordering::SeqCst);
+        if path.ends_with("/git-upload-pack")
+            && content.len() > after
+            && gate.armed.swap(false, Ordering::SeqCst)
+        {
+            writer.write_all(&content[..after])?;
+            writer.flush()?;
+            gate.reached.store(true, Ordering::SeqCst);
+            for _ in 0..1200 {
+                if gate.release.load(Ordering::SeqCst) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            return Ok(());
+        }
         writer.write_all(content)?;
         writer.flush()?;
     }

@@ -486,11 +486,12 @@ pub trait GitSource: Send + Sync + 'static {
         let commit = self.resolve(remote, reference).await?;
         let path = join_path(directory, "manifest.json");
         let bytes = self.read_file(remote, &commit.id, &path).await?;
-        let manifest = Manifest::from_value(&parse_json(&path, &bytes)?)
-            .map_err(|problems| SourceError::Invalid {
+        let manifest = Manifest::from_value(&parse_json(&path, &bytes)?).map_err(|problems| {
+            SourceError::Invalid {
                 path: path.clone(),
                 problems,
-            })?;
+            }
+        })?;
         Ok(LoadedManifest {
             commit,
             path,
@@ -509,12 +510,12 @@ pub trait GitSource: Send + Sync + 'static {
         let commit = self.resolve(remote, reference).await?;
         let path = join_path(directory, "pipeline.json");
         let bytes = self.read_file(remote, &commit.id, &path).await?;
-        let pipeline = Pipeline::from_value(&parse_json(&path, &bytes)?).map_err(
-            |problems| SourceError::Invalid {
+        let pipeline = Pipeline::from_value(&parse_json(&path, &bytes)?).map_err(|problems| {
+            SourceError::Invalid {
                 path: path.clone(),
                 problems,
-            },
-        )?;
+            }
+        })?;
         let mut groups = Vec::new();
         let mut names = HashSet::new();
         let mut problems = Vec::new();
@@ -631,7 +632,15 @@ pub struct Manifest {
 }
 
 const MANIFEST_FIELDS: &[&str] = &[
-    "kind", "name", "command", "args", "env", "workdir", "instances", "port", "schedule",
+    "kind",
+    "name",
+    "command",
+    "args",
+    "env",
+    "workdir",
+    "instances",
+    "port",
+    "schedule",
     "timeout",
 ];
 
@@ -650,7 +659,8 @@ impl Manifest {
     /// Every problem of a manifest already in typed form (a manifest
     /// built in code or received in a request body).
     pub fn validate(&self) -> Result<(), Vec<Problem>> {
-        let value = serde_json::to_value(self).map_err(|e| vec![Problem::new("", e.to_string())])?;
+        let value =
+            serde_json::to_value(self).map_err(|e| vec![Problem::new("", e.to_string())])?;
         let mut problems = Vec::new();
         validate_manifest(&value, "", &mut problems);
         if problems.is_empty() {
@@ -718,7 +728,13 @@ pub fn relative_path_problem(path: &str) -> Option<&'static str> {
 
 fn is_schedule(s: &str) -> bool {
     const MACROS: &[&str] = &[
-        "@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly",
+        "@yearly",
+        "@annually",
+        "@monthly",
+        "@weekly",
+        "@daily",
+        "@midnight",
+        "@hourly",
     ];
     if MACROS.contains(&s.trim()) {
         return true;
@@ -732,7 +748,8 @@ fn is_schedule(s: &str) -> bool {
 }
 
 fn validate_manifest(value: &Value, prefix: &str, problems: &mut Vec<Problem>) {
-    let mut push = |field: &str, message: &str| problems.push(Problem::new(at(prefix, field), message));
+    let mut push =
+        |field: &str, message: &str| problems.push(Problem::new(at(prefix, field), message));
     let Some(map) = value.as_object() else {
         push("", "must be an object");
         return;
@@ -780,7 +797,10 @@ fn validate_manifest(value: &Value, prefix: &str, problems: &mut Vec<Problem>) {
             for (key, v) in env {
                 let field = format!("env.{key}");
                 if !is_env_name(key) {
-                    push(&field, "must be letters, digits and `_`, not starting with a digit");
+                    push(
+                        &field,
+                        "must be letters, digits and `_`, not starting with a digit",
+                    );
                 } else if key.starts_with("SLIPWAY_") {
                     push(&field, "the SLIPWAY_ prefix is reserved");
                 }

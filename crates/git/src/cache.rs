@@ -141,7 +141,12 @@ pub fn quick_check(dir: &Path) -> Result<(), GitError> {
     let entries = match std::fs::read_dir(&packs) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(source) => return Err(GitError::Io { path: packs, source }),
+        Err(source) => {
+            return Err(GitError::Io {
+                path: packs,
+                source,
+            });
+        }
     };
     for entry in entries.flatten() {
         let path = entry.path();
@@ -149,10 +154,8 @@ pub fn quick_check(dir: &Path) -> Result<(), GitError> {
             continue;
         }
         let idx = path.with_extension("idx");
-        let pack_tail = tail(&path, 20)
-            .map_err(|e| broken(format!("{}: {e}", path.display())))?;
-        let idx_tail =
-            tail(&idx, 40).map_err(|e| broken(format!("{}: {e}", idx.display())))?;
+        let pack_tail = tail(&path, 20).map_err(|e| broken(format!("{}: {e}", path.display())))?;
+        let idx_tail = tail(&idx, 40).map_err(|e| broken(format!("{}: {e}", idx.display())))?;
         if pack_tail.len() != 20 || idx_tail.len() != 40 || pack_tail[..] != idx_tail[..20] {
             return Err(broken(format!(
                 "pack {} is truncated or does not match its index",
@@ -213,7 +216,13 @@ pub fn tidy(dir: &Path) -> Vec<PathBuf> {
             removed.push(path);
         }
     };
-    for name in ["packed-refs.lock", "HEAD.lock", "config.lock", "shallow.lock", "index.lock"] {
+    for name in [
+        "packed-refs.lock",
+        "HEAD.lock",
+        "config.lock",
+        "shallow.lock",
+        "index.lock",
+    ] {
         let path = dir.join(name);
         if path.is_file() {
             remove(path);
@@ -247,12 +256,13 @@ pub fn tidy(dir: &Path) -> Vec<PathBuf> {
         let has = |other: &str| names.iter().any(|n| *n == format!("{stem}.{other}"));
         let temporary = name.starts_with(".tmp") || name.starts_with("tmp_");
         let stale = temporary
-            || stem.starts_with("pack-") && match ext {
-                "keep" => true,
-                "pack" => !has("idx"),
-                "idx" | "rev" | "bitmap" | "mtimes" => !has("pack"),
-                _ => false,
-            };
+            || stem.starts_with("pack-")
+                && match ext {
+                    "keep" => true,
+                    "pack" => !has("idx"),
+                    "idx" | "rev" | "bitmap" | "mtimes" => !has("pack"),
+                    _ => false,
+                };
         if stale {
             remove(path);
         }

@@ -149,7 +149,11 @@ impl GixSource {
     /// after they asked. Leftovers of interrupted work are tidied first; a
     /// mirror that is incomplete or fails its check is deleted and cloned
     /// again.
-    async fn refresh_mirror(&self, target: &Target, mirror: &Arc<Mirror>) -> Result<(), SourceError> {
+    async fn refresh_mirror(
+        &self,
+        target: &Target,
+        mirror: &Arc<Mirror>,
+    ) -> Result<(), SourceError> {
         let arrival = self.tick();
         let mut state = mirror.fetch.lock().await;
         if state.last_ok_start > arrival && mirror.is_complete() {
@@ -265,7 +269,12 @@ impl GixSource {
     /// thread, while the mirror cannot be deleted. A mirror that fails its
     /// check, or whose objects cannot be read (`f` fails with
     /// [`SourceError::Cache`]), is rebuilt and `f` tried again.
-    async fn with_repo<T, F>(&self, target: &Target, mirror: &Arc<Mirror>, f: F) -> Result<T, SourceError>
+    async fn with_repo<T, F>(
+        &self,
+        target: &Target,
+        mirror: &Arc<Mirror>,
+        f: F,
+    ) -> Result<T, SourceError>
     where
         T: Send + 'static,
         F: Fn(&gix::Repository) -> Result<T, SourceError> + Send + Sync + 'static,
@@ -386,7 +395,12 @@ impl GixSource {
                 .map(Loaded::Pipeline),
             LoadKind::Document(validate) => {
                 let (commit, value) = self
-                    .load_document(&request.remote, &request.reference, &request.path, &validate)
+                    .load_document(
+                        &request.remote,
+                        &request.reference,
+                        &request.path,
+                        &validate,
+                    )
                     .await?;
                 Ok(Loaded::Document {
                     commit,

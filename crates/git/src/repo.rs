@@ -12,8 +12,8 @@ use slipway_core::source::{
 };
 use std::collections::HashSet;
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 /// The refspecs a mirror fetches: every branch and every tag, forced.
 pub const REFSPECS: [&str; 2] = ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"];
@@ -121,7 +121,9 @@ pub fn fetch(
             let reason = chain(&e);
             return Err(if asked.load(std::sync::atomic::Ordering::SeqCst) {
                 GitError::Auth(if credentials.is_some() {
-                    format!("the server refused the credentials or they could not be sent ({reason})")
+                    format!(
+                        "the server refused the credentials or they could not be sent ({reason})"
+                    )
                 } else {
                     "the server asks for credentials and none are configured".to_owned()
                 })
@@ -264,11 +266,13 @@ pub fn resolve(repo: &gix::Repository, reference: &str) -> Result<Resolved, Unre
             Ok(id) => id,
             Err(e) => {
                 let text = chain(&e);
-                return Err(if text.contains("ambiguous") || text.contains("Ambiguous") {
-                    Unresolved::Ambiguous
-                } else {
-                    Unresolved::NotFound
-                });
+                return Err(
+                    if text.contains("ambiguous") || text.contains("Ambiguous") {
+                        Unresolved::Ambiguous
+                    } else {
+                        Unresolved::NotFound
+                    },
+                );
             }
         };
         let object = id.object().map_err(|_| Unresolved::NotFound)?;
@@ -421,7 +425,9 @@ pub fn lookup(
         }
         if component == b".." {
             if trees.len() <= 1 {
-                return Err(refuse("a symbolic link on the path leaves the repository".into()));
+                return Err(refuse(
+                    "a symbolic link on the path leaves the repository".into(),
+                ));
             }
             trees.pop();
             let id = *trees.last().unwrap_or(&root);
@@ -440,9 +446,7 @@ pub fn lookup(
                 },
             });
         }
-        let tree = repo
-            .find_tree(current.id)
-            .map_err(|e| repo_err(&e))?;
+        let tree = repo.find_tree(current.id).map_err(|e| repo_err(&e))?;
         let decoded = tree.decode().map_err(|e| repo_err(&e))?;
         let Some(entry) = decoded
             .entries

@@ -89,7 +89,10 @@ pub fn parse(raw: &str, allow_local: bool) -> Result<RepoUrl, SourceError> {
         return Err(refused(raw, "the URL is empty"));
     }
     if raw.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return Err(refused(raw, "the URL contains spaces or control characters"));
+        return Err(refused(
+            raw,
+            "the URL contains spaces or control characters",
+        ));
     }
     if raw.starts_with('-') {
         return Err(refused(raw, "the URL must not start with `-`"));
@@ -172,7 +175,10 @@ pub fn parse(raw: &str, allow_local: bool) -> Result<RepoUrl, SourceError> {
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']' | '_'))
     {
-        return Err(refused(raw, "the host contains characters a host name cannot"));
+        return Err(refused(
+            raw,
+            "the host contains characters a host name cannot",
+        ));
     }
     if path.split('/').any(|c| c == "..") {
         return Err(refused(raw, "the path must not contain `..`"));
@@ -278,7 +284,10 @@ mod tests {
         let u = parse("https://bot:s3cr%40t@example.com/r.git", false).unwrap();
         assert_eq!(u.url, "https://example.com/r.git");
         let c = u.embedded.unwrap();
-        assert_eq!((c.username.as_str(), c.password.as_str()), ("bot", "s3cr@t"));
+        assert_eq!(
+            (c.username.as_str(), c.password.as_str()),
+            ("bot", "s3cr@t")
+        );
         assert_eq!(
             redact("https://bot:pw@example.com/r"),
             "https://example.com/r"

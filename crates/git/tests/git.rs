@@ -19,15 +19,21 @@ use support::{Daemon, Fixtures, HttpServer, archive, git, snapshot};
 fn basic() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let script_path =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/basic.sh");
+        let script_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/basic.sh");
         let script = std::fs::read(&script_path).unwrap();
-        let stamp: u64 = script
-            .iter()
-            .fold(1469598103934665603u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(1099511628211));
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("slipway-git-basic-{stamp:x}"));
+        let stamp: u64 = script.iter().fold(1469598103934665603u64, |h, b| {
+            (h ^ u64::from(*b)).wrapping_mul(1099511628211)
+        });
+        let dir =
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("slipway-git-basic-{stamp:x}"));
         let repo = dir.join("repo");
-        if !repo.join(".git").join("refs").join("tags").join("v1.0").exists() {
+        if !repo
+            .join(".git")
+            .join("refs")
+            .join("tags")
+            .join("v1.0")
+            .exists()
+        {
             let _ = std::fs::remove_dir_all(&dir);
             std::fs::create_dir_all(&dir).unwrap();
             let out = std::process::Command::new("sh")
@@ -35,7 +41,11 @@ fn basic() -> &'static Path {
                 .arg(&repo)
                 .output()
                 .unwrap();
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         repo
     })
@@ -71,11 +81,18 @@ async fn check_refs(src: &GixSource, remote: &Remote, bare: &Path) {
     assert_eq!(main.time.to_rfc3339(), "2024-01-05T03:04:05+00:00");
 
     let annotated = src.resolve(remote, "v1.0").await.unwrap();
-    assert_eq!(annotated.id, rev(bare, "v1.0^{commit}"), "annotated tag peeled");
+    assert_eq!(
+        annotated.id,
+        rev(bare, "v1.0^{commit}"),
+        "annotated tag peeled"
+    );
     assert_eq!(annotated.summary(), "second");
     let light = src.resolve(remote, "v0.1").await.unwrap();
     assert_eq!(light.id, rev(bare, "v0.1"));
-    assert_eq!(light.message, "initial\n\nThe first commit of the fixture.\n");
+    assert_eq!(
+        light.message,
+        "initial\n\nThe first commit of the fixture.\n"
+    );
 
     let short = &rev(bare, "feature")[..8];
     let by_short = src.resolve(remote, short).await.unwrap();
@@ -99,9 +116,15 @@ async fn check_refs(src: &GixSource, remote: &Remote, bare: &Path) {
     assert_eq!(tags[1].commit, annotated.id);
 
     let missing = src.resolve(remote, "no-such-branch").await.unwrap_err();
-    assert!(matches!(missing, SourceError::RefNotFound { .. }), "{missing}");
+    assert!(
+        matches!(missing, SourceError::RefNotFound { .. }),
+        "{missing}"
+    );
     let revspec = src.resolve(remote, "main~1").await.unwrap_err();
-    assert!(matches!(revspec, SourceError::RefNotFound { .. }), "{revspec}");
+    assert!(
+        matches!(revspec, SourceError::RefNotFound { .. }),
+        "{revspec}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -118,7 +141,9 @@ async fn clones_and_resolves_over_file_git_and_http() {
     let http = HttpServer::start(fx.root(), None);
     check_refs(&src, &Remote::new(http.url("app.git")), &bare).await;
     assert!(
-        http.requests().iter().any(|r| r.path.ends_with("/git-upload-pack")),
+        http.requests()
+            .iter()
+            .any(|r| r.path.ends_with("/git-upload-pack")),
         "the HTTP transport really went through git http-backend"
     );
 }
@@ -144,7 +169,10 @@ async fn reads_files_and_lists_directories_at_a_ref() {
     assert_eq!(big.len(), 20_971_521);
     assert_eq!(big, std::fs::read(basic().join("big.bin")).unwrap());
     // Links inside the tree are followed.
-    let via_link = src.read_file(&remote, "main", "link-to-conf").await.unwrap();
+    let via_link = src
+        .read_file(&remote, "main", "link-to-conf")
+        .await
+        .unwrap();
     assert_eq!(via_link, b"listen 8080\n");
     let via_dir_link = src
         .read_file(&remote, "main", "conf-dir/app.conf")
@@ -162,7 +190,10 @@ async fn reads_files_and_lists_directories_at_a_ref() {
     assert_eq!(find("link-to-conf").kind, EntryKind::Symlink);
     assert_eq!(find("big.bin").size, Some(20_971_521));
     assert_eq!(find("vendor").kind, EntryKind::Dir);
-    assert!(root.iter().any(|e| e.name == "caf\u{fffd}.txt"), "non-UTF-8 name listed");
+    assert!(
+        root.iter().any(|e| e.name == "caf\u{fffd}.txt"),
+        "non-UTF-8 name listed"
+    );
     let vendor = src.list_dir(&remote, "main", "vendor").await.unwrap();
     assert_eq!(vendor[0].kind, EntryKind::Submodule);
     assert_eq!(vendor[0].mode, 0o160000);
@@ -171,11 +202,35 @@ async fn reads_files_and_lists_directories_at_a_ref() {
     assert_eq!(names, ["conf", "manifest.json"]);
 
     let err = src.read_file(&remote, "main", "deploy").await.unwrap_err();
-    assert!(matches!(err, SourceError::WrongKind { expected: "file", .. }), "{err}");
-    let err = src.read_file(&remote, "main", "nope.txt").await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            SourceError::WrongKind {
+                expected: "file",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let err = src
+        .read_file(&remote, "main", "nope.txt")
+        .await
+        .unwrap_err();
     assert!(matches!(err, SourceError::PathNotFound { .. }), "{err}");
-    let err = src.list_dir(&remote, "main", "README.md").await.unwrap_err();
-    assert!(matches!(err, SourceError::WrongKind { expected: "directory", .. }), "{err}");
+    let err = src
+        .list_dir(&remote, "main", "README.md")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            SourceError::WrongKind {
+                expected: "directory",
+                ..
+            }
+        ),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -193,7 +248,10 @@ async fn refuses_paths_that_leave_the_tree() {
         "vendor/lib/file",
     ] {
         let err = src.read_file(&remote, "main", path).await.unwrap_err();
-        assert!(matches!(err, SourceError::PathRefused { .. }), "{path}: {err}");
+        assert!(
+            matches!(err, SourceError::PathRefused { .. }),
+            "{path}: {err}"
+        );
     }
     let dest = tempfile::tempdir().unwrap();
     let err = src
@@ -221,10 +279,18 @@ async fn refuses_schemes_and_local_paths_when_disabled() {
         "ftp://127.0.0.1/app.git".to_owned(),
         "app.git".to_owned(),
     ] {
-        let err = src.resolve(&Remote::new(url.clone()), "main").await.unwrap_err();
-        assert!(matches!(err, SourceError::UrlRefused { .. }), "{url}: {err}");
+        let err = src
+            .resolve(&Remote::new(url.clone()), "main")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, SourceError::UrlRefused { .. }),
+            "{url}: {err}"
+        );
     }
-    let mirrors: Vec<_> = std::fs::read_dir(data.path().join("mirrors")).unwrap().collect();
+    let mirrors: Vec<_> = std::fs::read_dir(data.path().join("mirrors"))
+        .unwrap()
+        .collect();
     assert!(mirrors.is_empty(), "nothing was cloned");
 }
 
@@ -254,7 +320,11 @@ async fn checkout_matches_git_archive() {
             "{reference} {subdir:?}: same paths"
         );
         for (path, entry) in &want {
-            assert!(got[path] == *entry, "{}: same kind, mode and bytes", String::from_utf8_lossy(path));
+            assert!(
+                got[path] == *entry,
+                "{}: same kind, mode and bytes",
+                String::from_utf8_lossy(path)
+            );
         }
     }
     let whole = snapshot(&{
@@ -263,7 +333,10 @@ async fn checkout_matches_git_archive() {
         d.keep()
     });
     assert!(whole[b"build.sh".as_slice()].1, "exec bit kept");
-    assert_eq!(whole[b"link-to-conf".as_slice()], ('l', false, b"deploy/web/conf/app.conf".to_vec()));
+    assert_eq!(
+        whole[b"link-to-conf".as_slice()],
+        ('l', false, b"deploy/web/conf/app.conf".to_vec())
+    );
     assert_eq!(whole[b"big.bin".as_slice()].2.len(), 20_971_521);
     assert_eq!(
         http.requests().len(),
@@ -283,7 +356,15 @@ async fn fetch_brings_new_commits_and_prunes_deleted_branches() {
 
     // Upstream moves on: a new commit on main, a new tag, a deleted branch.
     let work = fx.root().join("work");
-    git(fx.root(), &["clone", "-q", bare.to_str().unwrap(), work.to_str().unwrap()]);
+    git(
+        fx.root(),
+        &[
+            "clone",
+            "-q",
+            bare.to_str().unwrap(),
+            work.to_str().unwrap(),
+        ],
+    );
     std::fs::write(work.join("new.txt"), "new\n").unwrap();
     git(&work, &["add", "new.txt"]);
     git(&work, &["commit", "-q", "-m", "after the clone"]);
@@ -297,8 +378,17 @@ async fn fetch_brings_new_commits_and_prunes_deleted_branches() {
     let after = src.resolve(&remote, "main").await.unwrap();
     assert_eq!(after.id, rev(&bare, "main"));
     assert_eq!(after.summary(), "after the clone");
-    assert_eq!(src.read_file(&remote, "main", "new.txt").await.unwrap(), b"new\n");
-    let branches: Vec<String> = src.branches(&remote).await.unwrap().into_iter().map(|b| b.name).collect();
+    assert_eq!(
+        src.read_file(&remote, "main", "new.txt").await.unwrap(),
+        b"new\n"
+    );
+    let branches: Vec<String> = src
+        .branches(&remote)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|b| b.name)
+        .collect();
     assert_eq!(branches, ["feature", "main"], "old-branch pruned");
     let err = src.resolve(&remote, "old-branch").await.unwrap_err();
     assert!(matches!(err, SourceError::RefNotFound { .. }), "{err}");
@@ -324,6 +414,19 @@ fn du(dir: &Path) -> u64 {
         }
     }
     total
+}
+
+fn scramble_packs(mirror: &Path) {
+    use std::io::{Seek, SeekFrom, Write};
+    for entry in std::fs::read_dir(mirror.join("objects/pack")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "pack") {
+            let len = std::fs::metadata(&path).unwrap().len();
+            let mut f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+            f.seek(SeekFrom::Start(len / 2)).unwrap();
+            f.write_all(&[0xA5; 4096]).unwrap();
+        }
+    }
 }
 
 fn truncate_packs(mirror: &Path) {
@@ -361,17 +464,44 @@ async fn a_half_written_or_truncated_mirror_is_rebuilt() {
     let src = open();
     assert_eq!(src.resolve(&remote, "main").await.unwrap().id, expected);
     assert!(mirror.join("slipway-mirror.json").is_file());
-    assert_eq!(src.read_file(&remote, "main", "big.bin").await.unwrap().len(), 20_971_521);
+    assert_eq!(
+        src.read_file(&remote, "main", "big.bin")
+            .await
+            .unwrap()
+            .len(),
+        20_971_521
+    );
 
     // A complete mirror whose pack was damaged later.
     truncate_packs(&mirror);
     let src = open();
-    assert_eq!(src.read_file(&remote, "main", "big.bin").await.unwrap().len(), 20_971_521);
+    assert_eq!(
+        src.read_file(&remote, "main", "big.bin")
+            .await
+            .unwrap()
+            .len(),
+        20_971_521
+    );
 
     // The same damage under a running source is repaired by the next refresh.
     truncate_packs(&mirror);
     src.refresh(&remote).await.unwrap();
-    assert_eq!(src.read_file(&remote, "v0.1", "big.bin").await.unwrap().len(), 20_971_521);
+    assert_eq!(
+        src.read_file(&remote, "v0.1", "big.bin")
+            .await
+            .unwrap()
+            .len(),
+        20_971_521
+    );
+
+    // Same size, same trailer, damaged bytes in the middle: the check at
+    // open passes, reading the object fails, the mirror is rebuilt.
+    scramble_packs(&mirror);
+    let big = src.read_file(&remote, "main", "big.bin").await.unwrap();
+    assert!(
+        big == std::fs::read(basic().join("big.bin")).unwrap(),
+        "the real bytes"
+    );
 
     // A directory of garbage where the mirror should be.
     let src = open();
@@ -429,7 +559,8 @@ async fn credentials_stay_out_of_urls_config_files_and_errors() {
     // the URL. gix does not send credentials over plain http (only https),
     // so these fail too on this loopback server; what is checked is that
     // the secret appears nowhere.
-    let with_callback = Remote::new(url.clone()).with_credentials(Credentials::new("bot", "hunter2-secret"));
+    let with_callback =
+        Remote::new(url.clone()).with_credentials(Credentials::new("bot", "hunter2-secret"));
     let err = src.refresh(&with_callback).await.unwrap_err();
     assert!(matches!(err, SourceError::Auth { .. }), "{err}");
     assert!(!err.to_string().contains("hunter2"), "{err}");
@@ -469,7 +600,12 @@ async fn credentials_stay_out_of_urls_config_files_and_errors() {
         }
     }
     assert!(files > 5);
-    let config = std::fs::read_to_string(src.mirror_dir(&open_http.url("private.git")).unwrap().join("config")).unwrap();
+    let config = std::fs::read_to_string(
+        src.mirror_dir(&open_http.url("private.git"))
+            .unwrap()
+            .join("config"),
+    )
+    .unwrap();
     assert!(!config.contains("bot"), "{config}");
 }
 
@@ -535,7 +671,10 @@ async fn definitions_load_from_git_synchronously_and_as_tracked_work() {
     let (_data, src) = source(false);
     let remote = Remote::new(daemon.url("app.git"));
 
-    let m = src.load_manifest(&remote, "main", "deploy/web").await.unwrap();
+    let m = src
+        .load_manifest(&remote, "main", "deploy/web")
+        .await
+        .unwrap();
     assert_eq!(m.manifest.kind, WorkloadKind::Service);
     assert_eq!(m.manifest.name, "web");
     assert_eq!(m.manifest.port, Some(8080));
@@ -550,7 +689,10 @@ async fn definitions_load_from_git_synchronously_and_as_tracked_work() {
         .collect();
     assert_eq!(groups, [vec!["migrate"], vec!["web", "cleanup"]]);
     assert_eq!(p.groups[1][0].directory.as_deref(), Some("deploy/web"));
-    assert_eq!(p.groups[1][1].manifest.schedule.as_deref(), Some("0 3 * * *"));
+    assert_eq!(
+        p.groups[1][1].manifest.schedule.as_deref(),
+        Some("0 3 * * *")
+    );
 
     let needs_stages: Validator = Arc::new(|v: &serde_json::Value| {
         if v.get("stages").is_some_and(serde_json::Value::is_array) {
@@ -589,7 +731,10 @@ async fn definitions_load_from_git_synchronously_and_as_tracked_work() {
         .await;
     assert_ne!(ok, missing);
     let finished = |state: &Option<LoadState>| {
-        matches!(state, Some(LoadState::Loaded { .. } | LoadState::Failed { .. }))
+        matches!(
+            state,
+            Some(LoadState::Loaded { .. } | LoadState::Failed { .. })
+        )
     };
     let mut states = (None, None);
     for _ in 0..200 {
@@ -614,7 +759,11 @@ async fn definitions_load_from_git_synchronously_and_as_tracked_work() {
     }
     let json = serde_json::to_value(src.load_state(&missing).await.unwrap()).unwrap();
     assert_eq!(json["state"], "failed");
-    assert!(src.load_state(&slipway_core::source::WorkId("unknown".into())).await.is_none());
+    assert!(
+        src.load_state(&slipway_core::source::WorkId("unknown".into()))
+            .await
+            .is_none()
+    );
 }
 
 #[test]
@@ -631,10 +780,21 @@ fn manifest_validation_lists_every_problem_with_its_path() {
     let problems = Manifest::from_value(&bad).unwrap_err();
     let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
     for expected in [
-        "name", "command", "args[1]", "env.1X", "env.SLIPWAY_COMMIT", "env.OK", "port",
-        "instances", "schedule", "colour",
+        "name",
+        "command",
+        "args[1]",
+        "env.1X",
+        "env.SLIPWAY_COMMIT",
+        "env.OK",
+        "port",
+        "instances",
+        "schedule",
+        "colour",
     ] {
-        assert!(paths.contains(&expected), "{expected} missing from {problems:?}");
+        assert!(
+            paths.contains(&expected),
+            "{expected} missing from {problems:?}"
+        );
     }
     let good = serde_json::json!({"kind": "deployment", "name": "api", "command": "./api"});
     let m = Manifest::from_value(&good).unwrap();
@@ -663,7 +823,10 @@ fn pipeline_validation_lists_every_problem_with_its_path() {
         "steps[3].parallel[0].manifest.port",
         "steps[5]",
     ] {
-        assert!(paths.contains(&expected), "{expected} missing from {problems:?}");
+        assert!(
+            paths.contains(&expected),
+            "{expected} missing from {problems:?}"
+        );
     }
     let err = Pipeline::from_value(&serde_json::json!({"steps": []})).unwrap_err();
     assert_eq!(err[0].path, "steps");
@@ -692,7 +855,12 @@ async fn helper_refresh_until_killed() {
 fn refresh_killed_midway(http: &HttpServer, data: &Path, url: &str) {
     http.gate.arm(64 * 1024);
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "helper_refresh_until_killed", "--ignored", "--test-threads=1"])
+        .args([
+            "--exact",
+            "helper_refresh_until_killed",
+            "--ignored",
+            "--test-threads=1",
+        ])
         .env(HELPER_ENV, format!("{}\n{url}", data.display()))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -704,7 +872,9 @@ fn refresh_killed_midway(http: &HttpServer, data: &Path, url: &str) {
     child.kill().unwrap();
     let status = child.wait().unwrap();
     assert!(!status.success(), "the child was killed, it did not finish");
-    http.gate.release.store(true, std::sync::atomic::Ordering::SeqCst);
+    http.gate
+        .release
+        .store(true, std::sync::atomic::Ordering::SeqCst);
 }
 
 fn pack_dir_names(mirror: &Path) -> Vec<String> {
@@ -732,13 +902,27 @@ async fn a_fetch_killed_midway_leaves_a_mirror_the_next_call_repairs() {
     assert!(!mirror.join("slipway-mirror.json").exists());
     let main = src.resolve(&remote, "main").await.unwrap();
     assert_eq!(main.id, rev(&bare, "main"));
-    assert_eq!(src.read_file(&remote, "main", "big.bin").await.unwrap().len(), 20_971_521);
+    assert_eq!(
+        src.read_file(&remote, "main", "big.bin")
+            .await
+            .unwrap()
+            .len(),
+        20_971_521
+    );
 
     // Upstream gains a commit with a megabyte of incompressible data; a
     // fetch of it is killed midway, and a stale ref lock stands in for a
     // kill during the ref update.
     let work = fx.root().join("work");
-    git(fx.root(), &["clone", "-q", bare.to_str().unwrap(), work.to_str().unwrap()]);
+    git(
+        fx.root(),
+        &[
+            "clone",
+            "-q",
+            bare.to_str().unwrap(),
+            work.to_str().unwrap(),
+        ],
+    );
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
     let noise: Vec<u8> = (0..1 << 20)
         .map(|_| {
@@ -758,7 +942,10 @@ async fn a_fetch_killed_midway_leaves_a_mirror_the_next_call_repairs() {
         .into_iter()
         .filter(|n| !packs_before.contains(n))
         .collect();
-    assert!(!leftovers.is_empty(), "the killed fetch left a partial pack");
+    assert!(
+        !leftovers.is_empty(),
+        "the killed fetch left a partial pack"
+    );
     std::fs::write(mirror.join("refs/heads/main.lock"), b"").unwrap();
 
     // The mirror still answers with what it had, then a refresh repairs it.
@@ -766,7 +953,10 @@ async fn a_fetch_killed_midway_leaves_a_mirror_the_next_call_repairs() {
     src.refresh(&remote).await.unwrap();
     let after = src.resolve(&remote, "main").await.unwrap();
     assert_eq!(after.id, rev(&bare, "main"));
-    assert_eq!(src.read_file(&remote, "main", "noise.bin").await.unwrap(), noise);
+    assert_eq!(
+        src.read_file(&remote, "main", "noise.bin").await.unwrap(),
+        noise
+    );
     assert!(!mirror.join("refs/heads/main.lock").exists());
     for name in pack_dir_names(&mirror) {
         assert!(!leftovers.contains(&name), "{name} was tidied away");

@@ -99,7 +99,7 @@ pub struct Daemon {
 impl Daemon {
     pub fn start(base: &Path) -> Self {
         let port = free_port();
-        let child = Command::new("git")
+        let mut child = Command::new("git")
             .args([
                 "daemon",
                 "--export-all",
@@ -121,6 +121,8 @@ impl Daemon {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+        let _ = child.kill();
+        let _ = child.wait();
         panic!("git daemon did not start");
     }
 
@@ -198,7 +200,8 @@ impl HttpServer {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let gate = Arc::new(Gate::default());
         let root = root.to_owned();
-        let expected = basic.map(|(u, p)| format!("Basic {}", base64(format!("{u}:{p}").as_bytes())));
+        let expected =
+            basic.map(|(u, p)| format!("Basic {}", base64(format!("{u}:{p}").as_bytes())));
         let thread = {
             let stop = Arc::clone(&stop);
             let seen = Arc::clone(&seen);
@@ -251,7 +254,11 @@ fn base64(input: &[u8]) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for chunk in input.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -378,7 +385,10 @@ fn serve(
             .map(|p| (p, 4))
             .or_else(|| out.windows(2).position(|w| w == b"\n\n").map(|p| (p, 2)));
         let (head, content) = match split {
-            Some((p, n)) => (String::from_utf8_lossy(&out[..p]).into_owned(), &out[p + n..]),
+            Some((p, n)) => (
+                String::from_utf8_lossy(&out[..p]).into_owned(),
+                &out[p + n..],
+            ),
             None => (String::new(), &out[..]),
         };
         let mut status = "200 OK".to_owned();

@@ -22,7 +22,7 @@ type Fallible<T> = Result<T, Box<dyn std::error::Error>>;
 
 const COMMITS: usize = 5_000;
 const FILES: usize = 2_000;
-const ROUNDS: usize = 5;
+const ROUNDS: usize = 7;
 const READS: usize = 200;
 
 fn git(dir: &Path, args: &[&str]) -> Fallible<String> {

@@ -851,8 +851,14 @@ async fn helper_refresh_until_killed() {
 }
 
 /// Starts a child process refreshing `url` into `data`, waits until the
-/// server holds its pack response halfway, and kills it.
-fn refresh_killed_midway(http: &HttpServer, data: &Path, url: &str) {
+/// server holds its pack response halfway and the child has started
+/// writing a pack into `mirror`, and kills it.
+fn refresh_killed_midway(http: &HttpServer, data: &Path, url: &str, mirror: &Path) {
+    let before = if mirror.join("objects/pack").is_dir() {
+        pack_dir_names(mirror)
+    } else {
+        Vec::new()
+    };
     http.gate.arm(64 * 1024);
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())
         .args([
@@ -867,14 +873,22 @@ fn refresh_killed_midway(http: &HttpServer, data: &Path, url: &str) {
         .spawn()
         .unwrap();
     http.gate.wait_reached();
-    // Let the client write part of what it received.
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    let mut writing = false;
+    for _ in 0..400 {
+        writing = mirror.join("objects/pack").is_dir()
+            && pack_dir_names(mirror).iter().any(|n| !before.contains(n));
+        if writing {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
     child.kill().unwrap();
     let status = child.wait().unwrap();
-    assert!(!status.success(), "the child was killed, it did not finish");
     http.gate
         .release
         .store(true, std::sync::atomic::Ordering::SeqCst);
+    assert!(writing, "the child started writing the pack");
+    assert!(!status.success(), "the child was killed, it did not finish");
 }
 
 fn pack_dir_names(mirror: &Path) -> Vec<String> {
@@ -897,7 +911,7 @@ async fn a_fetch_killed_midway_leaves_a_mirror_the_next_call_repairs() {
 
     // A first clone killed while the pack arrives leaves an incomplete
     // mirror behind; the next call clones again.
-    refresh_killed_midway(&http, data.path(), &url);
+    refresh_killed_midway(&http, data.path(), &url, &mirror);
     assert!(mirror.is_dir(), "the killed clone left its directory");
     assert!(!mirror.join("slipway-mirror.json").exists());
     let main = src.resolve(&remote, "main").await.unwrap();
@@ -937,7 +951,7 @@ async fn a_fetch_killed_midway_leaves_a_mirror_the_next_call_repairs() {
     git(&work, &["commit", "-q", "-m", "noise"]);
     git(&work, &["push", "-q", "origin", "main"]);
     let packs_before = pack_dir_names(&mirror);
-    refresh_killed_midway(&http, data.path(), &url);
+    refresh_killed_midway(&http, data.path(), &url, &mirror);
     let leftovers: Vec<String> = pack_dir_names(&mirror)
         .into_iter()
         .filter(|n| !packs_before.contains(n))

@@ -77,10 +77,12 @@ use crate::process::{ExitKind, GroupHandle, ProcessSpec, run_process_recorded};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use slipway_core::source::{CheckoutRequest, GitSource, Remote};
 use slipway_core::{JobContext, JobKind, JobOutcome, LogWriter, Outputs, Problem, Stream};
 use std::collections::{BTreeMap, HashSet};
 use std::ffi::OsString;
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The interpreter used when neither the spec nor the step names one.
@@ -93,17 +95,30 @@ pub const SCRIPT_FILE_THRESHOLD: usize = 64 * 1024;
 pub const MAX_OUTPUTS_BYTES: u64 = 1024 * 1024;
 
 /// Settings of the shell kind that are the server's, not the job's.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct ShellConfig {
     /// How long a step's process group has after `SIGTERM` before `SIGKILL`.
     pub kill_grace: Duration,
+    /// Where jobs that declare a `repo` get their checkout; without one,
+    /// such jobs fail with a clear error.
+    pub git: Option<Arc<dyn GitSource>>,
 }
 
 impl Default for ShellConfig {
     fn default() -> Self {
         ShellConfig {
             kill_grace: Duration::from_secs(5),
+            git: None,
         }
+    }
+}
+
+impl std::fmt::Debug for ShellConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShellConfig")
+            .field("kill_grace", &self.kill_grace)
+            .field("git", &self.git.is_some())
+            .finish()
     }
 }
 
@@ -135,8 +150,26 @@ pub struct ShellSpec {
     /// A directory relative to the workspace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub working_dir: Option<String>,
+    /// A repository to check out into the workspace before the steps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repo: Option<RepoSpec>,
     /// The steps, in order.
     pub steps: Vec<StepSpec>,
+}
+
+/// A repository a job checks out before its steps run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepoSpec {
+    /// Its URL (`https://`, `git://`, or `file://` where the server allows).
+    pub url: String,
+    /// Branch, tag, or full or abbreviated commit id.
+    #[serde(rename = "ref")]
+    pub reference: String,
+    /// Only this directory of the repository, whose contents land in the
+    /// workspace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subdir: Option<String>,
 }
 
 /// One step of a [`ShellSpec`].
@@ -199,7 +232,8 @@ fn default_step_name(index: usize) -> String {
     format!("step-{}", index + 1)
 }
 
-const SPEC_FIELDS: &[&str] = &["shell", "working_dir", "steps"];
+const SPEC_FIELDS: &[&str] = &["shell", "working_dir", "repo", "steps"];
+const REPO_FIELDS: &[&str] = &["url", "ref", "subdir"];
 const STEP_FIELDS: &[&str] = &["name", "script", "shell"];
 
 fn check_spec(spec: &Value) -> Vec<Problem> {
@@ -222,6 +256,9 @@ fn check_spec(spec: &Value) -> Vec<Problem> {
             }
         }
     }
+    if let Some(repo) = present(obj.get("repo")) {
+        check_repo(repo, &mut problems);
+    }
     match present(obj.get("steps")) {
         None => problems.push(Problem::new("steps", "required")),
         Some(Value::Array(steps)) if steps.is_empty() => {
@@ -236,6 +273,51 @@ fn check_spec(spec: &Value) -> Vec<Problem> {
         Some(_) => problems.push(Problem::new("steps", "must be a list of steps")),
     }
     problems
+}
+
+fn check_repo(repo: &Value, problems: &mut Vec<Problem>) {
+    let Some(obj) = repo.as_object() else {
+        problems.push(Problem::new(
+            "repo",
+            "must be an object with `url` and `ref`",
+        ));
+        return;
+    };
+    unknown_fields(obj, REPO_FIELDS, "repo", problems);
+    for field in ["url", "ref"] {
+        match present(obj.get(field)) {
+            None => problems.push(Problem::new(format!("repo.{field}"), "required")),
+            Some(Value::String(v)) if v.trim().is_empty() => {
+                problems.push(Problem::new(format!("repo.{field}"), "must not be empty"));
+            }
+            Some(Value::String(_)) => {}
+            Some(_) => problems.push(Problem::new(format!("repo.{field}"), "must be a string")),
+        }
+    }
+    if let Some(dir) = present(obj.get("subdir")) {
+        match dir.as_str() {
+            None => problems.push(Problem::new("repo.subdir", "must be a string")),
+            Some(d) => {
+                if let Err(why) = check_relative(d) {
+                    problems.push(Problem::new("repo.subdir", why));
+                }
+            }
+        }
+    }
+}
+
+/// `url` with any user name or password replaced by `***`, for logs.
+fn redact_url(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let end = rest.find('/').unwrap_or(rest.len());
+            match rest[..end].rfind('@') {
+                Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
+                None => url.to_owned(),
+            }
+        }
+        None => url.to_owned(),
+    }
 }
 
 fn check_step(step: &Value, i: usize, names: &mut HashSet<String>, problems: &mut Vec<Problem>) {
@@ -397,6 +479,12 @@ impl JobKind for ShellKind {
         // and a missing file means no outputs.
         let outputs_path = ctx.outputs_file.clone();
         let mut env = ctx.env.clone();
+        if let Some(repo) = &spec.repo {
+            match self.checkout(&ctx, repo).await {
+                Ok(vars) => env.extend(vars),
+                Err(why) => return JobOutcome::failed(why),
+            }
+        }
         env.insert(
             "SLIPWAY_OUTPUT".to_owned(),
             outputs_path.to_string_lossy().into_owned(),
@@ -414,6 +502,45 @@ impl JobKind for ShellKind {
 }
 
 impl ShellKind {
+    /// Checks `repo` out into the workspace; the commit's variables on
+    /// success, the reason on failure.
+    async fn checkout(
+        &self,
+        ctx: &JobContext,
+        repo: &RepoSpec,
+    ) -> Result<BTreeMap<String, String>, String> {
+        let shown = redact_url(&repo.url);
+        let Some(git) = &self.config.git else {
+            return Err(format!(
+                "repo {shown}: this server has no git source configured"
+            ));
+        };
+        let say = |text: String| async move {
+            ctx.log
+                .line(Stream::System, &text)
+                .await
+                .map_err(|e| ExecError::from(e).to_string())
+        };
+        say(format!("$ checkout {shown} at {}", repo.reference)).await?;
+        let request = CheckoutRequest {
+            remote: Remote::new(repo.url.clone()),
+            reference: repo.reference.clone(),
+            subdir: repo.subdir.clone(),
+            dest: ctx.workspace.clone(),
+        };
+        let info = tokio::select! {
+            r = git.prepare_workspace(&request) => r.map_err(|e| format!("checkout: {e}"))?,
+            () = ctx.cancel.cancelled() => return Err("cancelled during checkout".into()),
+        };
+        say(format!(
+            "checked out {} ({})",
+            info.id,
+            info.message.lines().next().unwrap_or_default()
+        ))
+        .await?;
+        Ok(info.env())
+    }
+
     async fn run_steps(
         &self,
         ctx: &JobContext,

@@ -224,6 +224,7 @@ async fn cancel_stops_the_step_and_skips_the_rest() {
     let fx = Fixture::new();
     let k = ShellKind::new(ShellConfig {
         kill_grace: Duration::from_millis(300),
+        ..ShellConfig::default()
     });
     let ctx = fx.ctx(
         steps(&["echo ready; sleep 300", "touch never-ran"]),
@@ -314,7 +315,7 @@ fn validate_lists_every_problem_with_its_path() {
     assert_eq!(
         problems(spec),
         [
-            "colour: unknown field (known: shell, working_dir, steps)",
+            "colour: unknown field (known: shell, working_dir, repo, steps)",
             "shell: must not be empty",
             "working_dir: must be a relative path inside the workspace",
             "steps[1].script: required",
@@ -367,4 +368,28 @@ fn register_builtin_adds_shell_and_freestyle() {
         slipway_exec::register_builtin(&mut reg).is_err(),
         "twice is a duplicate"
     );
+}
+
+#[tokio::test]
+async fn a_repo_is_validated_and_needs_a_git_source() {
+    let problems = kind()
+        .validate(&json!({"repo": {"url": "", "branch": "x", "subdir": "../up"}, "steps": [{"script": "true"}]}))
+        .unwrap_err();
+    let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        ["repo.branch", "repo.url", "repo.ref", "repo.subdir"]
+    );
+
+    let fx = Fixture::new();
+    let spec = json!({"repo": {"url": "https://ann:secret@example.invalid/r.git", "ref": "main"}, "steps": [{"script": "touch ran"}]});
+    let (outcome, _) = run(&fx, spec).await;
+    match outcome {
+        JobOutcome::Failed { error, .. } => {
+            assert!(error.contains("no git source"), "{error}");
+            assert!(!error.contains("secret"), "{error}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(!fx.workspace.join("ran").exists());
 }

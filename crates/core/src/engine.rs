@@ -219,6 +219,9 @@ struct Drive {
     /// copy instead of reading the store at every step; approvals, which
     /// others add, are read from the store (`stored_record`).
     cache: Mutex<RunRecord>,
+    /// Changes made but not yet written: they go to the store together
+    /// with the next change that is written at once (`Drive::defer`).
+    pending: Mutex<Vec<StatusChange>>,
 }
 
 /// How a gate wait ended.
@@ -314,6 +317,7 @@ impl Engine {
         let drive = Drive {
             inner: self.inner.clone(),
             cache: Mutex::new(record.clone()),
+            pending: Mutex::new(Vec::new()),
             id: record.id.clone(),
             workspace: self.inner.workspace_root.join(record.id.as_str()),
             plan: record.plan,
@@ -622,31 +626,33 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl Inner {
     /// One checked, recorded and published status change.
-    #[allow(clippy::too_many_arguments)]
-    async fn change(
+    /// A checked, timestamped status change (not yet recorded).
+    fn make_change(
         &self,
-        run: &RunId,
         target: Target,
         from: Status,
         to: Status,
         error: Option<String>,
         exit_code: Option<i32>,
-        plan: &Plan,
     ) -> Result<StatusChange, CoreError> {
         if !from.can_become(to) {
             return Err(CoreError::IllegalTransition { from, to });
         }
-        let change = StatusChange {
+        Ok(StatusChange {
             target,
             from,
             to,
             at: self.clock.now(),
             error,
             exit_code,
-        };
-        self.store.change_status(run, &change).await?;
+        })
+    }
+
+    /// Publishes a recorded change.
+    fn publish(&self, run: &RunId, change: &StatusChange, plan: &Plan) {
         let run = run.clone();
-        self.events.send(match target {
+        let to = change.to;
+        self.events.send(match change.target {
             Target::Run => Event::Run { run, status: to },
             Target::Stage(s) => Event::Stage {
                 run,
@@ -659,6 +665,23 @@ impl Inner {
                 status: to,
             },
         });
+    }
+
+    /// One checked, recorded and published status change.
+    #[allow(clippy::too_many_arguments)]
+    async fn change(
+        &self,
+        run: &RunId,
+        target: Target,
+        from: Status,
+        to: Status,
+        error: Option<String>,
+        exit_code: Option<i32>,
+        plan: &Plan,
+    ) -> Result<StatusChange, CoreError> {
+        let change = self.make_change(target, from, to, error, exit_code)?;
+        self.store.change_status(run, &change).await?;
+        self.publish(run, &change, plan);
         Ok(change)
     }
 }
@@ -706,12 +729,66 @@ impl Drive {
         error: Option<String>,
         exit_code: Option<i32>,
     ) -> Result<(), CoreError> {
-        let change = self
-            .inner
-            .change(&self.id, target, from, to, error, exit_code, &self.plan)
-            .await?;
-        lock(&self.cache).apply(&change)?;
+        let change = self.inner.make_change(target, from, to, error, exit_code)?;
+        let mut batch = std::mem::take(&mut *lock(&self.pending));
+        batch.push(change);
+        self.write(&batch).await
+    }
+
+    /// Records `batch` (one transaction when more than one), applies its
+    /// last change to the cache (deferred ones are there already) and
+    /// publishes them all.
+    async fn write(&self, batch: &[StatusChange]) -> Result<(), CoreError> {
+        match batch {
+            [] => return Ok(()),
+            [one] => self.inner.store.change_status(&self.id, one).await?,
+            many => self.inner.store.change_statuses(&self.id, many).await?,
+        }
+        if let Some(last) = batch.last() {
+            lock(&self.cache).apply(last)?;
+        }
+        for change in batch {
+            self.inner.publish(&self.id, change, &self.plan);
+        }
         Ok(())
+    }
+
+    /// A change that goes to the store with the next written one: used only
+    /// where a written change follows before anything waits (a run and its
+    /// first stage start when the first job does; a stage ends with the
+    /// run or when the next stage's first job starts). Subscribers see it
+    /// when it is written.
+    fn defer(
+        &self,
+        target: Target,
+        from: Status,
+        to: Status,
+        error: Option<String>,
+    ) -> Result<(), CoreError> {
+        let change = self.inner.make_change(target, from, to, error, None)?;
+        lock(&self.cache).apply(&change)?;
+        lock(&self.pending).push(change);
+        Ok(())
+    }
+
+    /// Writes the deferred changes now.
+    async fn flush(&self) -> Result<(), CoreError> {
+        let batch = std::mem::take(&mut *lock(&self.pending));
+        match batch.as_slice() {
+            [] => Ok(()),
+            [one] => {
+                self.inner.store.change_status(&self.id, one).await?;
+                self.inner.publish(&self.id, one, &self.plan);
+                Ok(())
+            }
+            many => {
+                self.inner.store.change_statuses(&self.id, many).await?;
+                for change in many {
+                    self.inner.publish(&self.id, change, &self.plan);
+                }
+                Ok(())
+            }
+        }
     }
 
     /// Drives the run from `run_status`: `queued` for a new or retried run,
@@ -739,8 +816,7 @@ impl Drive {
                 })?;
             }
             if run_status == Status::Queued {
-                self.set(Target::Run, run_status, Status::Running, None, None)
-                    .await?;
+                self.defer(Target::Run, run_status, Status::Running, None)?;
                 run_status = Status::Running;
             }
         }
@@ -780,6 +856,7 @@ impl Drive {
                         .await?;
                     run_status = Status::WaitingApproval;
                 }
+                self.flush().await?;
                 let end = self.wait_gate(si, gate).await?;
                 self.set(Target::Run, run_status, Status::Running, None, None)
                     .await?;
@@ -806,17 +883,14 @@ impl Drive {
                     continue;
                 }
             }
-            self.set(Target::Stage(si), stage_status, Status::Running, None, None)
-                .await?;
+            self.defer(Target::Stage(si), stage_status, Status::Running, None)?;
             let end = self.run_stage(si).await?;
-            self.set(
+            self.defer(
                 Target::Stage(si),
                 Status::Running,
                 end.status,
                 end.error.clone(),
-                None,
-            )
-            .await?;
+            )?;
             if matches!(end.status, Status::Failed | Status::TimedOut) {
                 outcome = Some((
                     end.status,

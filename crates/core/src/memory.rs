@@ -99,6 +99,21 @@ impl RunStore for MemoryRunStore {
         self.with_run(run, |r| r.apply(change))
     }
 
+    async fn change_statuses(
+        &self,
+        run: &RunId,
+        changes: &[StatusChange],
+    ) -> Result<(), StoreError> {
+        self.with_run(run, |r| {
+            let mut next = r.clone();
+            for change in changes {
+                next.apply(change)?;
+            }
+            *r = next;
+            Ok(())
+        })
+    }
+
     async fn set_outputs(
         &self,
         run: &RunId,

@@ -31,6 +31,21 @@ pub trait RunStore: Send + Sync + 'static {
     /// `change.from`.
     async fn change_status(&self, run: &RunId, change: &StatusChange) -> Result<(), StoreError>;
 
+    /// Applies several changes of one run, in order, all or none (the
+    /// engine uses it for changes that happen together, such as a run, its
+    /// first stage and its first job starting). The default applies them
+    /// one by one; stores that can should do it in one transaction.
+    async fn change_statuses(
+        &self,
+        run: &RunId,
+        changes: &[StatusChange],
+    ) -> Result<(), StoreError> {
+        for change in changes {
+            self.change_status(run, change).await?;
+        }
+        Ok(())
+    }
+
     /// Replaces a job's outputs.
     async fn set_outputs(
         &self,

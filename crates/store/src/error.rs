@@ -35,6 +35,10 @@ pub enum DbError {
         /// Why.
         source: std::io::Error,
     },
+    /// The store refused the operation (a conflict found inside a
+    /// transaction, which is then rolled back).
+    #[error(transparent)]
+    Refused(slipway_core::StoreError),
     /// A blocking task was cancelled or panicked.
     #[error("database task failed: {0}")]
     Task(String),
@@ -42,6 +46,9 @@ pub enum DbError {
 
 impl From<DbError> for slipway_core::StoreError {
     fn from(e: DbError) -> Self {
-        slipway_core::StoreError::Backend(e.to_string())
+        match e {
+            DbError::Refused(e) => e,
+            other => slipway_core::StoreError::Backend(other.to_string()),
+        }
     }
 }

@@ -623,6 +623,27 @@ impl RunStore for SqlRunStore {
         flatten(r)
     }
 
+    async fn change_statuses(
+        &self,
+        run: &RunId,
+        changes: &[StatusChange],
+    ) -> Result<(), StoreError> {
+        let (run, changes) = (run.clone(), changes.to_vec());
+        let r = self
+            .db
+            .write(move |c| {
+                for change in &changes {
+                    if let Some(e) = change_status(c, &run, change)? {
+                        // Rolls the whole transaction back.
+                        return Err(DbError::Refused(e));
+                    }
+                }
+                Ok(())
+            })
+            .await;
+        r.map_err(StoreError::from)
+    }
+
     async fn set_outputs(
         &self,
         run: &RunId,

@@ -432,3 +432,46 @@ fn connection_failures_report_the_real_cause() {
     let nested = format!("sqlite://{}/file/db.sqlite", dir.path().display());
     assert!(Db::open(&nested, &DbOptions::default()).is_err());
 }
+
+#[tokio::test]
+async fn changes_made_together_are_recorded_all_or_none() {
+    for t in TestDb::all() {
+        let backend = t.backend();
+        let store = SqlRunStore::new(open(&t));
+        let rec = record(None);
+        store.insert_run(&rec).await.unwrap();
+        let start = rec.status;
+        // The second change expects a status the stage is not in: nothing
+        // of the batch may stick.
+        let bad = [
+            change(Target::Run, start, Status::Queued),
+            change(Target::Stage(0), Status::Running, Status::Passed),
+        ];
+        let err = store.change_statuses(&rec.id, &bad).await.unwrap_err();
+        assert!(
+            matches!(err, StoreError::Conflict { .. }),
+            "{backend}: {err:?}"
+        );
+        let now = store.get_run(&rec.id).await.unwrap().unwrap();
+        assert_eq!(now.status, start, "{backend}: rolled back");
+
+        let good = [
+            change(Target::Run, start, Status::Queued),
+            change(Target::Run, Status::Queued, Status::Running),
+            change(Target::Stage(0), Status::Created, Status::Running),
+            change(Target::Job(0, 0), Status::Created, Status::Running),
+        ];
+        store.change_statuses(&rec.id, &good).await.unwrap();
+        let now = store.get_run(&rec.id).await.unwrap().unwrap();
+        assert_eq!(
+            (
+                now.status,
+                now.stages[0].status,
+                now.stages[0].jobs[0].status
+            ),
+            (Status::Running, Status::Running, Status::Running),
+            "{backend}"
+        );
+        assert!(now.started_at.is_some() && now.stages[0].jobs[0].attempts == 1);
+    }
+}

@@ -231,6 +231,11 @@ impl Db {
         drop(first);
         let pool = r2d2::Pool::builder()
             .max_size(opts.max_connections)
+            // A SQLite connection is a file handle that cannot go stale; a
+            // PostgreSQL one can (server restarts), and diesel cannot tell
+            // a dead socket without a query, so those are checked on
+            // checkout.
+            .test_on_check_out(backend == Backend::Postgres)
             .connection_timeout(opts.connect_timeout)
             .build(manager)
             .map_err(|e| DbError::Pool(e.to_string()))?;

@@ -400,7 +400,7 @@ fn change_status(
     let n = match change.target {
         Target::Run => {
             let row = runs::table.filter(runs::id.eq(rid).and(runs::status.eq(from)));
-            let n = if finishing {
+            if finishing {
                 diesel::update(row)
                     .set((
                         runs::status.eq(to),
@@ -426,14 +426,13 @@ fn change_status(
                     .execute(conn)?
             } else {
                 diesel::update(row).set(runs::status.eq(to)).execute(conn)?
-            };
-            n
+            }
         }
         Target::Stage(s) => {
             let i = idx(s)?;
             let key = stages::run_id.eq(rid).and(stages::idx.eq(i));
             let row = stages::table.filter(key.and(stages::status.eq(from)));
-            let n = if finishing {
+            if finishing {
                 diesel::update(row)
                     .set((
                         stages::status.eq(to),
@@ -470,8 +469,7 @@ fn change_status(
                 diesel::update(row)
                     .set(stages::status.eq(to))
                     .execute(conn)?
-            };
-            n
+            }
         }
         Target::Job(s, j) => {
             let (si, ji) = (idx(s)?, idx(j)?);
@@ -480,7 +478,7 @@ fn change_status(
                 .and(jobs::stage_idx.eq(si))
                 .and(jobs::idx.eq(ji));
             let row = jobs::table.filter(key.and(jobs::status.eq(from)));
-            let n = if finishing {
+            if finishing {
                 diesel::update(row)
                     .set((
                         jobs::status.eq(to),
@@ -517,8 +515,7 @@ fn change_status(
                     .execute(conn)?
             } else {
                 diesel::update(row).set(jobs::status.eq(to)).execute(conn)?
-            };
-            n
+            }
         }
     };
     if n == 1 {

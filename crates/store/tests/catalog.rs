@@ -158,7 +158,10 @@ async fn the_catalog_keeps_projects_workflows_versions_and_tokens() {
             versions.items.iter().map(|v| v.version).collect::<Vec<_>>(),
             [2, 1]
         );
-        assert_eq!(cat.workflow_ids(&a.id).await.unwrap(), std::slice::from_ref(&wf.id));
+        assert_eq!(
+            cat.workflow_ids(&a.id).await.unwrap(),
+            std::slice::from_ref(&wf.id)
+        );
 
         // Deleting a project takes its workflows and versions along.
         assert!(cat.delete_project(&a.id).await.unwrap(), "{backend}");

@@ -1,25 +1,74 @@
-//! The `slipway` binary: wires the crates together and holds no logic.
+//! The `slipway` binary: reads the configuration, wires the crates
+//! together (store → engine → domain → HTTP) and holds no logic of its own.
 //!
-//! The server (`slipway serve`) arrives with the issue "The server: one
-//! binary, the native REST API, ..."; until then the binary reports its
-//! version and says so.
+//! `slipway serve` runs the server, `slipway token create` makes an API
+//! token, `slipway migrate` applies database migrations, `slipway
+//! --version` says which build this is. docs/configuration.md lists the
+//! settings.
 
+mod config;
+mod server;
+
+use clap::Parser;
+use config::{Cli, Command, LogFormat, TokenCommand};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let arg = std::env::args().nth(1);
-    match arg.as_deref() {
-        Some("--version" | "-V") => {
-            println!("slipway {}", env!("CARGO_PKG_VERSION"));
-            ExitCode::SUCCESS
+    let cli = Cli::parse();
+    let serve = match &cli.command {
+        Command::Serve(args) => Some(args),
+        _ => None,
+    };
+    let config = match config::resolve(&cli, serve) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("slipway: configuration: {e}");
+            return ExitCode::from(2);
         }
-        _ => {
-            eprintln!(
-                "slipway {}: the server is not built yet; see README.md \
-                 (`cargo run -p slipway-exec --example embed` runs the engine)",
-                env!("CARGO_PKG_VERSION")
-            );
-            ExitCode::from(2)
+    };
+    if let Err(e) = init_logging(&config) {
+        eprintln!("slipway: logging: {e}");
+        return ExitCode::from(2);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("slipway")
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("slipway: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(_) => server::serve(config).await,
+            Command::Migrate => server::migrate(&config).await,
+            Command::Token(TokenCommand::Create { name, admin }) => {
+                server::create_token(&config, &name, admin).await
+            }
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("slipway: {e}");
+            ExitCode::FAILURE
         }
     }
+}
+
+fn init_logging(config: &config::Config) -> Result<(), String> {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
+        .map_err(|e| format!("bad log filter `{}`: {e}", config.log))?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let done = match config.log_format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+    done.map_err(|e| e.to_string())
 }

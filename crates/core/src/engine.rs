@@ -91,6 +91,7 @@ pub struct EngineBuilder {
     workspace_root: Option<PathBuf>,
     cancel_wait: Duration,
     event_capacity: usize,
+    remove_passed_workspaces: bool,
 }
 
 impl std::fmt::Debug for EngineBuilder {
@@ -135,6 +136,14 @@ impl EngineBuilder {
         self
     }
 
+    /// Deletes a run's workspace when the run passes (default: keep it, so
+    /// that an embedder can look at what the jobs left). A run that did not
+    /// pass keeps its workspace: a retry runs its failed jobs in it.
+    pub fn remove_passed_workspaces(mut self, yes: bool) -> Self {
+        self.remove_passed_workspaces = yes;
+        self
+    }
+
     /// How many undelivered events a subscriber may fall behind.
     pub fn event_capacity(mut self, n: usize) -> Self {
         self.event_capacity = n;
@@ -158,6 +167,7 @@ impl EngineBuilder {
                 scratch_root: workspace_root.join(".scratch"),
                 workspace_root,
                 cancel_wait: self.cancel_wait,
+                remove_passed_workspaces: self.remove_passed_workspaces,
                 active: Mutex::new(HashMap::new()),
                 gates: Gates::default(),
             }),
@@ -190,6 +200,7 @@ struct Inner {
     /// files.
     scratch_root: PathBuf,
     cancel_wait: Duration,
+    remove_passed_workspaces: bool,
     active: Mutex<HashMap<RunId, Active>>,
     gates: Gates,
 }
@@ -243,6 +254,7 @@ impl Engine {
             workspace_root: None,
             cancel_wait: Duration::from_secs(30),
             event_capacity: 4096,
+            remove_passed_workspaces: false,
         }
     }
 
@@ -911,6 +923,15 @@ impl Drive {
         };
         self.set(Target::Run, run_status, final_status, error, None)
             .await?;
+        if final_status == Status::Passed && self.inner.remove_passed_workspaces {
+            let dir = self.workspace.clone();
+            let removed = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(&dir)).await;
+            if let Ok(Err(e)) = removed
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                tracing::warn!(run = %self.id, "removing the workspace: {e}");
+            }
+        }
         Ok(())
     }
 

@@ -433,3 +433,36 @@ async fn events_report_status_changes_and_log_lines() {
         ]
     );
 }
+
+#[tokio::test]
+async fn a_passed_run_may_leave_no_workspace_behind_and_a_failed_one_keeps_it() {
+    let timer = Arc::new(Timer {
+        runs: AtomicUsize::new(0),
+    });
+    let mut reg = Registry::new();
+    reg.register(timer).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::builder(reg)
+        .workspace_root(dir.path())
+        .remove_passed_workspaces(true)
+        .build();
+    let one = |fail: bool| {
+        Plan::new(
+            "p",
+            vec![Stage::new(
+                "s",
+                false,
+                vec![job("a", json!({"ms": 1, "fail": fail}))],
+            )],
+        )
+    };
+    let passed = engine.submit(RunRequest::new(one(false))).await.unwrap();
+    assert_eq!(engine.wait(&passed).await.unwrap().status, Status::Passed);
+    assert!(!dir.path().join(passed.as_str()).exists());
+    let failed = engine.submit(RunRequest::new(one(true))).await.unwrap();
+    assert_eq!(engine.wait(&failed).await.unwrap().status, Status::Failed);
+    assert!(
+        dir.path().join(failed.as_str()).is_dir(),
+        "kept for a retry"
+    );
+}

@@ -456,7 +456,13 @@ impl App {
             DomainError::Invalid(
                 problems
                     .into_iter()
-                    .map(|p| Problem::new(format!("params.{}", p.path), p.message))
+                    .map(|p| {
+                        if p.path == "params" || p.path.starts_with("params.") {
+                            p
+                        } else {
+                            Problem::new(format!("params.{}", p.path), p.message)
+                        }
+                    })
                     .collect(),
             )
         })?;

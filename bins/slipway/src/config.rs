@@ -1,0 +1,197 @@
+//! The server's settings: defaults, then `slipway.toml`, then `SLIPWAY_*`
+//! environment variables, then command-line flags (each overrides the one
+//! before). docs/configuration.md lists every setting.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Slipway: a self-hosted continuous-delivery server.
+#[derive(Debug, Parser)]
+#[command(name = "slipway", version, about, propagate_version = true)]
+pub struct Cli {
+    /// The configuration file (default: ./slipway.toml when it exists).
+    #[arg(long, global = true, env = "SLIPWAY_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Where the SQLite database, job workspaces and the git cache live.
+    #[arg(long, global = true, env = "SLIPWAY_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// The database: `postgres://...`, or `sqlite://PATH` (default: the
+    /// SQLite file `slipway.db` in the data directory).
+    #[arg(long, global = true, env = "SLIPWAY_DATABASE_URL", value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Log format.
+    #[arg(long, global = true, env = "SLIPWAY_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+    /// Log filter, e.g. `info` or `slipway_http=debug,info`.
+    #[arg(long, global = true, env = "SLIPWAY_LOG", value_name = "FILTER")]
+    pub log: Option<String>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Runs the server.
+    Serve(ServeArgs),
+    /// Manages API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Applies pending database migrations and exits.
+    Migrate,
+}
+
+/// `slipway token ...`.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Creates a token and prints its secret (once).
+    Create {
+        /// The token's name, for people.
+        #[arg(long)]
+        name: String,
+        /// Make it an admin token (may manage tokens).
+        #[arg(long)]
+        admin: bool,
+    },
+}
+
+/// Flags of `slipway serve`.
+#[derive(Debug, Args, Default)]
+pub struct ServeArgs {
+    /// The address to listen on (port 0: any free port).
+    #[arg(long, env = "SLIPWAY_LISTEN", value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// The largest request body, in bytes.
+    #[arg(long, env = "SLIPWAY_BODY_LIMIT", value_name = "BYTES")]
+    pub body_limit: Option<usize>,
+    /// Seconds running jobs get to finish on SIGTERM / SIGINT before they
+    /// are cancelled.
+    #[arg(long, env = "SLIPWAY_SHUTDOWN_GRACE", value_name = "SECONDS")]
+    pub shutdown_grace: Option<u64>,
+    /// HTTP worker threads (default: one per CPU).
+    #[arg(long, env = "SLIPWAY_WORKERS")]
+    pub workers: Option<usize>,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// What `slipway.toml` may hold; every key is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    log_format: Option<LogFormat>,
+    log: Option<String>,
+    body_limit: Option<usize>,
+    shutdown_grace: Option<u64>,
+    workers: Option<usize>,
+    db_max_connections: Option<u32>,
+}
+
+/// The settings in force.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// Database URL.
+    pub database_url: String,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Log filter.
+    pub log: String,
+    /// Request body limit in bytes.
+    pub body_limit: usize,
+    /// Grace period for running jobs at shutdown.
+    pub shutdown_grace: Duration,
+    /// HTTP workers (None: one per CPU).
+    pub workers: Option<usize>,
+    /// Database pool size.
+    pub db_max_connections: u32,
+}
+
+impl Config {
+    /// Where job workspaces go.
+    pub fn workspaces(&self) -> PathBuf {
+        self.data_dir.join("workspaces")
+    }
+
+    /// Where git mirrors go.
+    pub fn git_cache(&self) -> PathBuf {
+        self.data_dir.join("git")
+    }
+}
+
+fn read_file(explicit: Option<&Path>) -> Result<FileConfig, String> {
+    let path = match explicit {
+        Some(p) => p.to_path_buf(),
+        None => {
+            let p = PathBuf::from("slipway.toml");
+            if !p.exists() {
+                return Ok(FileConfig::default());
+            }
+            p
+        }
+    };
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The settings from the command line, the environment (already merged
+/// into `cli` by clap) and the configuration file.
+pub fn resolve(cli: &Cli, serve: Option<&ServeArgs>) -> Result<Config, String> {
+    let file = read_file(cli.config.as_deref())?;
+    let none = ServeArgs::default();
+    let serve = serve.unwrap_or(&none);
+    let data_dir = cli
+        .data_dir
+        .clone()
+        .or(file.data_dir)
+        .unwrap_or_else(|| PathBuf::from("./slipway-data"));
+    let database_url = cli
+        .database_url
+        .clone()
+        .or(file.database_url)
+        .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("slipway.db").display()));
+    let body_limit = serve.body_limit.or(file.body_limit).unwrap_or(1024 * 1024);
+    if body_limit == 0 {
+        return Err("body_limit must be at least 1 byte".into());
+    }
+    Ok(Config {
+        listen: serve
+            .listen
+            .or(file.listen)
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+        data_dir,
+        database_url,
+        log_format: cli.log_format.or(file.log_format).unwrap_or_default(),
+        log: cli
+            .log
+            .clone()
+            .or(file.log)
+            .unwrap_or_else(|| "info".to_owned()),
+        body_limit,
+        shutdown_grace: Duration::from_secs(
+            serve.shutdown_grace.or(file.shutdown_grace).unwrap_or(30),
+        ),
+        workers: serve.workers.or(file.workers).filter(|n| *n > 0),
+        db_max_connections: file.db_max_connections.unwrap_or(8).max(1),
+    })
+}

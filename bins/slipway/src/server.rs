@@ -1,0 +1,232 @@
+//! Wiring: open the database, build the engine and the application,
+//! settle what a previous process left, make the first admin token, serve
+//! HTTP, and stop cleanly on SIGTERM / SIGINT.
+
+use crate::config::Config;
+use actix_web::HttpServer;
+use slipway_core::{Engine, Registry, RunQuery, Status};
+use slipway_domain::App;
+use slipway_store::{Db, DbOptions, SqlCatalog, SqlLogSink, SqlRunStore};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The reason recorded on runs cancelled because the server stops.
+pub const SHUTDOWN_REASON: &str = "cancelled: server shutting down";
+
+/// The pieces a command needs.
+struct Parts {
+    app: App,
+    engine: Engine,
+}
+
+async fn open_db(config: &Config) -> Result<Db, String> {
+    let url = config.database_url.clone();
+    let opts = DbOptions {
+        max_connections: config.db_max_connections,
+        ..DbOptions::default()
+    };
+    tokio::task::spawn_blocking(move || Db::open(&url, &opts))
+        .await
+        .map_err(|e| format!("opening the database: {e}"))?
+        .map_err(|e| format!("database: {e}"))
+}
+
+async fn build(config: &Config) -> Result<Parts, String> {
+    for dir in [
+        config.data_dir.clone(),
+        config.workspaces(),
+        config.git_cache(),
+    ] {
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    let db = open_db(config).await?;
+    let mut registry = Registry::new();
+    slipway_exec::register_builtin(&mut registry).map_err(|e| e.to_string())?;
+    let engine = Engine::builder(registry.clone())
+        .store(Arc::new(SqlRunStore::new(db.clone())))
+        .logs(Arc::new(SqlLogSink::new(db.clone())))
+        .workspace_root(config.workspaces())
+        .build();
+    let app = App::new(Arc::new(SqlCatalog::new(db)), engine.clone(), registry);
+    Ok(Parts { app, engine })
+}
+
+/// `slipway migrate`.
+pub async fn migrate(config: &Config) -> Result<(), String> {
+    let db = open_db(config).await?;
+    println!("migrations applied ({})", db.backend().name());
+    Ok(())
+}
+
+/// `slipway token create`.
+pub async fn create_token(config: &Config, name: &str, admin: bool) -> Result<(), String> {
+    let parts = build(config).await?;
+    let made = parts
+        .app
+        .create_token(name, admin, None)
+        .await
+        .map_err(|e| e.to_string())?;
+    eprintln!(
+        "created token `{}` (id {}{}); its secret is shown this once:",
+        made.token.name,
+        made.token.id,
+        if admin { ", admin" } else { "" }
+    );
+    println!("{}", made.secret);
+    Ok(())
+}
+
+/// The first admin token, on an empty database.
+async fn first_token(app: &App) -> Result<(), String> {
+    if app.token_count().await.map_err(|e| e.to_string())? > 0 {
+        return Ok(());
+    }
+    match std::env::var("SLIPWAY_ADMIN_TOKEN") {
+        Ok(secret) if !secret.trim().is_empty() => {
+            app.import_token("admin", true, secret.trim())
+                .await
+                .map_err(|e| format!("SLIPWAY_ADMIN_TOKEN: {e}"))?;
+            println!("admin token: imported from SLIPWAY_ADMIN_TOKEN");
+        }
+        _ => {
+            let made = app
+                .create_token("admin", true, None)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("admin token (shown once, keep it): {}", made.secret);
+        }
+    }
+    Ok(())
+}
+
+/// `slipway serve`.
+pub async fn serve(config: Config) -> Result<(), String> {
+    let started = Instant::now();
+    let parts = build(&config).await?;
+    let recovery = parts
+        .engine
+        .recover()
+        .await
+        .map_err(|e| format!("recovery: {e}"))?;
+    tracing::info!(
+        failed = recovery.failed.len(),
+        resumed = recovery.resumed.len(),
+        requeued = recovery.requeued.len(),
+        "settled the work of the previous process"
+    );
+    first_token(&parts.app).await?;
+
+    let settings = slipway_http::Settings {
+        body_limit: config.body_limit,
+        ..slipway_http::Settings::default()
+    };
+    let state = slipway_http::State::new(
+        parts.app.clone(),
+        settings,
+        tokio::runtime::Handle::current(),
+    );
+    let listener = std::net::TcpListener::bind(config.listen)
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let http_state = state.clone();
+    let mut server = HttpServer::new(move || slipway_http::app(http_state.clone()))
+        .disable_signals()
+        .shutdown_timeout(5);
+    if let Some(n) = config.workers {
+        server = server.workers(n);
+    }
+    let server = server
+        .listen(listener)
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?
+        .run();
+    let handle = server.handle();
+    let mut server = tokio::spawn(server);
+    println!("listening on http://{addr}");
+    tracing::info!(
+        %addr,
+        database = %slipway_store::db::redact(&config.database_url),
+        data_dir = %config.data_dir.display(),
+        ready_ms = started.elapsed().as_millis() as u64,
+        "slipway is ready"
+    );
+
+    tokio::select! {
+        done = &mut server => {
+            return match done {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(format!("http server: {e}")),
+                Err(e) => Err(format!("http server: {e}")),
+            };
+        }
+        signal = stop_signal() => {
+            tracing::info!(signal, "stopping: no new requests; running jobs get {}s", config.shutdown_grace.as_secs());
+        }
+    }
+    state.shutdown().cancel();
+    handle.stop(true).await;
+    let _ = server.await;
+    drain(&parts.engine, config.shutdown_grace).await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Waits for SIGTERM or SIGINT and names it.
+async fn stop_signal() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        // Without signal handlers, only Ctrl-C through tokio is left.
+        let _ = tokio::signal::ctrl_c().await;
+        return "SIGINT";
+    };
+    tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    }
+}
+
+/// Lets running runs finish within `grace`, then cancels the rest with
+/// [`SHUTDOWN_REASON`] and waits for them to settle. Runs waiting for
+/// approval and queued runs are left as they are: the next start resumes
+/// them.
+async fn drain(engine: &Engine, grace: Duration) {
+    let deadline = Instant::now() + grace;
+    let query = RunQuery {
+        statuses: vec![Status::Running],
+        ..RunQuery::default()
+    };
+    loop {
+        let running = match engine.store().list_runs(&query).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot list running runs at shutdown");
+                return;
+            }
+        };
+        if running.is_empty() {
+            return;
+        }
+        if Instant::now() >= deadline {
+            tracing::info!(
+                runs = running.len(),
+                "grace period over: cancelling running runs"
+            );
+            for run in &running {
+                if let Err(e) = engine.cancel(&run.id, SHUTDOWN_REASON).await {
+                    tracing::warn!(run = %run.id, error = %e, "cannot cancel");
+                }
+            }
+            for run in &running {
+                let waited =
+                    tokio::time::timeout(Duration::from_secs(40), engine.wait(&run.id)).await;
+                if waited.is_err() {
+                    tracing::warn!(run = %run.id, "run did not settle in time");
+                }
+            }
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

@@ -1,0 +1,71 @@
+//! SIGTERM during runs: a job that ends within the grace period finishes,
+//! one that does not is cancelled with a recorded reason; the server exits
+//! 0, and after a restart both runs are settled and visible.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::Server;
+use serde_json::json;
+
+const QUICK: &str = r#"
+name: quick
+stages:
+  - name: only
+    jobs:
+      - name: work
+        kind: shell
+        spec:
+          steps:
+            - script: sleep 1; echo finished
+"#;
+
+const SLOW: &str = r#"
+name: slow
+stages:
+  - name: only
+    jobs:
+      - name: work
+        kind: shell
+        spec:
+          steps:
+            - script: echo started; sleep 120
+"#;
+
+#[test]
+fn sigterm_lets_short_jobs_finish_and_cancels_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start(dir.path(), None, &["--shutdown-grace", "3"]);
+    let quick = server.workflow("a", QUICK);
+    let slow = server.workflow("b", SLOW);
+    let mut ids = Vec::new();
+    for wf in [&quick, &slow] {
+        let (code, run) = server.call(
+            "POST",
+            &format!("/api/v1/workflows/{wf}/runs"),
+            Some(json!({})),
+        );
+        assert_eq!(code, 201, "{run}");
+        ids.push(run["id"].as_str().unwrap().to_owned());
+    }
+    for id in &ids {
+        server.wait_run(id, 30, |r| r["stages"][0]["jobs"][0]["status"] == "running");
+    }
+    let status = server.stop();
+    assert!(status.success(), "exit status {status}");
+
+    server.restart();
+    let quick_run = server.wait_run(&ids[0], 5, |_| true);
+    assert_eq!(quick_run["status"], "passed", "{quick_run}");
+    let slow_run = server.wait_run(&ids[1], 5, |_| true);
+    assert_eq!(slow_run["status"], "cancelled", "{slow_run}");
+    assert_eq!(slow_run["error"], "cancelled: server shutting down");
+    assert!(slow_run["finished_at"].is_string());
+    let job = &slow_run["stages"][0]["jobs"][0];
+    assert_eq!(job["status"], "cancelled", "{job}");
+    let (code, list) = server.call("GET", "/api/v1/runs", None);
+    assert_eq!(code, 200);
+    assert_eq!(list["total"], 2, "{list}");
+    let _ = server.stop();
+}

@@ -1,0 +1,251 @@
+//! Runs: start one from a workflow, list, get, cancel, retry, and decide
+//! on a stage waiting for approval.
+
+use crate::State;
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::input::{self, Query};
+use crate::views::{DecisionInput, RunPage, RunStart, RunView};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use slipway_core::{Status, Trigger};
+use slipway_domain::{Order, RunFilter};
+
+/// Starts a run of a workflow with values for its params.
+#[utoipa::path(
+    tag = "runs",
+    params(("id" = String, Path, description = "Workflow id")),
+    request_body = RunStart,
+    responses(
+        (status = 201, description = "Started (queued or running)", body = RunView),
+        (status = 400, description = "Unknown, missing or invalid params", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 404, description = "No such workflow or version", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/api/v1/workflows/{id}/runs")]
+pub async fn start(
+    caller: Caller,
+    st: web::Data<State>,
+    id: web::Path<String>,
+    req: HttpRequest,
+    body: web::Payload,
+) -> ApiResult<HttpResponse> {
+    let body = input::read_body(&req, body, st.settings().body_limit).await?;
+    let input: RunStart = input::json(&req, &body)?;
+    let app = st.app().clone();
+    let workflow = id.into_inner();
+    let mut trigger = Trigger::new("api");
+    trigger.by = Some(caller.0.name.clone());
+    let run = st
+        .on_main(async move {
+            app.start_run(&workflow, input.version, &input.params, trigger)
+                .await
+        })
+        .await??;
+    Ok(HttpResponse::Created().json(RunView::from(run)))
+}
+
+/// Lists runs, newest first by default.
+#[utoipa::path(
+    tag = "runs",
+    params(
+        ("workflow_id" = Option<String>, Query, description = "Only this workflow's runs"),
+        ("status" = Option<String>, Query, description = "Only runs in these statuses (comma-separated or repeated)"),
+        ("page" = Option<u32>, Query, description = "Page, from 1"),
+        ("per_page" = Option<u32>, Query, description = "Items per page, 1 to 100 (20)"),
+        ("order" = Option<String>, Query, description = "`desc` (newest first, default) or `asc`"),
+    ),
+    responses(
+        (status = 200, description = "A page of runs", body = RunPage),
+        (status = 400, description = "Bad query parameter", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/api/v1/runs")]
+pub async fn list(
+    _caller: Caller,
+    st: web::Data<State>,
+    req: HttpRequest,
+) -> ApiResult<HttpResponse> {
+    let q = Query::of(&req)?;
+    let page = q.page(&["created_at"], Order::Desc)?;
+    let mut filter = RunFilter {
+        workflow_id: q.get("workflow_id").map(str::to_owned),
+        ..RunFilter::default()
+    };
+    for word in q.all("status").flat_map(|v| v.split(',')) {
+        let word = word.trim();
+        if word.is_empty() {
+            continue;
+        }
+        let status: Status = word.parse().map_err(|_| {
+            let all: Vec<&str> = Status::ALL.iter().map(|s| s.as_str()).collect();
+            ApiError::invalid(
+                "status",
+                format!(
+                    "unknown status `{word}`, expected one of: {}",
+                    all.join(", ")
+                ),
+            )
+        })?;
+        if !filter.statuses.contains(&status) {
+            filter.statuses.push(status);
+        }
+    }
+    let found = st.app().runs(&filter, &page).await?;
+    Ok(HttpResponse::Ok().json(RunPage::of(found)))
+}
+
+/// A run with its stages, jobs, times, outputs and trigger.
+#[utoipa::path(
+    tag = "runs",
+    params(("id" = String, Path, description = "Run id")),
+    responses(
+        (status = 200, description = "The run", body = RunView),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 404, description = "No such run", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/api/v1/runs/{id}")]
+pub async fn get_one(
+    _caller: Caller,
+    st: web::Data<State>,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let run = st.app().run(&id).await?;
+    Ok(HttpResponse::Ok().json(RunView::from(run)))
+}
+
+/// Cancels a run that has not finished.
+#[utoipa::path(
+    tag = "runs",
+    params(("id" = String, Path, description = "Run id")),
+    responses(
+        (status = 202, description = "Cancellation requested; the run as it is now", body = RunView),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 404, description = "No such run", body = ErrorBody),
+        (status = 409, description = "The run has finished", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/api/v1/runs/{id}/cancel")]
+pub async fn cancel(
+    caller: Caller,
+    st: web::Data<State>,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let run = st.app().cancel_run(&id, &caller.0).await?;
+    Ok(HttpResponse::Accepted().json(RunView::from(run)))
+}
+
+/// Runs a failed, cancelled or timed-out run's unfinished jobs again.
+#[utoipa::path(
+    tag = "runs",
+    params(("id" = String, Path, description = "Run id")),
+    responses(
+        (status = 202, description = "Restarted", body = RunView),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 404, description = "No such run", body = ErrorBody),
+        (status = 409, description = "The run cannot be retried now", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/api/v1/runs/{id}/retry")]
+pub async fn retry(
+    _caller: Caller,
+    st: web::Data<State>,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let app = st.app().clone();
+    let id = id.into_inner();
+    let run = st
+        .on_main(async move { app.retry_run(&id).await })
+        .await??;
+    Ok(HttpResponse::Accepted().json(RunView::from(run)))
+}
+
+async fn decide(
+    caller: Caller,
+    st: web::Data<State>,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+    body: web::Payload,
+    approved: bool,
+) -> ApiResult<HttpResponse> {
+    let body = input::read_body(&req, body, st.settings().body_limit).await?;
+    let input: DecisionInput = input::json(&req, &body)?;
+    let (run, stage) = path.into_inner();
+    let run = st
+        .app()
+        .decide(
+            &run,
+            &stage,
+            approved,
+            input.comment.unwrap_or_default(),
+            &caller.0,
+        )
+        .await?;
+    Ok(HttpResponse::Ok().json(RunView::from(run)))
+}
+
+/// Approves a stage that waits for approval.
+#[utoipa::path(
+    tag = "runs",
+    params(
+        ("id" = String, Path, description = "Run id"),
+        ("stage" = String, Path, description = "Stage name"),
+    ),
+    request_body = DecisionInput,
+    responses(
+        (status = 200, description = "Recorded; the run as it is now", body = RunView),
+        (status = 400, description = "Malformed body", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Not among the stage's approvers", body = ErrorBody),
+        (status = 404, description = "No such run or stage", body = ErrorBody),
+        (status = 409, description = "The stage is not waiting, or the caller decided already", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/api/v1/runs/{id}/stages/{stage}/approve")]
+pub async fn approve(
+    caller: Caller,
+    st: web::Data<State>,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+    body: web::Payload,
+) -> ApiResult<HttpResponse> {
+    decide(caller, st, path, req, body, true).await
+}
+
+/// Rejects a stage that waits for approval (the run fails).
+#[utoipa::path(
+    tag = "runs",
+    params(
+        ("id" = String, Path, description = "Run id"),
+        ("stage" = String, Path, description = "Stage name"),
+    ),
+    request_body = DecisionInput,
+    responses(
+        (status = 200, description = "Recorded; the run as it is now", body = RunView),
+        (status = 400, description = "Malformed body", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Not among the stage's approvers", body = ErrorBody),
+        (status = 404, description = "No such run or stage", body = ErrorBody),
+        (status = 409, description = "The stage is not waiting, or the caller decided already", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/api/v1/runs/{id}/stages/{stage}/reject")]
+pub async fn reject(
+    caller: Caller,
+    st: web::Data<State>,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+    body: web::Payload,
+) -> ApiResult<HttpResponse> {
+    decide(caller, st, path, req, body, false).await
+}

@@ -1,0 +1,88 @@
+//! API tokens (admin tokens only): create (the secret is shown once),
+//! list (never the secret), revoke.
+
+use crate::State;
+use crate::auth::Caller;
+use crate::error::{ApiResult, ErrorBody};
+use crate::input;
+use crate::views::{NewTokenView, TokenCreate, TokenList, TokenView};
+use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
+
+/// Creates a token; the answer holds its secret, which is never shown again.
+#[utoipa::path(
+    tag = "tokens",
+    request_body = TokenCreate,
+    responses(
+        (status = 201, description = "Created, with its secret", body = NewTokenView),
+        (status = 400, description = "Invalid input", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Not an admin token", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/api/v1/tokens")]
+pub async fn create(
+    caller: Caller,
+    st: web::Data<State>,
+    req: HttpRequest,
+    body: web::Payload,
+) -> ApiResult<HttpResponse> {
+    caller.require_admin()?;
+    let body = input::read_body(&req, body, st.settings().body_limit).await?;
+    let input: TokenCreate = input::json(&req, &body)?;
+    let made = st
+        .app()
+        .create_token(&input.name, input.admin, Some(&caller.0))
+        .await?;
+    Ok(HttpResponse::Created().json(NewTokenView::from(made)))
+}
+
+/// Lists every token, newest first, without secrets.
+#[utoipa::path(
+    tag = "tokens",
+    responses(
+        (status = 200, description = "Every token", body = TokenList),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Not an admin token", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/api/v1/tokens")]
+pub async fn list(caller: Caller, st: web::Data<State>) -> ApiResult<HttpResponse> {
+    caller.require_admin()?;
+    let items: Vec<TokenView> = st
+        .app()
+        .tokens()
+        .await?
+        .into_iter()
+        .map(Into::into)
+        .collect();
+    Ok(HttpResponse::Ok().json(TokenList {
+        total: items.len() as u64,
+        items,
+    }))
+}
+
+/// Revokes a token: it is refused from the next request on.
+#[utoipa::path(
+    tag = "tokens",
+    params(("id" = String, Path, description = "Token id")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Not an admin token", body = ErrorBody),
+        (status = 404, description = "No such token", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+#[delete("/api/v1/tokens/{id}")]
+pub async fn revoke(
+    caller: Caller,
+    st: web::Data<State>,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    caller.require_admin()?;
+    st.app().revoke_token(&id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

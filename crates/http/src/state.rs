@@ -1,0 +1,102 @@
+//! What every handler shares: the application, the settings, the metrics,
+//! the runtime that owns the engine's tasks, and the shutdown signal.
+
+use crate::error::{ApiError, ApiResult};
+use crate::metrics::Metrics;
+use slipway_core::CancellationToken;
+use slipway_domain::App;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Settings of the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The largest request body accepted, in bytes (larger: 413).
+    pub body_limit: usize,
+    /// How often a live log stream sends a heartbeat comment.
+    pub heartbeat: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            body_limit: 1024 * 1024,
+            heartbeat: Duration::from_secs(15),
+        }
+    }
+}
+
+/// The shared state of the HTTP layer. Cheap to clone.
+#[derive(Clone)]
+pub struct State {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    app: App,
+    settings: Settings,
+    metrics: Metrics,
+    runtime: tokio::runtime::Handle,
+    shutdown: CancellationToken,
+}
+
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("State")
+            .field("settings", &self.inner.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl State {
+    /// The state for `app`. `runtime` is the runtime that outlives the HTTP
+    /// workers (the server's main runtime): work that keeps running after
+    /// the request, such as a run's driver task, is started there.
+    pub fn new(app: App, settings: Settings, runtime: tokio::runtime::Handle) -> Self {
+        State {
+            inner: Arc::new(Inner {
+                app,
+                settings,
+                metrics: Metrics::new(),
+                runtime,
+                shutdown: CancellationToken::new(),
+            }),
+        }
+    }
+
+    /// The application's use cases.
+    pub fn app(&self) -> &App {
+        &self.inner.app
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    /// The metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// Fired when the server stops: live streams end.
+    pub fn shutdown(&self) -> &CancellationToken {
+        &self.inner.shutdown
+    }
+
+    /// Runs `fut` on the main runtime and waits for it. Use cases that
+    /// start background work (a run's driver) go through here, so that
+    /// the work does not die with an HTTP worker thread.
+    pub async fn on_main<F, T>(&self, fut: F) -> ApiResult<T>
+    where
+        F: Future<Output = T> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.inner
+            .runtime
+            .spawn(fut)
+            .await
+            .map_err(|e| ApiError::internal(format!("task failed: {e}")))
+    }
+}

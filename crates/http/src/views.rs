@@ -1,0 +1,566 @@
+//! The JSON shapes of the native API: what requests carry and answers
+//! hold. Domain and engine types are converted here, so that the API's
+//! shape is decided in one place and documented in the OpenAPI document.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use slipway_core::{JobRecord, LogLine, RunRecord, StageRecord, Status};
+use slipway_domain::{ApiToken, NewToken, Page, Project, Workflow, WorkflowVersion};
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+
+/// A status of a run, a stage or a job.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusWord {
+    /// Recorded, not yet scheduled.
+    Created,
+    /// Waiting for a concurrency slot or its turn.
+    Queued,
+    /// Executing.
+    Running,
+    /// Held by an approval gate.
+    WaitingApproval,
+    /// Finished successfully.
+    Passed,
+    /// Finished unsuccessfully.
+    Failed,
+    /// Stopped on request.
+    Cancelled,
+    /// Stopped by its time limit.
+    TimedOut,
+    /// Not executed.
+    Skipped,
+}
+
+impl From<Status> for StatusWord {
+    fn from(s: Status) -> Self {
+        match s {
+            Status::Created => StatusWord::Created,
+            Status::Queued => StatusWord::Queued,
+            Status::Running => StatusWord::Running,
+            Status::WaitingApproval => StatusWord::WaitingApproval,
+            Status::Passed => StatusWord::Passed,
+            Status::Failed => StatusWord::Failed,
+            Status::Cancelled => StatusWord::Cancelled,
+            Status::TimedOut => StatusWord::TimedOut,
+            Status::Skipped => StatusWord::Skipped,
+        }
+    }
+}
+
+// ---- projects ----
+
+/// A project.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProjectView {
+    /// Its id.
+    pub id: String,
+    /// Its name, unique.
+    pub name: String,
+    /// Free text.
+    pub description: String,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Project> for ProjectView {
+    fn from(p: Project) -> Self {
+        ProjectView {
+            id: p.id,
+            name: p.name,
+            description: p.description,
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+        }
+    }
+}
+
+/// A new project.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectCreate {
+    /// Its name (1 to 100 characters, unique).
+    pub name: String,
+    /// Free text.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// Changes to a project; absent fields stay as they are.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectUpdate {
+    /// A new name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// A new description.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+// ---- workflows ----
+
+/// A workflow (its definition lives in its versions).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkflowView {
+    /// Its id.
+    pub id: String,
+    /// Its project.
+    pub project_id: String,
+    /// Its name (the definition's `name`), unique in the project.
+    pub name: String,
+    /// The newest version, from 1.
+    pub latest_version: i32,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When its newest version was made.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Workflow> for WorkflowView {
+    fn from(w: Workflow) -> Self {
+        WorkflowView {
+            id: w.id,
+            project_id: w.project_id,
+            name: w.name,
+            latest_version: w.latest_version,
+            created_at: w.created_at,
+            updated_at: w.updated_at,
+        }
+    }
+}
+
+/// One version of a workflow's definition.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VersionView {
+    /// The version, from 1.
+    pub version: i32,
+    /// The checked definition in its stored JSON form (docs/workflow-format.md).
+    #[schema(value_type = Object)]
+    pub definition: serde_json::Value,
+    /// The format it was sent in: `json` or `yaml`.
+    pub format: String,
+    /// The text as it was sent.
+    pub source: String,
+    /// The name of the token that made it.
+    pub created_by: Option<String>,
+    /// When.
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<WorkflowVersion> for VersionView {
+    fn from(v: WorkflowVersion) -> Self {
+        VersionView {
+            version: v.version,
+            definition: v.definition,
+            format: v.format.to_string().to_ascii_lowercase(),
+            source: v.source,
+            created_by: v.created_by,
+            created_at: v.created_at,
+        }
+    }
+}
+
+/// A workflow with one of its versions.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkflowDetail {
+    /// The workflow.
+    #[serde(flatten)]
+    pub workflow: WorkflowView,
+    /// The version asked for (the latest by default).
+    pub version: VersionView,
+}
+
+impl From<(Workflow, WorkflowVersion)> for WorkflowDetail {
+    fn from((w, v): (Workflow, WorkflowVersion)) -> Self {
+        WorkflowDetail {
+            workflow: w.into(),
+            version: v.into(),
+        }
+    }
+}
+
+// ---- runs ----
+
+/// What starts a run.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunStart {
+    /// Values for the workflow's params, by name.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub params: BTreeMap<String, serde_json::Value>,
+    /// The workflow version to run (the latest by default).
+    #[serde(default)]
+    pub version: Option<i32>,
+}
+
+/// A decision on an approval gate.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionInput {
+    /// Why.
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+/// Who or what started a run.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TriggerView {
+    /// `api`, `retry`, `webhook`, `cron`, ...
+    pub kind: String,
+    /// The token name, when a person started it.
+    pub by: Option<String>,
+    /// Free-form facts.
+    pub detail: BTreeMap<String, String>,
+}
+
+/// A run in a list (no stages).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunSummary {
+    /// Its id.
+    pub id: String,
+    /// The workflow it runs.
+    pub workflow_id: Option<String>,
+    /// The workflow version it runs.
+    pub workflow_version: Option<i32>,
+    /// Its name (the workflow's).
+    pub name: String,
+    /// Its status.
+    pub status: StatusWord,
+    /// Its params, as the jobs see them.
+    pub params: BTreeMap<String, String>,
+    /// Who or what started it.
+    pub trigger: TriggerView,
+    /// When it was recorded.
+    pub created_at: DateTime<Utc>,
+    /// When it started executing.
+    pub started_at: Option<DateTime<Utc>>,
+    /// When it finished.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Why it did not pass.
+    pub error: Option<String>,
+}
+
+/// An approval gate of a stage.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GateView {
+    /// Who may decide (empty: anyone).
+    pub approvers: Vec<String>,
+    /// Approvals needed.
+    pub needed: u32,
+    /// Seconds the gate waits, if limited.
+    pub timeout_secs: Option<u64>,
+}
+
+/// A decision taken on a gate.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DecisionView {
+    /// Who.
+    pub by: String,
+    /// Approved or rejected.
+    pub approved: bool,
+    /// Why.
+    pub comment: String,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// A job of a run.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobView {
+    /// Its name (unique in the run; its log is named after it).
+    pub name: String,
+    /// Its kind.
+    pub kind: String,
+    /// Its status.
+    pub status: StatusWord,
+    /// When its current attempt started.
+    pub started_at: Option<DateTime<Utc>>,
+    /// When it finished.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Why it did not pass.
+    pub error: Option<String>,
+    /// The exit code that decided its outcome.
+    pub exit_code: Option<i32>,
+    /// Attempts so far.
+    pub attempts: u32,
+    /// Values it set for later jobs.
+    pub outputs: BTreeMap<String, String>,
+}
+
+/// A stage of a run.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StageView {
+    /// Its name.
+    pub name: String,
+    /// Its status.
+    pub status: StatusWord,
+    /// Whether its jobs run together.
+    pub parallel: bool,
+    /// Its approval gate, if any.
+    pub approval: Option<GateView>,
+    /// When it started or began waiting.
+    pub started_at: Option<DateTime<Utc>>,
+    /// When it finished.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Why it did not pass.
+    pub error: Option<String>,
+    /// When its current approval wait began.
+    pub waiting_since: Option<DateTime<Utc>>,
+    /// Decisions taken on its gate.
+    pub approvals: Vec<DecisionView>,
+    /// Its jobs.
+    pub jobs: Vec<JobView>,
+}
+
+/// A run with its stages and jobs.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunView {
+    /// The run.
+    #[serde(flatten)]
+    pub run: RunSummary,
+    /// Its stages, in order.
+    pub stages: Vec<StageView>,
+}
+
+fn summary(r: &RunRecord) -> RunSummary {
+    RunSummary {
+        id: r.id.to_string(),
+        workflow_id: r.workflow_key.clone(),
+        workflow_version: r
+            .trigger
+            .detail
+            .get("workflow_version")
+            .and_then(|v| v.parse().ok()),
+        name: r.plan.name.clone(),
+        status: r.status.into(),
+        params: r.params.clone(),
+        trigger: TriggerView {
+            kind: r.trigger.kind.clone(),
+            by: r.trigger.by.clone(),
+            detail: r.trigger.detail.clone(),
+        },
+        created_at: r.created_at,
+        started_at: r.started_at,
+        finished_at: r.finished_at,
+        error: r.error.clone(),
+    }
+}
+
+impl From<RunRecord> for RunSummary {
+    fn from(r: RunRecord) -> Self {
+        summary(&r)
+    }
+}
+
+fn job_view(j: JobRecord) -> JobView {
+    JobView {
+        name: j.name,
+        kind: j.kind,
+        status: j.status.into(),
+        started_at: j.started_at,
+        finished_at: j.finished_at,
+        error: j.error,
+        exit_code: j.exit_code,
+        attempts: j.attempts,
+        outputs: j.outputs,
+    }
+}
+
+impl From<RunRecord> for RunView {
+    fn from(r: RunRecord) -> Self {
+        let run = summary(&r);
+        let plan = r.plan;
+        let stages = r
+            .stages
+            .into_iter()
+            .enumerate()
+            .map(|(i, s): (usize, StageRecord)| {
+                let def = plan.stages.get(i);
+                StageView {
+                    name: s.name,
+                    status: s.status.into(),
+                    parallel: def.is_some_and(|d| d.parallel),
+                    approval: def.and_then(|d| d.approval.as_ref()).map(|a| GateView {
+                        approvers: a.approvers.clone(),
+                        needed: a.needed,
+                        timeout_secs: a.timeout.map(|t| t.as_secs()),
+                    }),
+                    started_at: s.started_at,
+                    finished_at: s.finished_at,
+                    error: s.error,
+                    waiting_since: s.waiting_since,
+                    approvals: s
+                        .approvals
+                        .into_iter()
+                        .map(|d| DecisionView {
+                            by: d.by,
+                            approved: d.approved,
+                            comment: d.comment,
+                            at: d.at,
+                        })
+                        .collect(),
+                    jobs: s.jobs.into_iter().map(job_view).collect(),
+                }
+            })
+            .collect();
+        RunView { run, stages }
+    }
+}
+
+// ---- logs ----
+
+/// A stored log line.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LogLineView {
+    /// Its position in the job's log, from 1 (also the SSE event id).
+    pub seq: u64,
+    /// `stdout`, `stderr` or `system`.
+    pub stream: String,
+    /// When it was read.
+    pub at: DateTime<Utc>,
+    /// Its text, without the newline.
+    pub text: String,
+}
+
+impl From<&LogLine> for LogLineView {
+    fn from(l: &LogLine) -> Self {
+        LogLineView {
+            seq: l.seq,
+            stream: l.stream.as_str().to_owned(),
+            at: l.at,
+            text: l.text.clone(),
+        }
+    }
+}
+
+// ---- tokens ----
+
+/// A new token.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenCreate {
+    /// Its name, for people.
+    pub name: String,
+    /// Whether it may manage tokens.
+    #[serde(default)]
+    pub admin: bool,
+}
+
+/// An API token (never its secret).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenView {
+    /// Its id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// The first characters of its secret.
+    pub prefix: String,
+    /// Whether it may manage tokens.
+    pub is_admin: bool,
+    /// The token that created it.
+    pub created_by: Option<String>,
+    /// When.
+    pub created_at: DateTime<Utc>,
+    /// When it was last used (roughly).
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// When it was revoked.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl From<ApiToken> for TokenView {
+    fn from(t: ApiToken) -> Self {
+        TokenView {
+            id: t.id,
+            name: t.name,
+            prefix: t.prefix,
+            is_admin: t.is_admin,
+            created_by: t.created_by,
+            created_at: t.created_at,
+            last_used_at: t.last_used_at,
+            revoked_at: t.revoked_at,
+        }
+    }
+}
+
+/// A token just created, with its secret: shown this once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NewTokenView {
+    /// The token.
+    #[serde(flatten)]
+    pub token: TokenView,
+    /// The secret to send as `Authorization: Bearer <secret>`.
+    pub secret: String,
+}
+
+impl From<NewToken> for NewTokenView {
+    fn from(t: NewToken) -> Self {
+        NewTokenView {
+            token: t.token.into(),
+            secret: t.secret,
+        }
+    }
+}
+
+/// The list of tokens.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenList {
+    /// Every token, newest first.
+    pub items: Vec<TokenView>,
+    /// How many.
+    pub total: u64,
+}
+
+macro_rules! page_of {
+    ($name:ident, $item:ty, $doc:literal) => {
+        #[doc = $doc]
+        #[derive(Debug, Serialize, ToSchema)]
+        pub struct $name {
+            /// The items of this page.
+            pub items: Vec<$item>,
+            /// How many items there are in all.
+            pub total: u64,
+            /// This page, from 1.
+            pub page: u32,
+            /// Items per page.
+            pub per_page: u32,
+        }
+
+        impl $name {
+            /// Converts a domain page.
+            pub fn of<T>(p: Page<T>) -> Self
+            where
+                $item: From<T>,
+            {
+                $name {
+                    items: p.items.into_iter().map(<$item>::from).collect(),
+                    total: p.total,
+                    page: p.page,
+                    per_page: p.per_page,
+                }
+            }
+        }
+    };
+}
+
+page_of!(ProjectPage, ProjectView, "A page of projects.");
+page_of!(WorkflowPage, WorkflowView, "A page of workflows.");
+page_of!(
+    VersionPage,
+    VersionView,
+    "A page of workflow versions, newest first."
+);
+page_of!(RunPage, RunSummary, "A page of runs.");
+
+/// The answer of the health checks.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// `ok`, or `unavailable`.
+    pub status: String,
+    /// What failed, when something did.
+    pub error: Option<String>,
+}

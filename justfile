@@ -1,8 +1,8 @@
 # Recipes for everyday work; CI runs .ci/run.
 
-# Run Slipway (until the server issue lands: the embedding example).
+# Run the server on the embedded default (SQLite in ./slipway-data).
 run:
-    cargo run -p slipway-exec --example embed
+    cargo run --release -p slipway -- serve
 
 # Every test in the workspace (README's test command).
 test:
@@ -16,3 +16,7 @@ lint:
 # Benchmarks; figures go into docs/benchmarks.md.
 bench:
     cargo run --release -p slipway-exec --example bench_dispatch -- --runs 2000
+    cargo run --release -p slipway-store --example bench_store
+    cargo run --release -p slipway-git --example bench_git
+    cargo build --release -p slipway --bin slipway --example bench_http
+    target/release/examples/bench_http

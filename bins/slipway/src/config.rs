@@ -75,6 +75,18 @@ pub struct ServeArgs {
     /// HTTP worker threads (default: one per CPU).
     #[arg(long, env = "SLIPWAY_WORKERS")]
     pub workers: Option<usize>,
+    /// Accept `file://` repositories and local paths in jobs' `repo`
+    /// (off: a job could otherwise read any repository on the server).
+    #[arg(long, env = "SLIPWAY_GIT_ALLOW_LOCAL", value_name = "BOOL")]
+    pub git_allow_local: Option<bool>,
+    /// The most megabytes the git mirrors may take; least recently used
+    /// ones are deleted past it (default: no limit).
+    #[arg(long, env = "SLIPWAY_GIT_CACHE_MB", value_name = "MB")]
+    pub git_cache_mb: Option<u64>,
+    /// Keep the workspaces of runs that passed (default: delete them when
+    /// the run passes; runs that did not pass keep theirs for a retry).
+    #[arg(long, env = "SLIPWAY_KEEP_WORKSPACES", value_name = "BOOL")]
+    pub keep_workspaces: Option<bool>,
 }
 
 /// Log output format.
@@ -101,6 +113,9 @@ struct FileConfig {
     shutdown_grace: Option<u64>,
     workers: Option<usize>,
     db_max_connections: Option<u32>,
+    git_allow_local: Option<bool>,
+    git_cache_mb: Option<u64>,
+    keep_workspaces: Option<bool>,
 }
 
 /// The settings in force.
@@ -124,6 +139,12 @@ pub struct Config {
     pub workers: Option<usize>,
     /// Database pool size.
     pub db_max_connections: u32,
+    /// `file://` repositories allowed in jobs.
+    pub git_allow_local: bool,
+    /// Size limit of the git mirrors, in bytes.
+    pub git_cache_bytes: Option<u64>,
+    /// Keep passed runs' workspaces.
+    pub keep_workspaces: bool,
 }
 
 impl Config {
@@ -193,5 +214,17 @@ pub fn resolve(cli: &Cli, serve: Option<&ServeArgs>) -> Result<Config, String> {
         ),
         workers: serve.workers.or(file.workers).filter(|n| *n > 0),
         db_max_connections: file.db_max_connections.unwrap_or(8).max(1),
+        git_allow_local: serve
+            .git_allow_local
+            .or(file.git_allow_local)
+            .unwrap_or(false),
+        git_cache_bytes: serve
+            .git_cache_mb
+            .or(file.git_cache_mb)
+            .map(|mb| mb.saturating_mul(1024 * 1024)),
+        keep_workspaces: serve
+            .keep_workspaces
+            .or(file.keep_workspaces)
+            .unwrap_or(false),
     })
 }

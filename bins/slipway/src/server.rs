@@ -6,6 +6,8 @@ use crate::config::Config;
 use actix_web::HttpServer;
 use slipway_core::{Engine, Registry, RunQuery, Status};
 use slipway_domain::App;
+use slipway_exec::ShellConfig;
+use slipway_git::{GitConfig, GixSource};
 use slipway_store::{Db, DbOptions, SqlCatalog, SqlLogSink, SqlRunStore};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -40,12 +42,24 @@ async fn build(config: &Config) -> Result<Parts, String> {
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
     let db = open_db(config).await?;
+    let mut git = GitConfig::new(config.git_cache());
+    git.allow_local = config.git_allow_local;
+    git.max_cache_bytes = config.git_cache_bytes;
+    let git = GixSource::new(git).map_err(|e| format!("git cache: {e}"))?;
     let mut registry = Registry::new();
-    slipway_exec::register_builtin(&mut registry).map_err(|e| e.to_string())?;
+    slipway_exec::register_builtin_with(
+        &mut registry,
+        ShellConfig {
+            git: Some(Arc::new(git)),
+            ..ShellConfig::default()
+        },
+    )
+    .map_err(|e| e.to_string())?;
     let engine = Engine::builder(registry.clone())
         .store(Arc::new(SqlRunStore::new(db.clone())))
         .logs(Arc::new(SqlLogSink::new(db.clone())))
         .workspace_root(config.workspaces())
+        .remove_passed_workspaces(!config.keep_workspaces)
         .build();
     let app = App::new(Arc::new(SqlCatalog::new(db)), engine.clone(), registry);
     Ok(Parts { app, engine })

@@ -36,8 +36,8 @@ pub use memory::{MemoryLogSink, MemoryRunStore};
 pub use plan::{Approval, Job, Plan, PlanError, Problem, Stage};
 pub use ports::{Clock, LogSink, RunStore, SystemClock};
 pub use record::{
-    ApprovalDecision, JobRecord, RunId, RunQuery, RunRecord, StageRecord, StatusChange, Target,
-    Trigger,
+    ApprovalDecision, JobRecord, RunId, RunQuery, RunRecord, RunSummary, StageRecord, StatusChange,
+    Target, Trigger,
 };
 pub use status::Status;
 

@@ -3,7 +3,7 @@
 
 use crate::error::StoreError;
 use crate::log::{LogKey, LogLine, NewLine};
-use crate::record::{ApprovalDecision, RunId, RunQuery, RunRecord, StatusChange};
+use crate::record::{ApprovalDecision, RunId, RunQuery, RunRecord, RunSummary, StatusChange};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
@@ -25,6 +25,15 @@ pub trait RunStore: Send + Sync + 'static {
     /// How many runs match `query`'s filters (its order, limit and offset
     /// are ignored): the total of a paged list.
     async fn count_runs(&self, query: &RunQuery) -> Result<u64, StoreError>;
+
+    /// A page of runs as summaries, with the total matching the filters:
+    /// what a list shows, without reading plans, stages and jobs. The
+    /// default builds them from `list_runs` and `count_runs`.
+    async fn list_summaries(&self, query: &RunQuery) -> Result<(Vec<RunSummary>, u64), StoreError> {
+        let runs = self.list_runs(query).await?;
+        let total = self.count_runs(query).await?;
+        Ok((runs.iter().map(RunSummary::from).collect(), total))
+    }
 
     /// Applies a conditional status change (see [`StatusChange`] for the
     /// field effects). Fails with `Conflict` when the record is not in

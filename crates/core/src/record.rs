@@ -156,6 +156,48 @@ pub struct RunRecord {
     pub stages: Vec<StageRecord>,
 }
 
+/// A run without its plan, stages and jobs: what a list of runs shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunSummary {
+    /// The run's id.
+    pub id: RunId,
+    /// The plan's name.
+    pub name: String,
+    /// The key concurrency limits apply to (usually the workflow's id).
+    pub workflow_key: Option<String>,
+    /// The run's params.
+    pub params: BTreeMap<String, String>,
+    /// Who or what started it.
+    pub trigger: Trigger,
+    /// Current status.
+    pub status: Status,
+    /// When it was recorded.
+    pub created_at: DateTime<Utc>,
+    /// When it started executing.
+    pub started_at: Option<DateTime<Utc>>,
+    /// When it finished.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Why it did not pass.
+    pub error: Option<String>,
+}
+
+impl From<&RunRecord> for RunSummary {
+    fn from(r: &RunRecord) -> Self {
+        RunSummary {
+            id: r.id.clone(),
+            name: r.plan.name.clone(),
+            workflow_key: r.workflow_key.clone(),
+            params: r.params.clone(),
+            trigger: r.trigger.clone(),
+            status: r.status,
+            created_at: r.created_at,
+            started_at: r.started_at,
+            finished_at: r.finished_at,
+            error: r.error.clone(),
+        }
+    }
+}
+
 impl RunRecord {
     /// A fresh `created` record for `plan`, with a stage and a job record
     /// for every stage and job of the plan.

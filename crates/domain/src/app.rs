@@ -492,8 +492,13 @@ impl App {
             })
     }
 
-    /// A page of runs, newest first.
-    pub async fn runs(&self, filter: &RunFilter, page: &PageRequest) -> Result<Page<RunRecord>> {
+    /// A page of runs (summaries: no plan, stages or jobs), newest first
+    /// unless `page.order` is ascending.
+    pub async fn runs(
+        &self,
+        filter: &RunFilter,
+        page: &PageRequest,
+    ) -> Result<Page<slipway_core::RunSummary>> {
         let q = RunQuery {
             workflow_key: filter.workflow_id.clone(),
             statuses: filter.statuses.clone(),
@@ -501,9 +506,7 @@ impl App {
             limit: page.per_page as usize,
             offset: usize::try_from(page.offset()).unwrap_or(usize::MAX),
         };
-        let store = self.engine.store();
-        let total = store.count_runs(&q).await?;
-        let items = store.list_runs(&q).await?;
+        let (items, total) = self.engine.store().list_summaries(&q).await?;
         Ok(Page {
             items,
             total,

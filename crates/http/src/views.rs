@@ -357,6 +357,32 @@ impl From<RunRecord> for RunSummary {
     }
 }
 
+impl From<slipway_core::RunSummary> for RunSummary {
+    fn from(r: slipway_core::RunSummary) -> Self {
+        RunSummary {
+            workflow_version: r
+                .trigger
+                .detail
+                .get("workflow_version")
+                .and_then(|v| v.parse().ok()),
+            id: r.id.to_string(),
+            workflow_id: r.workflow_key,
+            name: r.name,
+            status: r.status.into(),
+            params: r.params,
+            trigger: TriggerView {
+                kind: r.trigger.kind,
+                by: r.trigger.by,
+                detail: r.trigger.detail,
+            },
+            created_at: r.created_at,
+            started_at: r.started_at,
+            finished_at: r.finished_at,
+            error: r.error,
+        }
+    }
+}
+
 fn job_view(j: JobRecord) -> JobView {
     JobView {
         name: j.name,

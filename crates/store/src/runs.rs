@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use slipway_core::{
-    ApprovalDecision, JobRecord, RunId, RunQuery, RunRecord, RunStore, StageRecord, Status,
-    StatusChange, StoreError, Target,
+    ApprovalDecision, JobRecord, RunId, RunQuery, RunRecord, RunStore, RunSummary, StageRecord,
+    Status, StatusChange, StoreError, Target,
 };
 use std::collections::{BTreeMap, HashMap};
 
@@ -29,10 +29,43 @@ struct RunRow {
     error: Option<String>,
 }
 
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = runs)]
+struct SummaryRow {
+    id: String,
+    name: String,
+    workflow_key: Option<String>,
+    params: String,
+    trigger_info: String,
+    status: String,
+    created_at: NaiveDateTime,
+    started_at: Option<NaiveDateTime>,
+    finished_at: Option<NaiveDateTime>,
+    error: Option<String>,
+}
+
+impl SummaryRow {
+    fn into_summary(self) -> Result<RunSummary, DbError> {
+        Ok(RunSummary {
+            id: RunId(self.id),
+            name: self.name,
+            workflow_key: self.workflow_key,
+            params: from_json("run params", &self.params)?,
+            trigger: from_json("run trigger", &self.trigger_info)?,
+            status: status(&self.status)?,
+            created_at: utc(self.created_at),
+            started_at: self.started_at.map(utc),
+            finished_at: self.finished_at.map(utc),
+            error: self.error,
+        })
+    }
+}
+
 #[derive(Insertable)]
 #[diesel(table_name = runs)]
 struct NewRun<'a> {
     id: &'a str,
+    name: &'a str,
     workflow_key: Option<&'a str>,
     plan: String,
     params: String,
@@ -146,6 +179,7 @@ fn insert_run(conn: &mut AnyConnection, run: &RunRecord) -> Result<(), DbError> 
     diesel::insert_into(runs::table)
         .values(NewRun {
             id: run.id.as_str(),
+            name: run.plan.name.as_str(),
             workflow_key: run.workflow_key.as_deref(),
             plan: to_json(&run.plan)?,
             params: to_json(&run.params)?,
@@ -583,6 +617,44 @@ impl RunStore for SqlRunStore {
                 }
                 let rows = query.load(c)?;
                 assemble(c, rows)
+            })
+            .await?)
+    }
+
+    async fn list_summaries(&self, q: &RunQuery) -> Result<(Vec<RunSummary>, u64), StoreError> {
+        let q = q.clone();
+        Ok(self
+            .db
+            .read(move |c| {
+                let words: Vec<&'static str> = q.statuses.iter().map(|s| s.as_str()).collect();
+                let mut count = runs::table.count().into_boxed();
+                let mut query = runs::table.select(SummaryRow::as_select()).into_boxed();
+                if let Some(k) = &q.workflow_key {
+                    count = count.filter(runs::workflow_key.eq(k.clone()));
+                    query = query.filter(runs::workflow_key.eq(k.clone()));
+                }
+                if !words.is_empty() {
+                    count = count.filter(runs::status.eq_any(words.clone()));
+                    query = query.filter(runs::status.eq_any(words));
+                }
+                query = if q.oldest_first {
+                    query.order(runs::seq.asc())
+                } else {
+                    query.order(runs::seq.desc())
+                };
+                if q.limit > 0 {
+                    query = query.limit(i64::try_from(q.limit).unwrap_or(i64::MAX));
+                }
+                if q.offset > 0 {
+                    query = query.offset(i64::try_from(q.offset).unwrap_or(i64::MAX));
+                }
+                let total: i64 = count.get_result(c)?;
+                let rows: Vec<SummaryRow> = query.load(c)?;
+                let items = rows
+                    .into_iter()
+                    .map(SummaryRow::into_summary)
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok((items, u64::try_from(total).unwrap_or(0)))
             })
             .await?)
     }

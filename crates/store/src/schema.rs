@@ -13,6 +13,7 @@ diesel::table! {
         started_at -> Nullable<Timestamp>,
         finished_at -> Nullable<Timestamp>,
         error -> Nullable<Text>,
+        name -> Text,
     }
 }
 

@@ -282,6 +282,32 @@ async fn list_filters_orders_and_pages() {
             .await
             .unwrap();
         assert_eq!(full[0].stages[0].jobs.len(), 2, "listed runs are whole");
+
+        // Summaries: the same order and filters, the total of all pages.
+        let q = RunQuery {
+            workflow_key: Some("even".into()),
+            limit: 2,
+            ..Default::default()
+        };
+        let (page, total) = store.list_summaries(&q).await.unwrap();
+        assert_eq!(total, 3, "{}", t.backend());
+        let got: Vec<_> = page.iter().map(|r| r.id.clone()).collect();
+        assert_eq!(got, [ids[4].clone(), ids[2].clone()], "{}", t.backend());
+        let whole = store.get_run(&ids[4]).await.unwrap().unwrap();
+        assert_eq!(
+            page[0],
+            slipway_core::RunSummary::from(&whole),
+            "{}",
+            t.backend()
+        );
+        let (_, queued_total) = store
+            .list_summaries(&RunQuery {
+                statuses: vec![Status::Queued],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(queued_total, 1);
     }
 }
 

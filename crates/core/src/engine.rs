@@ -170,6 +170,7 @@ impl EngineBuilder {
                 remove_passed_workspaces: self.remove_passed_workspaces,
                 active: Mutex::new(HashMap::new()),
                 gates: Gates::default(),
+                generation: std::sync::atomic::AtomicU64::new(0),
             }),
         }
     }
@@ -203,6 +204,8 @@ struct Inner {
     remove_passed_workspaces: bool,
     active: Mutex<HashMap<RunId, Active>>,
     gates: Gates,
+    /// Counts recorded status changes (see [`Engine::generation`]).
+    generation: std::sync::atomic::AtomicU64,
 }
 
 /// A run this engine is driving.
@@ -261,6 +264,16 @@ impl Engine {
     /// The job kinds this engine knows.
     pub fn registry(&self) -> &Registry {
         &self.inner.registry
+    }
+
+    /// A number that grows with every status change this engine records
+    /// (a new run's first one included): a reader that cached something
+    /// derived from runs knows it is stale when this has moved. Changes
+    /// made by another process on a shared database do not move it.
+    pub fn generation(&self) -> u64 {
+        self.inner
+            .generation
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// The run store.
@@ -662,6 +675,8 @@ impl Inner {
 
     /// Publishes a recorded change.
     fn publish(&self, run: &RunId, change: &StatusChange, plan: &Plan) {
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let run = run.clone();
         let to = change.to;
         self.events.send(match change.target {

@@ -150,12 +150,42 @@ pub const ACTIVE: [Status; 4] = [
 /// The token prefix: secrets look like `slw_<64 hex digits>`.
 pub const TOKEN_PREFIX: &str = "slw_";
 
+/// How long an authenticated token and a page of runs are kept in memory.
+/// Within one server both are dropped at once when they change (a revoke,
+/// any status change of a run); the time only bounds how long another
+/// server sharing the database may lag behind.
+pub const CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// At most this many cached entries of each kind.
+const CACHE_ENTRIES: usize = 1024;
+
+/// Which page of which runs (the key of a cached page).
+type RunListKey = (Option<String>, Vec<Status>, u32, u32, bool);
+
+#[derive(Default)]
+struct Caches {
+    /// Token hash → the caller, and when it was looked up.
+    callers: std::sync::Mutex<std::collections::HashMap<String, (Caller, std::time::Instant)>>,
+    /// Run list pages, with the engine generation they were read at.
+    run_pages: std::sync::Mutex<
+        std::collections::HashMap<
+            RunListKey,
+            (u64, std::time::Instant, Page<slipway_core::RunSummary>),
+        >,
+    >,
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// The application: every use case, for every API.
 #[derive(Clone)]
 pub struct App {
     catalog: Arc<dyn CatalogStore>,
     engine: Engine,
     registry: Registry,
+    caches: Arc<Caches>,
 }
 
 impl std::fmt::Debug for App {
@@ -194,6 +224,7 @@ impl App {
             catalog,
             engine,
             registry,
+            caches: Arc::default(),
         }
     }
 
@@ -506,13 +537,35 @@ impl App {
             limit: page.per_page as usize,
             offset: usize::try_from(page.offset()).unwrap_or(usize::MAX),
         };
+        let key: RunListKey = (
+            filter.workflow_id.clone(),
+            filter.statuses.clone(),
+            page.page,
+            page.per_page,
+            q.oldest_first,
+        );
+        // Read the generation before the store: a change that lands while
+        // reading makes the entry stale at once.
+        let generation = self.engine.generation();
+        if let Some((g, at, cached)) = lock(&self.caches.run_pages).get(&key)
+            && *g == generation
+            && at.elapsed() < CACHE_TTL
+        {
+            return Ok(cached.clone());
+        }
         let (items, total) = self.engine.store().list_summaries(&q).await?;
-        Ok(Page {
+        let found = Page {
             items,
             total,
             page: page.page,
             per_page: page.per_page,
-        })
+        };
+        let mut pages = lock(&self.caches.run_pages);
+        if pages.len() >= CACHE_ENTRIES {
+            pages.clear();
+        }
+        pages.insert(key, (generation, std::time::Instant::now(), found.clone()));
+        Ok(found)
     }
 
     /// Cancels a run that has not finished.
@@ -645,7 +698,10 @@ impl App {
 
     /// Revokes a token: it is refused from the next request on.
     pub async fn revoke_token(&self, id: &str) -> Result<()> {
-        if self.catalog.revoke_token(id, Utc::now()).await? {
+        let revoked = self.catalog.revoke_token(id, Utc::now()).await?;
+        // Whatever it was cached as, it is not any more.
+        lock(&self.caches.callers).clear();
+        if revoked {
             Ok(())
         } else {
             Err(DomainError::NotFound {
@@ -661,6 +717,11 @@ impl App {
     pub async fn authenticate(&self, secret: &str) -> Result<Option<Caller>> {
         use subtle::ConstantTimeEq;
         let hash = hash_secret(secret);
+        if let Some((caller, at)) = lock(&self.caches.callers).get(&hash)
+            && at.elapsed() < CACHE_TTL
+        {
+            return Ok(Some(caller.clone()));
+        }
         let Some((token, stored)) = self.catalog.token_by_hash(&hash).await? else {
             return Ok(None);
         };
@@ -674,10 +735,16 @@ impl App {
         {
             self.catalog.touch_token(&token.id, now).await?;
         }
-        Ok(Some(Caller {
+        let caller = Caller {
             name: token.name,
             token_id: token.id,
             is_admin: token.is_admin,
-        }))
+        };
+        let mut callers = lock(&self.caches.callers);
+        if callers.len() >= CACHE_ENTRIES {
+            callers.clear();
+        }
+        callers.insert(hash, (caller.clone(), std::time::Instant::now()));
+        Ok(Some(caller))
     }
 }

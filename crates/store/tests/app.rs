@@ -1,0 +1,85 @@
+//! The domain's use cases on the real store: what they cache in memory
+//! (pages of runs, authenticated tokens) is never stale within a server.
+#![allow(clippy::unwrap_used)]
+
+use slipway_core::{Engine, Registry, Status, Trigger};
+use slipway_domain::definition::Format;
+use slipway_domain::{App, Order, PageRequest, ProjectInput, RunFilter};
+use slipway_store::testing::TestDb;
+use slipway_store::{Db, DbOptions, SqlCatalog, SqlLogSink, SqlRunStore};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+const WORKFLOW: &str = "name: hello\nstages:\n  - name: greet\n    jobs:\n      - name: say\n        kind: shell\n        spec: {steps: [{script: echo hello}]}\n";
+
+fn page() -> PageRequest {
+    PageRequest {
+        page: 1,
+        per_page: 10,
+        sort: String::new(),
+        order: Order::Desc,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cached_lists_and_tokens_follow_every_change_at_once() {
+    let t = TestDb::sqlite();
+    let db = Db::open(&t.url, &DbOptions::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut registry = Registry::new();
+    slipway_exec::register_builtin(&mut registry).unwrap();
+    let engine = Engine::builder(registry.clone())
+        .store(Arc::new(SqlRunStore::new(db.clone())))
+        .logs(Arc::new(SqlLogSink::new(db.clone())))
+        .workspace_root(dir.path())
+        .build();
+    let app = App::new(Arc::new(SqlCatalog::new(db)), engine.clone(), registry);
+
+    let project = app
+        .create_project(ProjectInput {
+            name: Some("shop".into()),
+            description: None,
+        })
+        .await
+        .unwrap();
+    let (wf, _) = app
+        .create_workflow(&project.id, WORKFLOW, Format::Yaml, None)
+        .await
+        .unwrap();
+    let filter = RunFilter {
+        workflow_id: Some(wf.id.clone()),
+        statuses: vec![],
+    };
+    assert_eq!(app.runs(&filter, &page()).await.unwrap().total, 0);
+
+    // Listed again right after each change: never the cached page.
+    let first = app
+        .start_run(&wf.id, None, &BTreeMap::new(), Trigger::new("api"))
+        .await
+        .unwrap();
+    let listed = app.runs(&filter, &page()).await.unwrap();
+    assert_eq!(listed.total, 1);
+    assert_eq!(listed.items[0].id, first.id);
+    let done = engine.wait(&first.id).await.unwrap();
+    assert_eq!(done.status, Status::Passed);
+    let listed = app.runs(&filter, &page()).await.unwrap();
+    assert_eq!(listed.items[0].status, Status::Passed);
+    let second = app
+        .start_run(&wf.id, None, &BTreeMap::new(), Trigger::new("api"))
+        .await
+        .unwrap();
+    let listed = app.runs(&filter, &page()).await.unwrap();
+    assert_eq!(listed.total, 2);
+    assert_eq!(listed.items[0].id, second.id);
+    engine.wait(&second.id).await.unwrap();
+
+    // A token works until it is revoked, and not a moment after.
+    let made = app.create_token("ci", false, None).await.unwrap();
+    for _ in 0..3 {
+        let caller = app.authenticate(&made.secret).await.unwrap().unwrap();
+        assert_eq!(caller.name, "ci");
+    }
+    app.revoke_token(&made.token.id).await.unwrap();
+    assert!(app.authenticate(&made.secret).await.unwrap().is_none());
+    assert!(app.authenticate("slw_wrong").await.unwrap().is_none());
+}

@@ -162,17 +162,16 @@ const CACHE_ENTRIES: usize = 1024;
 /// Which page of which runs (the key of a cached page).
 type RunListKey = (Option<String>, Vec<Status>, u32, u32, bool);
 
+/// A cached page of runs: the engine generation it was read at, when, and
+/// the page.
+type CachedPage = (u64, std::time::Instant, Arc<Page<slipway_core::RunSummary>>);
+
 #[derive(Default)]
 struct Caches {
     /// Token hash → the caller, and when it was looked up.
     callers: std::sync::Mutex<std::collections::HashMap<String, (Caller, std::time::Instant)>>,
     /// Run list pages, with the engine generation they were read at.
-    run_pages: std::sync::Mutex<
-        std::collections::HashMap<
-            RunListKey,
-            (u64, std::time::Instant, Page<slipway_core::RunSummary>),
-        >,
-    >,
+    run_pages: std::sync::Mutex<std::collections::HashMap<RunListKey, CachedPage>>,
 }
 
 fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -524,12 +523,14 @@ impl App {
     }
 
     /// A page of runs (summaries: no plan, stages or jobs), newest first
-    /// unless `page.order` is ascending.
+    /// unless `page.order` is ascending. The same page is answered with the
+    /// same `Arc` for as long as it is current (see [`CACHE_TTL`]), so that
+    /// an API may keep what it derived from it (its JSON) alongside.
     pub async fn runs(
         &self,
         filter: &RunFilter,
         page: &PageRequest,
-    ) -> Result<Page<slipway_core::RunSummary>> {
+    ) -> Result<Arc<Page<slipway_core::RunSummary>>> {
         let q = RunQuery {
             workflow_key: filter.workflow_id.clone(),
             statuses: filter.statuses.clone(),
@@ -554,12 +555,12 @@ impl App {
             return Ok(cached.clone());
         }
         let (items, total) = self.engine.store().list_summaries(&q).await?;
-        let found = Page {
+        let found = Arc::new(Page {
             items,
             total,
             page: page.page,
             per_page: page.per_page,
-        };
+        });
         let mut pages = lock(&self.caches.run_pages);
         if pages.len() >= CACHE_ENTRIES {
             pages.clear();

@@ -33,7 +33,17 @@ pub struct State {
     inner: Arc<Inner>,
 }
 
+/// A page of runs from the domain and its JSON, kept while the domain
+/// answers with that same page.
+type PageJson = (
+    Arc<slipway_domain::Page<slipway_core::RunSummary>>,
+    actix_web::web::Bytes,
+);
+
 struct Inner {
+    /// Serialized run-list pages, by the address of the page they came
+    /// from (the page is held, so the address is not reused meanwhile).
+    run_pages: std::sync::Mutex<std::collections::HashMap<usize, PageJson>>,
     app: App,
     settings: Settings,
     metrics: Metrics,
@@ -56,6 +66,7 @@ impl State {
     pub fn new(app: App, settings: Settings, runtime: tokio::runtime::Handle) -> Self {
         State {
             inner: Arc::new(Inner {
+                run_pages: std::sync::Mutex::default(),
                 app,
                 settings,
                 metrics: Metrics::new(),
@@ -68,6 +79,31 @@ impl State {
     /// The application's use cases.
     pub fn app(&self) -> &App {
         &self.inner.app
+    }
+
+    /// The JSON of a page of runs, made once per page the domain hands out.
+    pub fn run_page_json(
+        &self,
+        page: Arc<slipway_domain::Page<slipway_core::RunSummary>>,
+    ) -> Result<actix_web::web::Bytes, serde_json::Error> {
+        let key = Arc::as_ptr(&page) as usize;
+        let mut pages = self
+            .inner
+            .run_pages
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some((_, json)) = pages.get(&key) {
+            return Ok(json.clone());
+        }
+        let view = crate::views::RunPage::of((*page).clone());
+        let json = actix_web::web::Bytes::from(serde_json::to_vec(&view)?);
+        // Only pages still current are worth keeping.
+        pages.retain(|_, (p, _)| Arc::strong_count(p) > 1);
+        if pages.len() >= 1024 {
+            pages.clear();
+        }
+        pages.insert(key, (page, json.clone()));
+        Ok(json)
     }
 
     /// The settings.

@@ -96,7 +96,11 @@ pub async fn list(
         }
     }
     let found = st.app().runs(&filter, &page).await?;
-    Ok(HttpResponse::Ok().json(RunPage::of(found)))
+    // The same page is serialized once, however often it is asked for.
+    let json = st.run_page_json(found).map_err(ApiError::internal)?;
+    Ok(HttpResponse::Ok()
+        .content_type(actix_web::http::header::ContentType::json())
+        .body(json))
 }
 
 /// A run with its stages, jobs, times, outputs and trigger.

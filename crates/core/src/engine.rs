@@ -305,19 +305,18 @@ impl Engine {
             req.workflow_key,
             now,
         );
+        // Recorded already queued, in one write: `created` -> `queued` has
+        // no field effects, and the change is published as if made.
+        let queued = self.inner.make_change(
+            Target::Run,
+            Status::Created,
+            Status::Queued,
+            None,
+            None,
+        )?;
+        record.apply(&queued)?;
         self.inner.store.insert_run(&record).await?;
-        self.inner
-            .change(
-                &id,
-                Target::Run,
-                Status::Created,
-                Status::Queued,
-                None,
-                None,
-                &record.plan,
-            )
-            .await?;
-        record.status = Status::Queued;
+        self.inner.publish(&id, &queued, &record.plan);
         self.start(record, req.secrets);
         Ok(id)
     }

@@ -307,13 +307,9 @@ impl Engine {
         );
         // Recorded already queued, in one write: `created` -> `queued` has
         // no field effects, and the change is published as if made.
-        let queued = self.inner.make_change(
-            Target::Run,
-            Status::Created,
-            Status::Queued,
-            None,
-            None,
-        )?;
+        let queued =
+            self.inner
+                .make_change(Target::Run, Status::Created, Status::Queued, None, None)?;
         record.apply(&queued)?;
         self.inner.store.insert_run(&record).await?;
         self.inner.publish(&id, &queued, &record.plan);

@@ -20,6 +20,8 @@ pub mod app;
 pub mod catalog;
 pub mod definition;
 pub mod error;
+pub mod schedule;
+pub mod webhook;
 
 pub use app::{App, Caller, DomainError, NewToken, ProjectInput, RunFilter};
 pub use catalog::{
@@ -31,4 +33,5 @@ pub use definition::{
     format_duration, parse_duration,
 };
 pub use error::DefinitionError;
+pub use schedule::{FiresBetween, Schedule, ScheduleError};
 pub use slipway_core::Problem;

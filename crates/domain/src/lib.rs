@@ -13,14 +13,17 @@
 //! Filled so far: [`definition`], the workflow definition format (see
 //! `docs/workflow-format.md`); [`catalog`], projects, workflows and their
 //! versions, API tokens, and the [`CatalogStore`] port; [`app`], the use
-//! cases ([`App`]). Still to come with "Applications and triggers..."
-//! (applications, secrets, triggers).
+//! cases ([`App`]); [`schedule`], cron schedules; [`webhook`], webhook
+//! signatures and events; [`secrets`], secret values sealed at rest. Still
+//! to come with "Applications and triggers...": applications, stored
+//! secrets and the triggers that use these pieces.
 
 pub mod app;
 pub mod catalog;
 pub mod definition;
 pub mod error;
 pub mod schedule;
+pub mod secrets;
 pub mod webhook;
 
 pub use app::{App, Caller, DomainError, NewToken, ProjectInput, RunFilter};
@@ -34,4 +37,5 @@ pub use definition::{
 };
 pub use error::DefinitionError;
 pub use schedule::{FiresBetween, Schedule, ScheduleError};
+pub use secrets::{SecretError, SecretKey, SecretName, SecretOwner};
 pub use slipway_core::Problem;

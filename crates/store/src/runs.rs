@@ -13,6 +13,41 @@ use slipway_core::{
 };
 use std::collections::{BTreeMap, HashMap};
 
+/// Applies a `RunQuery`'s filters (workflow key, statuses) to a boxed
+/// query on `runs`, whatever it selects.
+macro_rules! filter_runs {
+    ($query:expr, $q:expr) => {{
+        let mut query = $query;
+        if let Some(k) = &$q.workflow_key {
+            query = query.filter(runs::workflow_key.eq(k.clone()));
+        }
+        if !$q.statuses.is_empty() {
+            let words: Vec<&'static str> = $q.statuses.iter().map(|s| s.as_str()).collect();
+            query = query.filter(runs::status.eq_any(words));
+        }
+        query
+    }};
+}
+
+/// Applies a `RunQuery`'s order, limit and offset to a boxed query on
+/// `runs`.
+macro_rules! page_runs {
+    ($query:expr, $q:expr) => {{
+        let mut query = if $q.oldest_first {
+            $query.order(runs::seq.asc())
+        } else {
+            $query.order(runs::seq.desc())
+        };
+        if $q.limit > 0 {
+            query = query.limit(i64::try_from($q.limit).unwrap_or(i64::MAX));
+        }
+        if $q.offset > 0 {
+            query = query.offset(i64::try_from($q.offset).unwrap_or(i64::MAX));
+        }
+        query
+    }};
+}
+
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = runs)]
 struct RunRow {
@@ -596,25 +631,8 @@ impl RunStore for SqlRunStore {
         Ok(self
             .db
             .read(move |c| {
-                let mut query = runs::table.select(RunRow::as_select()).into_boxed();
-                if let Some(k) = &q.workflow_key {
-                    query = query.filter(runs::workflow_key.eq(k.clone()));
-                }
-                if !q.statuses.is_empty() {
-                    let words: Vec<&'static str> = q.statuses.iter().map(|s| s.as_str()).collect();
-                    query = query.filter(runs::status.eq_any(words));
-                }
-                query = if q.oldest_first {
-                    query.order(runs::seq.asc())
-                } else {
-                    query.order(runs::seq.desc())
-                };
-                if q.limit > 0 {
-                    query = query.limit(i64::try_from(q.limit).unwrap_or(i64::MAX));
-                }
-                if q.offset > 0 {
-                    query = query.offset(i64::try_from(q.offset).unwrap_or(i64::MAX));
-                }
+                let query = runs::table.select(RunRow::as_select()).into_boxed();
+                let query = page_runs!(filter_runs!(query, q), q);
                 let rows = query.load(c)?;
                 assemble(c, rows)
             })
@@ -626,28 +644,9 @@ impl RunStore for SqlRunStore {
         Ok(self
             .db
             .read(move |c| {
-                let words: Vec<&'static str> = q.statuses.iter().map(|s| s.as_str()).collect();
-                let mut count = runs::table.count().into_boxed();
-                let mut query = runs::table.select(SummaryRow::as_select()).into_boxed();
-                if let Some(k) = &q.workflow_key {
-                    count = count.filter(runs::workflow_key.eq(k.clone()));
-                    query = query.filter(runs::workflow_key.eq(k.clone()));
-                }
-                if !words.is_empty() {
-                    count = count.filter(runs::status.eq_any(words.clone()));
-                    query = query.filter(runs::status.eq_any(words));
-                }
-                query = if q.oldest_first {
-                    query.order(runs::seq.asc())
-                } else {
-                    query.order(runs::seq.desc())
-                };
-                if q.limit > 0 {
-                    query = query.limit(i64::try_from(q.limit).unwrap_or(i64::MAX));
-                }
-                if q.offset > 0 {
-                    query = query.offset(i64::try_from(q.offset).unwrap_or(i64::MAX));
-                }
+                let count = filter_runs!(runs::table.count().into_boxed(), q);
+                let query = runs::table.select(SummaryRow::as_select()).into_boxed();
+                let query = page_runs!(filter_runs!(query, q), q);
                 let total: i64 = count.get_result(c)?;
                 let rows: Vec<SummaryRow> = query.load(c)?;
                 let items = rows
@@ -664,15 +663,7 @@ impl RunStore for SqlRunStore {
         Ok(self
             .db
             .read(move |c| {
-                let mut query = runs::table.count().into_boxed();
-                if let Some(k) = &q.workflow_key {
-                    query = query.filter(runs::workflow_key.eq(k.clone()));
-                }
-                if !q.statuses.is_empty() {
-                    let words: Vec<&'static str> = q.statuses.iter().map(|s| s.as_str()).collect();
-                    query = query.filter(runs::status.eq_any(words));
-                }
-                let n: i64 = query.get_result(c)?;
+                let n: i64 = filter_runs!(runs::table.count().into_boxed(), q).get_result(c)?;
                 Ok(u64::try_from(n).unwrap_or(0))
             })
             .await?)

@@ -223,6 +223,8 @@ struct Drive {
     plan: Plan,
     params: BTreeMap<String, String>,
     secrets: Arc<BTreeMap<String, String>>,
+    /// What jobs are told of the trigger ([`Trigger::env`]).
+    trigger_env: BTreeMap<String, String>,
     masker: Masker,
     cancel: CancellationToken,
     reason: Arc<Mutex<Option<String>>>,
@@ -340,6 +342,7 @@ impl Engine {
             pending: Mutex::new(Vec::new()),
             id: record.id.clone(),
             workspace: self.inner.workspace_root.join(record.id.as_str()),
+            trigger_env: record.trigger.env(),
             plan: record.plan,
             params: record.params,
             secrets: Arc::new(secrets),
@@ -1329,6 +1332,7 @@ impl Drive {
             .collect();
         env.extend(job_env);
         env.extend(self.secrets.iter().map(|(k, v)| (k.clone(), v.clone())));
+        env.extend(self.trigger_env.clone());
         let facts = [
             ("CI", "true".to_owned()),
             ("SLIPWAY", "true".to_owned()),

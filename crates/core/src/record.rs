@@ -64,6 +64,32 @@ impl Trigger {
             detail: BTreeMap::new(),
         }
     }
+
+    /// The same trigger with one more fact.
+    pub fn with(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.detail.insert(key.into(), value.into());
+        self
+    }
+
+    /// What every job of the run is told about its trigger:
+    /// `SLIPWAY_TRIGGER` (the kind) and, from the detail,
+    /// `SLIPWAY_COMMIT` (`commit`), `SLIPWAY_REF` (`ref`),
+    /// `SLIPWAY_COMMIT_MESSAGE` (`message`) and `SLIPWAY_COMMIT_AUTHOR`
+    /// (`author`).
+    pub fn env(&self) -> BTreeMap<String, String> {
+        let mut env = BTreeMap::from([("SLIPWAY_TRIGGER".to_owned(), self.kind.clone())]);
+        for (key, var) in [
+            ("commit", "SLIPWAY_COMMIT"),
+            ("ref", "SLIPWAY_REF"),
+            ("message", "SLIPWAY_COMMIT_MESSAGE"),
+            ("author", "SLIPWAY_COMMIT_AUTHOR"),
+        ] {
+            if let Some(v) = self.detail.get(key) {
+                env.insert(var.to_owned(), v.clone());
+            }
+        }
+        env
+    }
 }
 
 /// One decision on an approval gate.

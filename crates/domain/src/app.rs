@@ -38,6 +38,13 @@ pub enum DomainError {
     /// The caller may not do this.
     #[error("{0}")]
     Forbidden(String),
+    /// The request could not be authenticated (a webhook whose signature
+    /// or token does not match).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// A service Slipway depends on (a git host) failed.
+    #[error("{0}")]
+    Upstream(String),
     /// A store or the engine failed.
     #[error("{0}")]
     Internal(String),
@@ -95,6 +102,28 @@ impl From<CoreError> for DomainError {
             other => DomainError::Internal(other.to_string()),
         }
     }
+}
+
+impl From<crate::secrets::SecretError> for DomainError {
+    fn from(e: crate::secrets::SecretError) -> Self {
+        DomainError::Internal(format!("secret: {e}"))
+    }
+}
+
+/// Prefixes problems with `params.` (inputs are checked against params).
+pub(crate) fn params_problems(problems: Vec<Problem>) -> DomainError {
+    DomainError::Invalid(
+        problems
+            .into_iter()
+            .map(|p| {
+                if p.path == "params" || p.path.starts_with("params.") {
+                    p
+                } else {
+                    Problem::new(format!("params.{}", p.path), p.message)
+                }
+            })
+            .collect(),
+    )
 }
 
 /// A result of a use case.
@@ -167,24 +196,28 @@ type RunListKey = (Option<String>, Vec<Status>, u32, u32, bool);
 type CachedPage = (u64, std::time::Instant, Arc<Page<slipway_core::RunSummary>>);
 
 #[derive(Default)]
-struct Caches {
+pub(crate) struct Caches {
     /// Token hash → the caller, and when it was looked up.
     callers: std::sync::Mutex<std::collections::HashMap<String, (Caller, std::time::Instant)>>,
     /// Run list pages, with the engine generation they were read at.
     run_pages: std::sync::Mutex<std::collections::HashMap<RunListKey, CachedPage>>,
+    /// Compiled trigger filters, by source.
+    pub(crate) filters: std::sync::Mutex<std::collections::HashMap<String, crate::filter::Filter>>,
 }
 
-fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// The application: every use case, for every API.
 #[derive(Clone)]
 pub struct App {
-    catalog: Arc<dyn CatalogStore>,
-    engine: Engine,
+    pub(crate) catalog: Arc<dyn CatalogStore>,
+    pub(crate) engine: Engine,
     registry: Registry,
-    caches: Arc<Caches>,
+    pub(crate) caches: Arc<Caches>,
+    pub(crate) secret_key: Option<Arc<crate::secrets::SecretKey>>,
+    pub(crate) git: Option<Arc<dyn slipway_core::source::GitSource>>,
 }
 
 impl std::fmt::Debug for App {
@@ -193,11 +226,11 @@ impl std::fmt::Debug for App {
     }
 }
 
-fn new_id() -> String {
+pub(crate) fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-fn check_name(path: &str, name: &str, problems: &mut Vec<Problem>) {
+pub(crate) fn check_name(path: &str, name: &str, problems: &mut Vec<Problem>) {
     let trimmed = name.trim();
     if trimmed.is_empty() {
         problems.push(Problem::new(path, "required"));
@@ -224,6 +257,8 @@ impl App {
             engine,
             registry,
             caches: Arc::default(),
+            secret_key: None,
+            git: None,
         }
     }
 
@@ -294,13 +329,13 @@ impl App {
         Ok(project)
     }
 
-    /// Deletes a project and its workflows; refused while any of their runs
-    /// is active.
+    /// Deletes a project with its workflows and applications; refused
+    /// while any of their runs is active.
     pub async fn delete_project(&self, id: &str) -> Result<()> {
         self.project(id).await?;
-        for wf in self.catalog.workflow_ids(id).await? {
-            self.refuse_active_runs(&wf, "project").await?;
-        }
+        let mut keys = self.catalog.workflow_ids(id).await?;
+        keys.extend(self.catalog.application_ids(id).await?);
+        self.refuse_active(&keys, "project").await?;
         if !self.catalog.delete_project(id).await? {
             return Err(DomainError::NotFound {
                 kind: "project",
@@ -310,13 +345,18 @@ impl App {
         Ok(())
     }
 
-    async fn refuse_active_runs(&self, workflow_id: &str, what: &str) -> Result<()> {
-        let q = RunQuery {
-            workflow_key: Some(workflow_id.to_owned()),
-            statuses: ACTIVE.to_vec(),
-            ..RunQuery::default()
-        };
-        let n = self.engine.store().count_runs(&q).await?;
+    /// Refuses when runs of any of `keys` (workflow or application ids)
+    /// are active.
+    pub(crate) async fn refuse_active(&self, keys: &[String], what: &str) -> Result<()> {
+        let mut n = 0;
+        for key in keys {
+            let q = RunQuery {
+                workflow_key: Some(key.clone()),
+                statuses: ACTIVE.to_vec(),
+                ..RunQuery::default()
+            };
+            n += self.engine.store().count_runs(&q).await?;
+        }
         if n > 0 {
             return Err(DomainError::Conflict(format!(
                 "the {what} has {n} active run(s); cancel them or wait for them to end"
@@ -458,7 +498,7 @@ impl App {
     /// Deletes a workflow; refused while it has active runs.
     pub async fn delete_workflow(&self, id: &str) -> Result<()> {
         self.workflow(id).await?;
-        self.refuse_active_runs(id, "workflow").await?;
+        self.refuse_active(&[id.to_owned()], "workflow").await?;
         if !self.catalog.delete_workflow(id).await? {
             return Err(DomainError::NotFound {
                 kind: "workflow",
@@ -482,20 +522,7 @@ impl App {
         let (workflow, v) = self.workflow_version(workflow_id, version).await?;
         let def: WorkflowDefinition = serde_json::from_value(v.definition.clone())
             .map_err(|e| DomainError::Internal(format!("stored definition: {e}")))?;
-        let (plan, params) = def.compile(inputs).map_err(|problems| {
-            DomainError::Invalid(
-                problems
-                    .into_iter()
-                    .map(|p| {
-                        if p.path == "params" || p.path.starts_with("params.") {
-                            p
-                        } else {
-                            Problem::new(format!("params.{}", p.path), p.message)
-                        }
-                    })
-                    .collect(),
-            )
-        })?;
+        let (plan, params) = def.compile(inputs).map_err(params_problems)?;
         trigger
             .detail
             .insert("workflow_version".into(), v.version.to_string());
@@ -504,7 +531,7 @@ impl App {
             params,
             trigger,
             workflow_key: Some(workflow.id.clone()),
-            secrets: BTreeMap::new(),
+            secrets: self.run_secrets(&workflow.project_id, None).await?,
         };
         let id = self.engine.submit(request).await?;
         Ok(self.engine.get(&id).await?)
@@ -587,7 +614,8 @@ impl App {
     /// Re-runs a finished run's failed, cancelled and timed-out jobs.
     pub async fn retry_run(&self, id: &str) -> Result<RunRecord> {
         let run = self.run(id).await?;
-        self.engine.retry(&run.id, BTreeMap::new()).await?;
+        let secrets = self.secrets_for_key(run.workflow_key.as_deref()).await?;
+        self.engine.retry(&run.id, secrets).await?;
         self.run(id).await
     }
 

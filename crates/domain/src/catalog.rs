@@ -2,6 +2,7 @@
 //! tokens, and the port ([`CatalogStore`]) through which they are kept.
 
 use crate::definition::Format;
+pub use crate::webhook::Provider;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -80,6 +81,161 @@ pub struct ApiToken {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
+/// Where an application's code lives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Repository {
+    /// The host's kind.
+    pub provider: Provider,
+    /// The owner (user, group or organisation) on the host.
+    pub owner: String,
+    /// The repository's name on the host.
+    pub name: String,
+    /// The clone URL Slipway fetches from.
+    pub url: String,
+    /// The host's own id for the repository (may be empty).
+    pub provider_repo_id: String,
+}
+
+/// One webhook trigger rule of an application: deliveries of `event` whose
+/// payload passes `filter` start a run of `template`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TriggerRule {
+    /// `push` (a branch), `tag_push` or `pull_request` (opened or updated;
+    /// GitLab's merge requests included).
+    pub event: String,
+    /// A CEL expression over `body` and `headers`; empty matches all.
+    pub filter: String,
+    /// The workflow template's path in the repository; empty means the
+    /// application's `template_path`.
+    pub template: String,
+}
+
+/// The latest run of an application, as lists show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastRun {
+    /// The run.
+    pub run_id: String,
+    /// The commit it ran.
+    pub commit: Option<String>,
+    /// That commit's message (first line).
+    pub message: Option<String>,
+    /// The ref it ran (`refs/heads/main`, `refs/tags/v1`).
+    pub git_ref: Option<String>,
+    /// Its status word (`queued`, `running`, `passed`, ...).
+    pub status: String,
+    /// Whether it has finished.
+    pub completed: bool,
+    /// When it was started (submitted).
+    pub created_at: DateTime<Utc>,
+}
+
+/// An application: a repository of a project whose pushes, tags and
+/// dispatches run the workflow template kept in it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Application {
+    /// Its id (also the concurrency key of its runs).
+    pub id: String,
+    /// The project it belongs to.
+    pub project_id: String,
+    /// Its name, unique in the project.
+    pub name: String,
+    /// Free text.
+    pub description: String,
+    /// Its repository.
+    pub repository: Repository,
+    /// The branch dispatches and schedules use when none is given.
+    pub default_branch: String,
+    /// The template's path in the repository (default
+    /// `.slipway/workflow.yaml`).
+    pub template_path: String,
+    /// Webhook trigger rules.
+    pub triggers: Vec<TriggerRule>,
+    /// Whether a newer push cancels older queued or running runs of the
+    /// same ref.
+    pub cancel_superseded: bool,
+    /// The webhook secret, sealed (never shown by any API).
+    #[serde(skip)]
+    pub webhook_secret: Option<String>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+    /// Its latest run, filled in by the store on reads.
+    pub last_run: Option<LastRun>,
+}
+
+/// Who a stored secret belongs to, as the store keys it:
+/// `project/<id>` or `application/<id>`.
+pub type SecretOwnerKey = String;
+
+/// A stored secret as lists show it: never its value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretMeta {
+    /// Its name.
+    pub name: String,
+    /// When it was first set.
+    pub created_at: DateTime<Utc>,
+    /// When its value last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What a cron schedule starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScheduleTarget {
+    /// A workflow's latest version, with its default params.
+    Workflow,
+    /// An application's template on its default branch (or `git_ref`).
+    Application,
+}
+
+impl ScheduleTarget {
+    /// Its lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScheduleTarget::Workflow => "workflow",
+            ScheduleTarget::Application => "application",
+        }
+    }
+
+    /// The target called `name`, if any.
+    pub fn parse(name: &str) -> Option<ScheduleTarget> {
+        match name {
+            "workflow" => Some(ScheduleTarget::Workflow),
+            "application" => Some(ScheduleTarget::Application),
+            _ => None,
+        }
+    }
+}
+
+/// A stored cron schedule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredSchedule {
+    /// Its id.
+    pub id: String,
+    /// What kind of thing it starts.
+    pub target: ScheduleTarget,
+    /// The workflow's or application's id.
+    pub target_id: String,
+    /// The expression as written (5 or 6 fields, or a shorthand).
+    pub expression: String,
+    /// An IANA time zone; `None` is UTC.
+    pub timezone: Option<String>,
+    /// For applications: the ref to run (empty: the default branch).
+    pub git_ref: String,
+    /// Params for the runs it starts.
+    pub params: std::collections::BTreeMap<String, String>,
+    /// Paused schedules start nothing.
+    pub enabled: bool,
+    /// The last fire time it started a run for; counting starts at
+    /// `created_at` when it never fired.
+    pub last_fired_at: Option<DateTime<Utc>>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
 /// Ascending or descending.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -140,7 +296,8 @@ pub trait CatalogStore: Send + Sync + 'static {
     async fn projects(&self, page: &PageRequest) -> Result<Page<Project>, CatalogStoreError>;
     /// Replaces a project's name and description; false when it is gone.
     async fn update_project(&self, project: &Project) -> Result<bool, CatalogStoreError>;
-    /// Deletes a project with its workflows and their versions; false when
+    /// Deletes a project with everything in it (workflows and their
+    /// versions, applications, secrets, deliveries, schedules); false when
     /// it is gone.
     async fn delete_project(&self, id: &str) -> Result<bool, CatalogStoreError>;
 
@@ -175,7 +332,8 @@ pub trait CatalogStore: Send + Sync + 'static {
         workflow_id: &str,
         page: &PageRequest,
     ) -> Result<Page<WorkflowVersion>, CatalogStoreError>;
-    /// Deletes a workflow and its versions; false when it is gone.
+    /// Deletes a workflow with its versions and schedules; false when it
+    /// is gone.
     async fn delete_workflow(&self, id: &str) -> Result<bool, CatalogStoreError>;
 
     /// Adds a token whose secret hashes to `secret_hash`.
@@ -197,6 +355,90 @@ pub trait CatalogStore: Send + Sync + 'static {
     async fn touch_token(&self, id: &str, at: DateTime<Utc>) -> Result<(), CatalogStoreError>;
     /// How many tokens exist (revoked ones included).
     async fn count_tokens(&self) -> Result<u64, CatalogStoreError>;
+
+    /// Adds an application (`last_run` is ignored).
+    async fn insert_application(&self, app: &Application) -> Result<(), CatalogStoreError>;
+    /// An application, with its latest run.
+    async fn application(&self, id: &str) -> Result<Option<Application>, CatalogStoreError>;
+    /// A page of a project's applications (every project's when
+    /// `project_id` is `None`), sorted by `name`, `created_at` or
+    /// `last_run_at` (when the latest run was started; applications that
+    /// never ran sort as the oldest), optionally only those whose latest
+    /// run has status `last_status`.
+    async fn applications(
+        &self,
+        project_id: Option<&str>,
+        last_status: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<Application>, CatalogStoreError>;
+    /// Replaces everything but the id, project, creation time and latest
+    /// run; false when it is gone.
+    async fn update_application(&self, app: &Application) -> Result<bool, CatalogStoreError>;
+    /// Deletes an application with its secrets, deliveries and schedules;
+    /// false when it is gone.
+    async fn delete_application(&self, id: &str) -> Result<bool, CatalogStoreError>;
+    /// Every application id of a project.
+    async fn application_ids(&self, project_id: &str) -> Result<Vec<String>, CatalogStoreError>;
+    /// Records `run_id` as the application's latest run.
+    async fn set_last_run(&self, app_id: &str, run_id: &str) -> Result<(), CatalogStoreError>;
+
+    /// Sets a secret's sealed value (creating it or replacing its value);
+    /// true when it was created.
+    async fn put_secret(
+        &self,
+        owner: &str,
+        name: &str,
+        sealed: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, CatalogStoreError>;
+    /// The names and times of an owner's secrets, by name.
+    async fn secrets(&self, owner: &str) -> Result<Vec<SecretMeta>, CatalogStoreError>;
+    /// An owner's secrets with their sealed values, by name.
+    async fn sealed_secrets(&self, owner: &str)
+    -> Result<Vec<(String, String)>, CatalogStoreError>;
+    /// Deletes a secret; false when there was none.
+    async fn delete_secret(&self, owner: &str, name: &str) -> Result<bool, CatalogStoreError>;
+
+    /// Records a webhook delivery id for an application; false when it
+    /// was recorded before (the delivery is a repeat).
+    async fn record_delivery(
+        &self,
+        app_id: &str,
+        delivery_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, CatalogStoreError>;
+    /// Forgets a delivery (its run could not be started, so a redelivery
+    /// should be tried again).
+    async fn forget_delivery(
+        &self,
+        app_id: &str,
+        delivery_id: &str,
+    ) -> Result<(), CatalogStoreError>;
+
+    /// Adds a schedule.
+    async fn insert_schedule(&self, schedule: &StoredSchedule) -> Result<(), CatalogStoreError>;
+    /// A schedule.
+    async fn schedule(&self, id: &str) -> Result<Option<StoredSchedule>, CatalogStoreError>;
+    /// The schedules of one workflow or application, oldest first; every
+    /// schedule when `target` is `None`.
+    async fn schedules(
+        &self,
+        target: Option<(ScheduleTarget, &str)>,
+    ) -> Result<Vec<StoredSchedule>, CatalogStoreError>;
+    /// Replaces expression, time zone, ref, params and enabled; false
+    /// when it is gone.
+    async fn update_schedule(&self, schedule: &StoredSchedule) -> Result<bool, CatalogStoreError>;
+    /// Deletes a schedule; false when it is gone.
+    async fn delete_schedule(&self, id: &str) -> Result<bool, CatalogStoreError>;
+    /// Moves `last_fired_at` to `fired_at` only if it is still `previous`
+    /// (compare and set): true for exactly one of several servers racing
+    /// to fire the same time.
+    async fn claim_fire(
+        &self,
+        id: &str,
+        previous: Option<DateTime<Utc>>,
+        fired_at: DateTime<Utc>,
+    ) -> Result<bool, CatalogStoreError>;
 }
 
 /// Why the catalog store failed.

@@ -12,23 +12,29 @@
 //!
 //! Filled so far: [`definition`], the workflow definition format (see
 //! `docs/workflow-format.md`); [`catalog`], projects, workflows and their
-//! versions, API tokens, and the [`CatalogStore`] port; [`app`], the use
-//! cases ([`App`]); [`schedule`], cron schedules; [`webhook`], webhook
-//! signatures and events; [`secrets`], secret values sealed at rest. Still
-//! to come with "Applications and triggers...": applications, stored
-//! secrets and the triggers that use these pieces.
+//! versions, applications, stored secrets, schedules, API tokens, and the
+//! [`CatalogStore`] port; [`app`] and [`applications`], the use cases
+//! ([`App`]): dispatch, redeploy, webhooks, cron; [`schedule`], cron
+//! expressions; [`webhook`], webhook signatures and events; [`filter`],
+//! CEL trigger filters; [`secrets`], secret values sealed at rest.
 
 pub mod app;
+pub mod applications;
 pub mod catalog;
 pub mod definition;
 pub mod error;
+pub mod filter;
 pub mod schedule;
 pub mod secrets;
 pub mod webhook;
 
 pub use app::{App, Caller, DomainError, NewToken, ProjectInput, RunFilter};
+pub use applications::{
+    ApplicationInput, DispatchInput, HookOutcome, RepositoryInput, ScheduleInput,
+};
 pub use catalog::{
-    ApiToken, CatalogStore, CatalogStoreError, Order, Page, PageRequest, Project, Workflow,
+    ApiToken, Application, CatalogStore, CatalogStoreError, LastRun, Order, Page, PageRequest,
+    Project, Repository, ScheduleTarget, SecretMeta, StoredSchedule, TriggerRule, Workflow,
     WorkflowVersion,
 };
 pub use definition::{
@@ -39,3 +45,4 @@ pub use error::DefinitionError;
 pub use schedule::{FiresBetween, Schedule, ScheduleError};
 pub use secrets::{SecretError, SecretKey, SecretName, SecretOwner};
 pub use slipway_core::Problem;
+pub use webhook::Provider;

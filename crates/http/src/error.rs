@@ -211,6 +211,11 @@ impl From<DomainError> for ApiError {
             e @ DomainError::NotFound { .. } => ApiError::not_found(e.to_string()),
             DomainError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
             DomainError::Forbidden(m) => ApiError::forbidden(m),
+            DomainError::Unauthorized(m) => ApiError::unauthorized(m),
+            DomainError::Upstream(m) => {
+                tracing::warn!(error = %m, "upstream failure");
+                ApiError::new(StatusCode::BAD_GATEWAY, "upstream", m)
+            }
             DomainError::Internal(m) => ApiError::internal(m),
         }
     }

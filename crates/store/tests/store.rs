@@ -101,6 +101,11 @@ async fn both_migration_trees_yield_the_same_tables_and_columns() {
         ("workflows", "latest_version"),
         ("workflow_versions", "definition"),
         ("api_tokens", "secret_hash"),
+        ("applications", "triggers"),
+        ("applications", "last_run_id"),
+        ("secrets", "value"),
+        ("deliveries", "delivery_id"),
+        ("schedules", "last_fired_at"),
     ] {
         assert!(
             a.contains(&(table.into(), column.into())),

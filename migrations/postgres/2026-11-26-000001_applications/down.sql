@@ -1,0 +1,4 @@
+DROP TABLE schedules;
+DROP TABLE deliveries;
+DROP TABLE secrets;
+DROP TABLE applications;

@@ -213,7 +213,9 @@ struct Active {
     cancel: CancellationToken,
     reason: Arc<Mutex<Option<String>>>,
     decided: Arc<Notify>,
-    done: watch::Receiver<bool>,
+    /// `Some` once the driver has finished: the final record, or `None`
+    /// when the driver stopped on an error (readers then ask the store).
+    done: watch::Receiver<Option<Option<Arc<RunRecord>>>>,
 }
 
 /// What the driver of one run holds.
@@ -334,7 +336,7 @@ impl Engine {
         let cancel = CancellationToken::new();
         let reason = Arc::new(Mutex::new(None));
         let decided = Arc::new(Notify::new());
-        let (done_tx, done_rx) = watch::channel(false);
+        let (done_tx, done_rx) = watch::channel(None);
         let masker = Masker::new(secrets.values());
         let drive = Drive {
             inner: self.inner.clone(),
@@ -363,11 +365,15 @@ impl Engine {
         tokio::spawn(async move {
             let id = drive.id.clone();
             let inner = drive.inner.clone();
-            if let Err(e) = drive.run(ticket, from).await {
-                tracing::error!(run = %id, error = %e, "run driver stopped on a store error");
-            }
+            let last = match drive.run(ticket, from).await {
+                Ok(record) => Some(Arc::new(record)),
+                Err(e) => {
+                    tracing::error!(run = %id, error = %e, "run driver stopped on a store error");
+                    None
+                }
+            };
             lock(&inner.active).remove(&id);
-            let _ = done_tx.send(true);
+            let _ = done_tx.send(Some(last));
         });
     }
 
@@ -636,8 +642,14 @@ impl Engine {
     pub async fn wait(&self, id: &RunId) -> Result<RunRecord, CoreError> {
         let done = lock(&self.inner.active).get(id).map(|a| a.done.clone());
         if let Some(mut done) = done {
-            // An error means the sender is gone: the driver has finished.
-            let _ = done.wait_for(|d| *d).await;
+            // The driver hands over the record it wrote last, which is
+            // what the store holds: no need to read it back. An error
+            // means the sender is gone: the driver has finished.
+            if let Ok(end) = done.wait_for(Option::is_some).await
+                && let Some(Some(record)) = end.as_ref()
+            {
+                return Ok(RunRecord::clone(record));
+            }
         }
         self.get(id).await
     }
@@ -780,9 +792,10 @@ impl Drive {
 
     /// A change that goes to the store with the next written one: used only
     /// where a written change follows before anything waits (a run and its
-    /// first stage start when the first job does; a stage ends with the
-    /// run or when the next stage's first job starts). Subscribers see it
-    /// when it is written.
+    /// first stage start when the first job does; a job ends with the next
+    /// job's start, its retry, or its stage's and run's end; a stage ends
+    /// with the run or when the next stage's first job starts).
+    /// Subscribers see it when it is written.
     fn defer(
         &self,
         target: Target,
@@ -790,7 +803,19 @@ impl Drive {
         to: Status,
         error: Option<String>,
     ) -> Result<(), CoreError> {
-        let change = self.inner.make_change(target, from, to, error, None)?;
+        self.defer_exit(target, from, to, error, None)
+    }
+
+    /// [`Drive::defer`] with an exit code (a job's end).
+    fn defer_exit(
+        &self,
+        target: Target,
+        from: Status,
+        to: Status,
+        error: Option<String>,
+        exit_code: Option<i32>,
+    ) -> Result<(), CoreError> {
+        let change = self.inner.make_change(target, from, to, error, exit_code)?;
         lock(&self.cache).apply(&change)?;
         lock(&self.pending).push(change);
         Ok(())
@@ -818,7 +843,12 @@ impl Drive {
 
     /// Drives the run from `run_status`: `queued` for a new or retried run,
     /// `waiting_approval` for one resumed after a restart.
-    async fn run(self, ticket: Option<Ticket>, mut run_status: Status) -> Result<(), CoreError> {
+    /// Returns the final record.
+    async fn run(
+        self,
+        ticket: Option<Ticket>,
+        mut run_status: Status,
+    ) -> Result<RunRecord, CoreError> {
         let _permit = match ticket {
             None => None,
             Some(t) => tokio::select! {
@@ -945,7 +975,7 @@ impl Drive {
                 tracing::warn!(run = %self.id, "removing the workspace: {e}");
             }
         }
-        Ok(())
+        self.record().await
     }
 
     /// Ends a stage that did not (fully) run, and its unfinished jobs.
@@ -1262,8 +1292,10 @@ impl Drive {
                     ),
                 }
             };
-            self.set(target, Status::Running, to, error.clone(), code)
-                .await?;
+            // Written with the next change (the next job's start, the
+            // stage's or run's end, a retry): every path after a job
+            // writes one before it waits for anything.
+            self.defer_exit(target, Status::Running, to, error.clone(), code)?;
             status = to;
             if to == Status::Failed && attempt < max_attempts {
                 let _ = log

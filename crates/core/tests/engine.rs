@@ -182,6 +182,11 @@ async fn outputs_flow_to_later_stages_and_failures_skip_the_rest() {
     assert_eq!(run.stages[0].status, Status::Passed);
     assert_eq!(run.stages[2].status, Status::Skipped);
     assert_eq!(run.job_named("c").unwrap().exit_code, Some(3));
+    // `wait` hands back the driver's last record without reading the
+    // store: it must be exactly what the store holds (the deferred job
+    // ends included).
+    let stored = engine.store().get_run(&id).await.unwrap().unwrap();
+    assert_eq!(run, stored);
     let log = engine
         .logs()
         .read_all(&slipway_core::LogKey::new(id, "b"))

@@ -8,7 +8,7 @@ use diesel::{Connection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
@@ -21,6 +21,39 @@ pub enum AnyConnection {
     Postgresql(PgConnection),
     /// SQLite (kept last, as diesel's docs advise).
     Sqlite(SqliteConnection),
+}
+
+/// How long after a successful use a pooled PostgreSQL connection is
+/// handed out again without a `SELECT 1` first.
+const PROVEN_FOR: Duration = Duration::from_secs(1);
+
+/// A pooled connection and when it last proved alive (a statement of it
+/// succeeded). It derefs to [`AnyConnection`].
+#[allow(missing_debug_implementations)]
+pub struct Pooled {
+    conn: AnyConnection,
+    alive_at: Option<Instant>,
+}
+
+impl std::ops::Deref for Pooled {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for Pooled {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.conn
+    }
+}
+
+impl Pooled {
+    /// Notes how a use ended: a failure makes the next checkout check the
+    /// connection (the server may have gone), a success spares it that.
+    fn used<T, E>(&mut self, result: &Result<T, E>) {
+        self.alive_at = result.is_ok().then(Instant::now);
+    }
 }
 
 /// Which backend a URL names.
@@ -142,18 +175,30 @@ impl Manager {
 }
 
 impl r2d2::ManageConnection for Manager {
-    type Connection = AnyConnection;
+    type Connection = Pooled;
     type Error = DbError;
 
-    fn connect(&self) -> Result<AnyConnection, DbError> {
-        Manager::connect(self)
+    fn connect(&self) -> Result<Pooled, DbError> {
+        Ok(Pooled {
+            conn: Manager::connect(self)?,
+            alive_at: Some(Instant::now()),
+        })
     }
 
-    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), DbError> {
-        conn.batch_execute("SELECT 1").map_err(DbError::Query)
+    /// Called on checkout (PostgreSQL only): a connection whose last use
+    /// succeeded less than [`PROVEN_FOR`] ago is taken as alive; any other
+    /// runs `SELECT 1` first, so a server restart costs no request more
+    /// than one failure per connection used in that second.
+    fn is_valid(&self, conn: &mut Pooled) -> Result<(), DbError> {
+        if conn.alive_at.is_some_and(|t| t.elapsed() < PROVEN_FOR) {
+            return Ok(());
+        }
+        let checked = conn.conn.batch_execute("SELECT 1").map_err(DbError::Query);
+        conn.used(&checked);
+        checked
     }
 
-    fn has_broken(&self, _conn: &mut AnyConnection) -> bool {
+    fn has_broken(&self, _conn: &mut Pooled) -> bool {
         false
     }
 }
@@ -265,7 +310,9 @@ impl Db {
         let db = self.clone();
         tokio::task::spawn_blocking(move || {
             let mut c = db.conn()?;
-            f(&mut c)
+            let out = f(&mut c);
+            c.used(&out);
+            out
         })
         .await
         .map_err(|e| DbError::Task(e.to_string()))?
@@ -310,7 +357,9 @@ impl Db {
         match self.backend {
             Backend::Postgres => {
                 let mut c = self.conn()?;
-                f(&mut c)
+                let out = f(&mut c);
+                c.used(&out);
+                out
             }
             Backend::Sqlite => self.write_blocking(f),
         }
@@ -323,7 +372,11 @@ impl Db {
     {
         let mut c = self.conn()?;
         match self.backend {
-            Backend::Postgres => (*c).transaction(f),
+            Backend::Postgres => {
+                let out = c.conn.transaction(f);
+                c.used(&out);
+                out
+            }
             Backend::Sqlite => {
                 let _serial = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
                 c.batch_execute("BEGIN IMMEDIATE")?;

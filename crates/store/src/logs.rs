@@ -12,11 +12,11 @@
 //! the time in microseconds since the epoch, a space, then the text (which
 //! never holds a newline).
 
-use crate::db::Db;
+use crate::db::{AnyConnection, Db};
 use crate::error::DbError;
 use crate::schema::log_chunks;
 use async_trait::async_trait;
-use chrono::DateTime;
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use slipway_core::{LogKey, LogLine, LogSink, NewLine, StoreError, Stream};
 use std::collections::HashMap;
@@ -78,19 +78,54 @@ fn stream_letter(s: Stream) -> char {
     }
 }
 
+#[cfg(test)]
 fn encode(lines: &[LogLine]) -> String {
-    let mut body = String::with_capacity(lines.iter().map(|l| l.text.len() + 20).sum());
-    for l in lines {
-        body.push(stream_letter(l.stream));
-        let _ = write!(body, "{} ", l.at.timestamp_micros());
-        if l.text.contains('\n') {
-            body.push_str(&l.text.replace('\n', " "));
+    encode_parts(lines.iter().map(|l| (l.stream, l.at, l.text.as_str())))
+}
+
+fn encode_parts<'a>(
+    lines: impl Iterator<Item = (Stream, DateTime<Utc>, &'a str)> + Clone,
+) -> String {
+    let mut body = String::with_capacity(lines.clone().map(|(_, _, t)| t.len() + 20).sum());
+    for (stream, at, text) in lines {
+        body.push(stream_letter(stream));
+        let _ = write!(body, "{} ", at.timestamp_micros());
+        if text.contains('\n') {
+            body.push_str(&text.replace('\n', " "));
         } else {
-            body.push_str(&l.text);
+            body.push_str(text);
         }
         body.push('\n');
     }
     body
+}
+
+#[derive(QueryableByName)]
+struct Prev {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    prev: i64,
+}
+
+/// Inserts the chunk numbered after the log's stored lines, in one
+/// statement; returns the seq of the line before it.
+fn first_append(c: &mut AnyConnection, k: &LogKey, count: u64, body: &str) -> Result<u64, DbError> {
+    use diesel::sql_types::{BigInt, Text};
+    let sql = "INSERT INTO log_chunks (run_id, job, first_seq, last_seq, body) \
+               SELECT $1, $2, COALESCE(MAX(last_seq), 0) + 1, COALESCE(MAX(last_seq), 0) + $3, $4 \
+               FROM log_chunks WHERE run_id = $1 AND job = $2 \
+               RETURNING first_seq - 1 AS prev";
+    let sql = match c {
+        AnyConnection::Postgresql(_) => sql.to_owned(),
+        // SQLite numbers parameters `?N`.
+        AnyConnection::Sqlite(_) => sql.replace('$', "?"),
+    };
+    let row: Prev = diesel::sql_query(sql)
+        .bind::<Text, _>(k.run.as_str())
+        .bind::<Text, _>(&k.job)
+        .bind::<BigInt, _>(seq_i64(count))
+        .bind::<Text, _>(body)
+        .get_result(c)?;
+    Ok(u64::try_from(row.prev).unwrap_or(0))
 }
 
 fn decode(first_seq: i64, body: &str) -> Result<Vec<LogLine>, DbError> {
@@ -136,21 +171,31 @@ impl LogSink for SqlLogSink {
         let stored = tokio::task::spawn_blocking(move || -> Result<Vec<LogLine>, DbError> {
             // One writer per log at a time keeps seq numbers dense.
             let mut last = st.last.lock().unwrap_or_else(|p| p.into_inner());
+            let lines: Vec<_> = lines.into_iter().collect();
+            let count = lines.len() as u64;
+            let body = encode_parts(lines.iter().map(|l| (l.stream, l.at, l.text.as_str())));
             let prev = match *last {
-                Some(n) => n,
-                None => {
-                    let mut c = db.conn()?;
-                    let max: Option<i64> = log_chunks::table
-                        .filter(
-                            log_chunks::run_id
-                                .eq(k.run.as_str())
-                                .and(log_chunks::job.eq(&k.job)),
-                        )
-                        .select(diesel::dsl::max(log_chunks::last_seq))
-                        .first(&mut c)?;
-                    max.and_then(|m| u64::try_from(m).ok()).unwrap_or(0)
+                Some(prev) => {
+                    db.write_one_blocking(|c| {
+                        diesel::insert_into(log_chunks::table)
+                            .values((
+                                log_chunks::run_id.eq(k.run.as_str()),
+                                log_chunks::job.eq(&k.job),
+                                log_chunks::first_seq.eq(seq_i64(prev + 1)),
+                                log_chunks::last_seq.eq(seq_i64(prev + count)),
+                                log_chunks::body.eq(&body),
+                            ))
+                            .execute(c)?;
+                        Ok(())
+                    })?;
+                    prev
                 }
+                // The first append of this process to this log: numbering
+                // continues after what is stored (an earlier attempt, a
+                // previous process), found by the insert itself.
+                None => db.write_one_blocking(|c| first_append(c, &k, count, &body))?,
             };
+            let end = prev + count;
             let stored: Vec<LogLine> = (prev + 1..)
                 .zip(lines)
                 .map(|(seq, l)| LogLine {
@@ -160,21 +205,6 @@ impl LogSink for SqlLogSink {
                     text: l.text,
                 })
                 .collect();
-            let first = prev + 1;
-            let end = prev + stored.len() as u64;
-            let body = encode(&stored);
-            db.write_one_blocking(|c| {
-                diesel::insert_into(log_chunks::table)
-                    .values((
-                        log_chunks::run_id.eq(k.run.as_str()),
-                        log_chunks::job.eq(&k.job),
-                        log_chunks::first_seq.eq(seq_i64(first)),
-                        log_chunks::last_seq.eq(seq_i64(end)),
-                        log_chunks::body.eq(&body),
-                    ))
-                    .execute(c)?;
-                Ok(())
-            })?;
             *last = Some(end);
             Ok(stored)
         })

@@ -204,14 +204,7 @@ impl SqlRunStore {
 }
 
 fn insert_run(conn: &mut AnyConnection, run: &RunRecord) -> Result<(), DbError> {
-    let exists: i64 = runs::table
-        .filter(runs::id.eq(run.id.as_str()))
-        .count()
-        .get_result(conn)?;
-    if exists > 0 {
-        return Err(DbError::Corrupt(format!("duplicate run {}", run.id)));
-    }
-    diesel::insert_into(runs::table)
+    let inserted = diesel::insert_into(runs::table)
         .values(NewRun {
             id: run.id.as_str(),
             name: run.plan.name.as_str(),
@@ -225,7 +218,14 @@ fn insert_run(conn: &mut AnyConnection, run: &RunRecord) -> Result<(), DbError> 
             finished_at: run.finished_at.map(naive),
             error: run.error.as_deref(),
         })
-        .execute(conn)?;
+        .execute(conn);
+    match inserted {
+        Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        )) => return Err(DbError::Refused(StoreError::Duplicate(run.id.clone()))),
+        other => other?,
+    };
     for (si, s) in run.stages.iter().enumerate() {
         diesel::insert_into(stages::table)
             .values(StageRow {
@@ -603,22 +603,8 @@ fn flatten<T>(r: Result<Result<T, StoreError>, DbError>) -> Result<T, StoreError
 impl RunStore for SqlRunStore {
     async fn insert_run(&self, run: &RunRecord) -> Result<(), StoreError> {
         let run = run.clone();
-        let id = run.id.clone();
-        let r = self
-            .db
-            .write(move |c| {
-                let exists: i64 = runs::table
-                    .filter(runs::id.eq(run.id.as_str()))
-                    .count()
-                    .get_result(c)?;
-                if exists > 0 {
-                    return Ok(Err(StoreError::Duplicate(run.id.clone())));
-                }
-                insert_run(c, &run).map(Ok)
-            })
-            .await;
-        let _ = id;
-        flatten(r)
+        // A taken id is found by the insert itself (no read first).
+        Ok(self.db.write(move |c| insert_run(c, &run)).await?)
     }
 
     async fn get_run(&self, id: &RunId) -> Result<Option<RunRecord>, StoreError> {

@@ -90,7 +90,7 @@ async fn both_migration_trees_yield_the_same_tables_and_columns() {
             }
         };
         let mut conn = db.conn().unwrap();
-        let rows: Vec<Col> = diesel::sql_query(sql).load(&mut *conn).unwrap();
+        let rows: Vec<Col> = diesel::sql_query(sql).load(&mut **conn).unwrap();
         rows.into_iter().map(|r| (r.t, r.c)).collect()
     };
     let (a, b) = (columns(&open(&sqlite)), columns(&open(&pg)));

@@ -87,6 +87,10 @@ pub struct ServeArgs {
     /// the run passes; runs that did not pass keep theirs for a retry).
     #[arg(long, env = "SLIPWAY_KEEP_WORKSPACES", value_name = "BOOL")]
     pub keep_workspaces: Option<bool>,
+    /// Seconds between checks of cron schedules (default 1; 0 turns the
+    /// scheduler off on this server).
+    #[arg(long, env = "SLIPWAY_SCHEDULER_INTERVAL", value_name = "SECONDS")]
+    pub scheduler_interval: Option<u64>,
 }
 
 /// Log output format.
@@ -116,6 +120,8 @@ struct FileConfig {
     git_allow_local: Option<bool>,
     git_cache_mb: Option<u64>,
     keep_workspaces: Option<bool>,
+    secret_key: Option<String>,
+    scheduler_interval: Option<u64>,
 }
 
 /// The settings in force.
@@ -145,6 +151,22 @@ pub struct Config {
     pub git_cache_bytes: Option<u64>,
     /// Keep passed runs' workspaces.
     pub keep_workspaces: bool,
+    /// The key that seals stored secrets, as text (from `secret_key` in
+    /// the file or `SLIPWAY_SECRET_KEY`); `None`: the key file in the
+    /// data directory, made on first start. Never printed.
+    pub secret_key: Option<KeyText>,
+    /// How often cron schedules are checked; `None`: not on this server.
+    pub scheduler_interval: Option<Duration>,
+}
+
+/// A configured key: its `Debug` never shows it.
+#[derive(Clone)]
+pub struct KeyText(pub String);
+
+impl std::fmt::Debug for KeyText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
 }
 
 impl Config {
@@ -156,6 +178,11 @@ impl Config {
     /// Where git mirrors go.
     pub fn git_cache(&self) -> PathBuf {
         self.data_dir.join("git")
+    }
+
+    /// The secret key file used when no key is configured.
+    pub fn secret_key_file(&self) -> PathBuf {
+        self.data_dir.join("secret.key")
     }
 }
 
@@ -226,5 +253,18 @@ pub fn resolve(cli: &Cli, serve: Option<&ServeArgs>) -> Result<Config, String> {
             .keep_workspaces
             .or(file.keep_workspaces)
             .unwrap_or(false),
+        secret_key: std::env::var("SLIPWAY_SECRET_KEY")
+            .ok()
+            .filter(|k| !k.trim().is_empty())
+            .or(file.secret_key)
+            .map(KeyText),
+        scheduler_interval: match serve
+            .scheduler_interval
+            .or(file.scheduler_interval)
+            .unwrap_or(1)
+        {
+            0 => None,
+            n => Some(Duration::from_secs(n)),
+        },
     })
 }

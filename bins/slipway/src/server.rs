@@ -6,6 +6,7 @@ use crate::config::Config;
 use actix_web::HttpServer;
 use slipway_core::{Engine, Registry, RunQuery, Status};
 use slipway_domain::App;
+use slipway_domain::SecretKey;
 use slipway_exec::ShellConfig;
 use slipway_git::{GitConfig, GixSource};
 use slipway_store::{Db, DbOptions, SqlCatalog, SqlLogSink, SqlRunStore};
@@ -45,12 +46,20 @@ async fn build(config: &Config) -> Result<Parts, String> {
     let mut git = GitConfig::new(config.git_cache());
     git.allow_local = config.git_allow_local;
     git.max_cache_bytes = config.git_cache_bytes;
-    let git = GixSource::new(git).map_err(|e| format!("git cache: {e}"))?;
+    let git: Arc<GixSource> = Arc::new(GixSource::new(git).map_err(|e| format!("git cache: {e}"))?);
+    let key_file = config.secret_key_file();
+    let configured = config.secret_key.as_ref().map(|k| k.0.clone());
+    let key = tokio::task::spawn_blocking(move || {
+        SecretKey::load_or_create(&key_file, configured.as_deref())
+    })
+    .await
+    .map_err(|e| format!("secret key: {e}"))?
+    .map_err(|e| format!("secret key: {e}"))?;
     let mut registry = Registry::new();
     slipway_exec::register_builtin_with(
         &mut registry,
         ShellConfig {
-            git: Some(Arc::new(git)),
+            git: Some(git.clone()),
             ..ShellConfig::default()
         },
     )
@@ -61,7 +70,9 @@ async fn build(config: &Config) -> Result<Parts, String> {
         .workspace_root(config.workspaces())
         .remove_passed_workspaces(!config.keep_workspaces)
         .build();
-    let app = App::new(Arc::new(SqlCatalog::new(db)), engine.clone(), registry);
+    let app = App::new(Arc::new(SqlCatalog::new(db)), engine.clone(), registry)
+        .with_secret_key(key)
+        .with_git(git);
     Ok(Parts { app, engine })
 }
 
@@ -129,6 +140,9 @@ pub async fn serve(config: Config) -> Result<(), String> {
         "settled the work of the previous process"
     );
     first_token(&parts.app).await?;
+    let scheduler = config
+        .scheduler_interval
+        .map(|every| tokio::spawn(run_scheduler(parts.app.clone(), every)));
 
     let settings = slipway_http::Settings {
         body_limit: config.body_limit,
@@ -177,11 +191,35 @@ pub async fn serve(config: Config) -> Result<(), String> {
         }
     }
     state.shutdown().cancel();
+    if let Some(s) = scheduler {
+        s.abort();
+    }
     handle.stop(true).await;
     let _ = server.await;
     drain(&parts.engine, config.shutdown_grace).await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Checks cron schedules every `every` (aligned to whole seconds) and
+/// starts what they owe; see `App::fire_due_schedules`.
+async fn run_scheduler(app: App, every: Duration) {
+    loop {
+        // Sleep to just past the next whole interval, so that a schedule
+        // fires within a few milliseconds of its second.
+        let now = chrono::Utc::now();
+        let step = every.as_millis().max(1) as i64;
+        let into = now.timestamp_millis().rem_euclid(step);
+        let wait = u64::try_from(step - into).unwrap_or(1000) + 5;
+        tokio::time::sleep(Duration::from_millis(wait)).await;
+        match app.fire_due_schedules(chrono::Utc::now()).await {
+            Ok(started) if !started.is_empty() => {
+                tracing::info!(runs = started.len(), "cron schedules started runs");
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "checking cron schedules failed"),
+        }
+    }
 }
 
 /// Waits for SIGTERM or SIGINT and names it.

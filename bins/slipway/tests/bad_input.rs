@@ -2,7 +2,8 @@
 //! malformed bodies, wrong types, unknown enum words, unknown ids and
 //! oversize bodies get the right 4xx; every error has the one shape and
 //! nothing answers 500. Also: every route is in the OpenAPI document, and
-//! every route in the document answers.
+//! every route in the document answers; secret values and webhook secrets
+//! are never shown; webhooks need the right signature.
 
 #![allow(clippy::unwrap_used)]
 
@@ -40,7 +41,33 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/tokens"),
     ("GET", "/api/v1/tokens"),
     ("DELETE", "/api/v1/tokens/{id}"),
+    ("POST", "/api/v1/runs/{id}/redeploy"),
+    ("POST", "/api/v1/projects/{id}/applications"),
+    ("GET", "/api/v1/projects/{id}/applications"),
+    ("GET", "/api/v1/applications"),
+    ("GET", "/api/v1/applications/{id}"),
+    ("PATCH", "/api/v1/applications/{id}"),
+    ("DELETE", "/api/v1/applications/{id}"),
+    ("POST", "/api/v1/applications/{id}/dispatch"),
+    ("GET", "/api/v1/projects/{id}/secrets"),
+    ("PUT", "/api/v1/projects/{id}/secrets/{name}"),
+    ("DELETE", "/api/v1/projects/{id}/secrets/{name}"),
+    ("GET", "/api/v1/applications/{id}/secrets"),
+    ("PUT", "/api/v1/applications/{id}/secrets/{name}"),
+    ("DELETE", "/api/v1/applications/{id}/secrets/{name}"),
+    ("GET", "/api/v1/workflows/{id}/schedules"),
+    ("POST", "/api/v1/workflows/{id}/schedules"),
+    ("GET", "/api/v1/applications/{id}/schedules"),
+    ("POST", "/api/v1/applications/{id}/schedules"),
+    ("GET", "/api/v1/schedules/{id}"),
+    ("PATCH", "/api/v1/schedules/{id}"),
+    ("DELETE", "/api/v1/schedules/{id}"),
+    ("POST", "/api/v1/hooks/{provider}/{application_id}"),
 ];
+
+/// Routes under `/api/v1` that take no bearer token (the webhook route is
+/// authenticated by the sender's signature).
+const PUBLIC: &[&str] = &["/api/v1/hooks/{provider}/{application_id}"];
 
 const WORKFLOW: &str = r#"
 name: tiny
@@ -59,6 +86,45 @@ fn fill(template: &str) -> String {
         .replace("{id}", "x")
         .replace("{stage}", "x")
         .replace("{job}", "x")
+        .replace("{name}", "X")
+        .replace("{provider}", "x")
+        .replace("{application_id}", "x")
+}
+
+/// An application body for the fixture project.
+fn application(name: &str, provider: &str) -> Value {
+    json!({
+        "name": name,
+        "repository": {
+            "provider": provider,
+            "owner": "acme",
+            "name": "shop",
+            "url": "https://git.example.com/acme/shop.git"
+        },
+        "triggers": [{"event": "push", "filter": "body.ref == \"refs/heads/main\""}]
+    })
+}
+
+/// An application body with one value set (`at` is a JSON pointer; the
+/// last key is added when absent).
+fn application_with(at: &str, value: Value) -> String {
+    let mut body = application("other", "github");
+    let (parent, key) = at.rsplit_once('/').unwrap();
+    match body.pointer_mut(parent).unwrap() {
+        Value::Object(map) => {
+            map.insert(key.to_owned(), value);
+        }
+        Value::Array(items) => items[key.parse::<usize>().unwrap()] = value,
+        other => panic!("cannot set {at} in {other}"),
+    }
+    body.to_string()
+}
+
+/// The same, without the value at `at` (a top-level key).
+fn application_without(key: &str) -> String {
+    let mut body = application("other", "github");
+    body.as_object_mut().unwrap().remove(key);
+    body.to_string()
 }
 
 fn assert_shape(what: &str, code: u16, body: &Value) {
@@ -146,6 +212,23 @@ fn bad_input_for_every_route() {
     let gone_secret = gone["secret"].as_str().unwrap().to_owned();
     let (code, _) = server.call_as(Some(&gone_secret), "GET", "/api/v1/projects", None);
     assert_eq!(code, 200, "the token works before it is revoked");
+    let (code, app) = server.call(
+        "POST",
+        &format!("/api/v1/projects/{project}/applications"),
+        Some(application("shop", "github")),
+    );
+    assert_eq!(code, 201, "{app}");
+    let app = app["id"].as_str().unwrap().to_owned();
+    let (code, schedule) = server.call(
+        "POST",
+        &format!("/api/v1/workflows/{wf}/schedules"),
+        Some(json!({"expression": "0 0 1 1 *", "timezone": "Europe/Berlin"})),
+    );
+    assert_eq!(code, 201, "{schedule}");
+    assert_eq!(schedule["target"], "workflow", "{schedule}");
+    assert!(schedule["next_fire_at"].is_string(), "{schedule}");
+    assert!(schedule["description"].is_string(), "{schedule}");
+    let schedule = schedule["id"].as_str().unwrap().to_owned();
     let gone_id = gone["id"].as_str().unwrap();
     let (code, _) = server.call("DELETE", &format!("/api/v1/tokens/{gone_id}"), None);
     assert_eq!(code, 204);
@@ -157,7 +240,10 @@ fn bad_input_for_every_route() {
     );
 
     // Missing, wrong and revoked tokens on every /api/v1 route.
-    for (method, template) in ROUTES.iter().filter(|(_, p)| p.starts_with("/api/v1")) {
+    for (method, template) in ROUTES
+        .iter()
+        .filter(|(_, p)| p.starts_with("/api/v1") && !PUBLIC.contains(p))
+    {
         let path = fill(template);
         for token in [None, Some("slw_wrong"), Some(gone_secret.as_str())] {
             let (code, body) = server.call_as(token, method, &path, None);
@@ -175,6 +261,11 @@ fn bad_input_for_every_route() {
     let p = |s: &str| format!("/api/v1/projects{s}");
     let w = |s: &str| format!("/api/v1/workflows/{wf}{s}");
     let r = |s: &str| format!("/api/v1/runs/{run}{s}");
+    let a = |s: &str| format!("/api/v1/applications/{app}{s}");
+    let pa = format!("/api/v1/projects/{project}/applications");
+    let ps = |s: &str| format!("/api/v1/projects/{project}/secrets{s}");
+    let sc = |s: &str| format!("/api/v1/schedules/{schedule}{s}");
+    let hook = |provider: &str| format!("/api/v1/hooks/{provider}/{app}");
     let cases = vec![
         // projects
         case("malformed json", "POST", p(""), 400).json("{\"name\":"),
@@ -426,6 +517,287 @@ fn bad_input_for_every_route() {
             "/api/v1/tokens/nope".into(),
             404,
         ),
+        // applications
+        case("application without repository", "POST", pa.clone(), 400)
+            .json(&application_without("repository"))
+            .at("repository"),
+        case("application without name", "POST", pa.clone(), 400)
+            .json(&application_without("name"))
+            .at("name"),
+        case("application unknown field", "POST", pa.clone(), 400)
+            .json(&application_with("/triggers/0/filtr", json!("")))
+            .at("triggers[0].filtr"),
+        case("application bad provider", "POST", pa.clone(), 400)
+            .json(&application_with("/repository/provider", json!("svn")))
+            .at("repository.provider"),
+        case("application blank owner", "POST", pa.clone(), 400)
+            .json(&application_with("/repository/owner", json!(" ")))
+            .at("repository.owner"),
+        case("application bad url", "POST", pa.clone(), 400)
+            .json(&application_with("/repository/url", json!("ftp://x/y")))
+            .at("repository.url"),
+        case("application bad trigger event", "POST", pa.clone(), 400)
+            .json(&application_with("/triggers/0/event", json!("merge")))
+            .at("triggers[0].event"),
+        case("application filter syntax error", "POST", pa.clone(), 400)
+            .json(&application_with(
+                "/triggers/0/filter",
+                json!("body.ref =="),
+            ))
+            .at("triggers[0].filter"),
+        case("application template path with ..", "POST", pa.clone(), 400)
+            .json(&application_with("/template_path", json!("../deploy.yaml")))
+            .at("template_path"),
+        case(
+            "application absolute trigger template",
+            "POST",
+            pa.clone(),
+            400,
+        )
+        .json(&application_with(
+            "/triggers/0/template",
+            json!("/etc/x.yaml"),
+        ))
+        .at("triggers[0].template"),
+        case("application bad default branch", "POST", pa.clone(), 400)
+            .json(&application_with("/default_branch", json!("a b")))
+            .at("default_branch"),
+        case("application wrong type", "POST", pa.clone(), 400)
+            .json(&application_with("/cancel_superseded", json!("yes")))
+            .at("cancel_superseded"),
+        case("application triggers not a list", "POST", pa.clone(), 400)
+            .json(&application_with("/triggers", json!({})))
+            .at("triggers"),
+        case("application duplicate name", "POST", pa.clone(), 409)
+            .json(&application("shop", "github").to_string()),
+        case(
+            "application in unknown project",
+            "POST",
+            p("/nope/applications"),
+            404,
+        )
+        .json(&application("x", "github").to_string()),
+        case("application oversize", "POST", pa.clone(), 413)
+            .body("application/json", big_json.clone()),
+        case("application not json", "POST", pa.clone(), 415)
+            .body("text/plain", b"name=x".to_vec()),
+        case(
+            "applications of unknown project",
+            "GET",
+            p("/nope/applications"),
+            404,
+        ),
+        case(
+            "applications unknown sort",
+            "GET",
+            "/api/v1/applications?sort=colour".into(),
+            400,
+        )
+        .at("sort"),
+        case(
+            "applications unknown order",
+            "GET",
+            format!("{pa}?order=sideways"),
+            400,
+        )
+        .at("order"),
+        case(
+            "applications unknown last_status",
+            "GET",
+            "/api/v1/applications?last_status=done".into(),
+            400,
+        )
+        .at("last_status"),
+        case(
+            "applications per_page too big",
+            "GET",
+            "/api/v1/applications?per_page=101".into(),
+            400,
+        )
+        .at("per_page"),
+        case(
+            "unknown application",
+            "GET",
+            "/api/v1/applications/nope".into(),
+            404,
+        ),
+        case(
+            "update unknown application",
+            "PATCH",
+            "/api/v1/applications/nope".into(),
+            404,
+        )
+        .json("{\"name\": \"y\"}"),
+        case("update application wrong type", "PATCH", a(""), 400)
+            .json("{\"triggers\": [{\"event\": 1}]}")
+            .at("triggers[0].event"),
+        case("update application bad provider", "PATCH", a(""), 400)
+            .json("{\"repository\": {\"provider\": \"svn\"}}")
+            .at("repository.provider"),
+        case("update application unknown field", "PATCH", a(""), 400)
+            .json("{\"repository\": {\"branch\": \"x\"}}")
+            .at("repository.branch"),
+        case(
+            "delete unknown application",
+            "DELETE",
+            "/api/v1/applications/nope".into(),
+            404,
+        ),
+        // dispatch and redeploy
+        case("dispatch without ref", "POST", a("/dispatch"), 400)
+            .json("{}")
+            .at("ref"),
+        case("dispatch blank ref", "POST", a("/dispatch"), 400)
+            .json("{\"ref\": \" \"}")
+            .at("ref"),
+        case("dispatch bad commit", "POST", a("/dispatch"), 400)
+            .json("{\"ref\": \"main\", \"commit\": \"xyz\"}")
+            .at("commit"),
+        case("dispatch inputs not a map", "POST", a("/dispatch"), 400)
+            .json("{\"ref\": \"main\", \"inputs\": []}")
+            .at("inputs"),
+        case(
+            "dispatch unknown application",
+            "POST",
+            "/api/v1/applications/nope/dispatch".into(),
+            404,
+        )
+        .json("{\"ref\": \"main\"}"),
+        case(
+            "redeploy unknown run",
+            "POST",
+            "/api/v1/runs/nope/redeploy".into(),
+            404,
+        ),
+        // secrets (names and values are checked before the key is used)
+        case("secret name in lower case", "PUT", ps("/lower-case"), 400)
+            .json("{\"value\": \"v\"}")
+            .at("name"),
+        case("secret name reserved", "PUT", ps("/SLIPWAY_X"), 400)
+            .json("{\"value\": \"v\"}")
+            .at("name"),
+        case("secret name CI", "PUT", a("/secrets/CI"), 400)
+            .json("{\"value\": \"v\"}")
+            .at("name"),
+        case("secret empty value", "PUT", ps("/TOKEN"), 400)
+            .json("{\"value\": \"\"}")
+            .at("value"),
+        case("secret without value", "PUT", ps("/TOKEN"), 400)
+            .json("{}")
+            .at("value"),
+        case("secret value wrong type", "PUT", ps("/TOKEN"), 400)
+            .json("{\"value\": 5}")
+            .at("value"),
+        case("secret unknown field", "PUT", ps("/TOKEN"), 400)
+            .json("{\"value\": \"v\", \"note\": \"x\"}")
+            .at("note"),
+        case(
+            "secret of unknown project",
+            "PUT",
+            p("/nope/secrets/TOKEN"),
+            404,
+        )
+        .json("{\"value\": \"v\"}"),
+        case(
+            "secret of unknown application",
+            "PUT",
+            "/api/v1/applications/nope/secrets/TOKEN".into(),
+            404,
+        )
+        .json("{\"value\": \"v\"}"),
+        case("secrets of unknown project", "GET", p("/nope/secrets"), 404),
+        case(
+            "secrets of unknown application",
+            "GET",
+            "/api/v1/applications/nope/secrets".into(),
+            404,
+        ),
+        case("delete unknown secret", "DELETE", ps("/NOPE"), 404),
+        case(
+            "delete unknown app secret",
+            "DELETE",
+            a("/secrets/NOPE"),
+            404,
+        ),
+        // schedules
+        case("bad cron expression", "POST", w("/schedules"), 400)
+            .json("{\"expression\": \"61 * * * *\"}")
+            .at("expression"),
+        case("cron with 7 fields", "POST", w("/schedules"), 400)
+            .json("{\"expression\": \"* * * * * * *\"}")
+            .at("expression"),
+        case("cron never fires", "POST", a("/schedules"), 400)
+            .json("{\"expression\": \"0 0 30 2 *\"}")
+            .at("expression"),
+        case("bad timezone", "POST", w("/schedules"), 400)
+            .json("{\"expression\": \"@daily\", \"timezone\": \"Mars/Olympus\"}")
+            .at("timezone"),
+        case("schedule without expression", "POST", w("/schedules"), 400)
+            .json("{}")
+            .at("expression"),
+        case("schedule params not strings", "POST", w("/schedules"), 400)
+            .json("{\"expression\": \"@daily\", \"params\": {\"a\": 1}}")
+            .at("params.a"),
+        case("schedule bad ref", "POST", a("/schedules"), 400)
+            .json("{\"expression\": \"@daily\", \"ref\": \"a..b\"}")
+            .at("ref"),
+        case("schedule unknown field", "POST", w("/schedules"), 400)
+            .json("{\"expression\": \"@daily\", \"cron\": \"x\"}")
+            .at("cron"),
+        case(
+            "schedule of unknown workflow",
+            "POST",
+            "/api/v1/workflows/nope/schedules".into(),
+            404,
+        )
+        .json("{\"expression\": \"@daily\"}"),
+        case(
+            "schedules of unknown application",
+            "GET",
+            "/api/v1/applications/nope/schedules".into(),
+            404,
+        ),
+        case(
+            "unknown schedule",
+            "GET",
+            "/api/v1/schedules/nope".into(),
+            404,
+        ),
+        case(
+            "update unknown schedule",
+            "PATCH",
+            "/api/v1/schedules/nope".into(),
+            404,
+        )
+        .json("{\"enabled\": false}"),
+        case("update schedule bad cron", "PATCH", sc(""), 400)
+            .json("{\"expression\": \"* * * * 8\"}")
+            .at("expression"),
+        case("update schedule bad timezone", "PATCH", sc(""), 400)
+            .json("{\"timezone\": \"Nowhere\"}")
+            .at("timezone"),
+        case("update schedule wrong type", "PATCH", sc(""), 400)
+            .json("{\"enabled\": \"no\"}")
+            .at("enabled"),
+        case(
+            "delete unknown schedule",
+            "DELETE",
+            "/api/v1/schedules/nope".into(),
+            404,
+        ),
+        // webhooks (no bearer token)
+        case("hook to unknown provider", "POST", hook("svn"), 404).json("{}"),
+        case(
+            "hook to unknown application",
+            "POST",
+            "/api/v1/hooks/github/nope".into(),
+            404,
+        )
+        .json("{}"),
+        case("hook without webhook secret", "POST", hook("github"), 401)
+            .json("{}")
+            .header("X-Hub-Signature-256", "sha256=00"),
+        case("hook oversize", "POST", hook("github"), 413).body("application/json", big.clone()),
         // no such route
         case("unknown route", "GET", "/api/v1/nothing".into(), 404),
         case("unknown top-level route", "GET", "/nothing".into(), 404),
@@ -437,7 +809,12 @@ fn bad_input_for_every_route() {
             .client()
             .request(c.method.parse().unwrap(), server.url(&c.path))
             .body(c.body.clone());
-        if let Some(t) = &c.token {
+        // Webhook senders have no token.
+        if let Some(t) = c
+            .token
+            .as_ref()
+            .filter(|_| !c.path.starts_with("/api/v1/hooks/"))
+        {
             req = req.header("Authorization", format!("Bearer {t}"));
         }
         if let Some(ct) = c.content_type {
@@ -467,9 +844,178 @@ fn bad_input_for_every_route() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 
+    // Nothing of the above changed the fixtures.
+    let (code, got) = server.call("GET", &a(""), None);
+    assert_eq!(code, 200, "{got}");
+    assert_eq!(got["name"], "shop");
+    assert_eq!(got["repository"]["provider"], "github");
+    assert_eq!(got["webhook_url"], format!("/api/v1/hooks/github/{app}"));
+    assert_eq!(got["webhook_secret_set"], false);
+    assert!(got["last_run"].is_null(), "{got}");
+    let (code, list) = server.call(
+        "GET",
+        "/api/v1/applications?sort=last_run_at&order=desc&per_page=5",
+        None,
+    );
+    assert_eq!(code, 200, "{list}");
+    assert_eq!(list["total"], 1, "{list}");
+    let (code, list) = server.call("GET", &format!("{pa}?last_status=passed"), None);
+    assert_eq!(code, 200, "{list}");
+    assert_eq!(list["total"], 0, "{list}");
+    let (code, got) = server.call("GET", &sc(""), None);
+    assert_eq!(code, 200, "{got}");
+    assert_eq!(got["expression"], "0 0 1 1 *");
+    assert_eq!(got["timezone"], "Europe/Berlin");
+
+    // A redeploy of the finished run repeats it and names it.
+    let (code, again) = server.call("POST", &r("/redeploy"), None);
+    assert_eq!(code, 201, "{again}");
+    assert_eq!(again["trigger"]["kind"], "redeploy", "{again}");
+    assert_eq!(
+        again["trigger"]["detail"]["repeats"],
+        run.as_str(),
+        "{again}"
+    );
+    let again = again["id"].as_str().unwrap().to_owned();
+    server.wait_run(&again, 30, |r| r["status"] == "passed");
+
     // The server is still healthy after all that.
     let (code, _) = server.call_as(None, "GET", "/readyz", None);
     assert_eq!(code, 200);
+}
+
+/// Secret values and webhook secrets are write-only, and a webhook is
+/// accepted only with the right signature. (Needs the server's secret key.)
+#[test]
+fn secrets_are_write_only_and_hooks_need_a_signature() {
+    use slipway_domain::webhook::generic_signature;
+
+    const VALUE: &str = "hunter2-not-to-be-seen";
+    const HOOK_SECRET: &str = "whsec-not-to-be-seen";
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), None, &[]);
+    let (code, p) = server.call("POST", "/api/v1/projects", Some(json!({"name": "s"})));
+    assert_eq!(code, 201, "{p}");
+    let project = p["id"].as_str().unwrap().to_owned();
+    let mut body = application("hooked", "generic");
+    body["webhook_secret"] = json!(HOOK_SECRET);
+    let (code, app) = server.call(
+        "POST",
+        &format!("/api/v1/projects/{project}/applications"),
+        Some(body),
+    );
+    assert_eq!(
+        code, 201,
+        "creating an application with a webhook secret: {app}"
+    );
+    assert_eq!(app["webhook_secret_set"], true, "{app}");
+    assert!(!app.to_string().contains(HOOK_SECRET), "{app}");
+    let app = app["id"].as_str().unwrap().to_owned();
+    let (code, got) = server.call("GET", &format!("/api/v1/applications/{app}"), None);
+    assert_eq!(code, 200);
+    assert!(!got.to_string().contains(HOOK_SECRET), "{got}");
+    assert!(got.get("webhook_secret").is_none(), "{got}");
+
+    // Secrets: 201 when created, 200 when replaced, never the value.
+    for owner in [
+        format!("/api/v1/projects/{project}/secrets"),
+        format!("/api/v1/applications/{app}/secrets"),
+    ] {
+        let (code, made) = server.call(
+            "PUT",
+            &format!("{owner}/API_TOKEN"),
+            Some(json!({"value": VALUE})),
+        );
+        assert_eq!(code, 201, "{owner}: {made}");
+        assert_eq!(made["name"], "API_TOKEN");
+        assert!(made["created_at"].is_string() && made["updated_at"].is_string());
+        let (code, again) = server.call(
+            "PUT",
+            &format!("{owner}/API_TOKEN"),
+            Some(json!({"value": "rotated-value"})),
+        );
+        assert_eq!(code, 200, "{owner}: {again}");
+        assert_eq!(again["created_at"], made["created_at"]);
+        let (code, list) = server.call("GET", &owner, None);
+        assert_eq!(code, 200, "{list}");
+        assert_eq!(list["items"].as_array().unwrap().len(), 1, "{list}");
+        assert_eq!(list["items"][0]["name"], "API_TOKEN");
+        for shown in [&made, &again, &list] {
+            let text = shown.to_string();
+            assert!(!text.contains(VALUE) && !text.contains("rotated-value"));
+            assert!(!text.contains("\"value\""), "{text}");
+        }
+        let (code, _) = server.call("DELETE", &format!("{owner}/API_TOKEN"), None);
+        assert_eq!(code, 204);
+        let (code, _) = server.call("DELETE", &format!("{owner}/API_TOKEN"), None);
+        assert_eq!(code, 404);
+    }
+
+    // Webhooks: no, wrong or stale signatures get 401; a signed ping, pong.
+    let hook = format!("/api/v1/hooks/generic/{app}");
+    let ping = br#"{"zen": "hi"}"#.to_vec();
+    let now = chrono::Utc::now().timestamp();
+    let send = |headers: &[(&str, String)], body: &[u8]| {
+        let mut req = server
+            .client()
+            .post(server.url(&hook))
+            .header("Content-Type", "application/json")
+            .header("X-Slipway-Event", "ping")
+            .body(body.to_vec());
+        for (k, v) in headers {
+            req = req.header(*k, v);
+        }
+        common::read(req.send().unwrap())
+    };
+    let good = generic_signature(HOOK_SECRET, now, &ping);
+    let bad = generic_signature("another secret", now, &ping);
+    let stale = generic_signature(HOOK_SECRET, now - 3600, &ping);
+    for (what, headers) in [
+        ("no signature", vec![]),
+        ("no timestamp", vec![("X-Slipway-Signature", good.clone())]),
+        (
+            "wrong signature",
+            vec![
+                ("X-Slipway-Signature", bad),
+                ("X-Slipway-Timestamp", now.to_string()),
+            ],
+        ),
+        (
+            "malformed signature",
+            vec![
+                ("X-Slipway-Signature", "sha256=zz".to_owned()),
+                ("X-Slipway-Timestamp", now.to_string()),
+            ],
+        ),
+        (
+            "stale timestamp",
+            vec![
+                ("X-Slipway-Signature", stale),
+                ("X-Slipway-Timestamp", (now - 3600).to_string()),
+            ],
+        ),
+    ] {
+        let (code, body) = send(&headers, &ping);
+        assert_eq!(code, 401, "{what}: {body}");
+        assert_shape(what, code, &body);
+    }
+    let signed = vec![
+        ("X-Slipway-Signature", good.clone()),
+        ("X-Slipway-Timestamp", now.to_string()),
+    ];
+    let (code, body) = send(&signed, b"{\"zen\": \"changed\"}");
+    assert_eq!(code, 401, "a changed body: {body}");
+    let (code, body) = send(&signed, &ping);
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body, json!({"result": "pong"}));
+    // The application's provider is generic: GitHub's scheme is refused.
+    let (code, body) = server.call_as(None, "POST", &format!("/api/v1/hooks/github/{app}"), None);
+    assert_eq!(code, 401, "{body}");
+
+    // Neither secret reached the server's log.
+    let log = std::fs::read_to_string(dir.path().join("server.log")).unwrap();
+    assert!(!log.contains(VALUE) && !log.contains("rotated-value"));
+    assert!(!log.contains(HOOK_SECRET));
 }
 
 #[test]
@@ -492,9 +1038,25 @@ fn every_route_is_in_the_openapi_document() {
         .map(|(m, p)| (m.to_string(), p.to_string()))
         .collect();
     assert_eq!(documented, table, "the document and the route table differ");
+    // Routes that need a token say so; the public ones say nothing.
+    for (method, template) in &documented {
+        let security = &doc["paths"][template][method.to_lowercase()]["security"];
+        if PUBLIC.contains(&template.as_str()) {
+            assert_eq!(security, &json!([{}]), "{method} {template}");
+        } else if template.starts_with("/api/v1") {
+            assert_eq!(security, &json!([{"bearer": []}]), "{method} {template}");
+        }
+    }
     // Every documented route exists on the server (no "no such route").
     for (method, template) in &documented {
         let (code, body) = server.call_as(None, method, &fill(template), None);
+        if PUBLIC.contains(&template.as_str()) {
+            // `x` is no webhook provider.
+            assert_eq!(code, 404, "{method} {template}: {body}");
+            let message = body["error"]["message"].as_str().unwrap();
+            assert!(message.contains("provider"), "{method} {template}: {body}");
+            continue;
+        }
         let expected = if template.starts_with("/api/v1") {
             401
         } else {

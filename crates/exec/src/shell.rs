@@ -481,7 +481,17 @@ impl JobKind for ShellKind {
         let mut env = ctx.env.clone();
         if let Some(repo) = &spec.repo {
             match self.checkout(&ctx, repo).await {
-                Ok(vars) => env.extend(vars),
+                Ok(mut vars) => {
+                    // Checked out by commit id, the checkout knows no ref
+                    // name: the one the run's trigger recorded (a pushed
+                    // branch, a dispatched tag) is the better answer.
+                    if vars.get("SLIPWAY_REF") == vars.get("SLIPWAY_COMMIT")
+                        && env.contains_key("SLIPWAY_REF")
+                    {
+                        vars.remove("SLIPWAY_REF");
+                    }
+                    env.extend(vars);
+                }
                 Err(why) => return JobOutcome::failed(why),
             }
         }

@@ -6,7 +6,9 @@ use actix_web::http::header;
 use actix_web::web::{self, Bytes, BytesMut};
 use actix_web::{HttpMessage, HttpRequest};
 use futures::StreamExt;
-use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde::de::{DeserializeOwned, Deserializer};
+use slipway_core::Status;
 use slipway_domain::{Order, PageRequest};
 
 /// Reads the whole body, refusing (413) anything above `limit` bytes, first
@@ -110,6 +112,31 @@ fn describe(path: &str, message: &str) -> ApiError {
         }
     }
     ApiError::malformed(path, message)
+}
+
+/// For a field that may be absent, `null` or a value: with
+/// `#[serde(default, deserialize_with = "present")]`, absent is `None`,
+/// `null` is `Some(None)` and a value is `Some(Some(v))`.
+pub fn present<'de, D, T>(de: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(de).map(Some)
+}
+
+/// A run status word given in query parameter `param`.
+pub fn status_word(param: &str, word: &str) -> ApiResult<Status> {
+    word.parse().map_err(|_| {
+        let all: Vec<&str> = Status::ALL.iter().map(|s| s.as_str()).collect();
+        ApiError::invalid(
+            param,
+            format!(
+                "unknown status `{word}`, expected one of: {}",
+                all.join(", ")
+            ),
+        )
+    })
 }
 
 /// The query parameters of a request, read by name with checked types.

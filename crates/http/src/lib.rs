@@ -1,7 +1,8 @@
 //! # slipway-http: the HTTP face of Slipway
 //!
 //! actix-web handlers for the native REST API under `/api/v1` (projects,
-//! workflows, runs, logs with live Server-Sent Events, tokens), its
+//! workflows, runs, logs with live Server-Sent Events, applications,
+//! secrets, schedules, webhook deliveries, tokens), its
 //! OpenAPI document and browsable UI, bearer-token auth, the health checks
 //! and Prometheus metrics, and the one place where errors become status
 //! codes and the one error shape (see [`error`]). The five dialects will

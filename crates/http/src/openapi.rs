@@ -12,14 +12,19 @@ use utoipa_actix_web::AppExt;
     info(
         title = "Slipway",
         description = "The native API of Slipway, a self-hosted continuous-delivery server. \
-            Every route under /api/v1 needs `Authorization: Bearer <token>`; errors have one \
+            Every route under /api/v1 needs `Authorization: Bearer <token>`, except the webhook \
+            route (/api/v1/hooks/..., authenticated by the sender's signature); errors have one \
             shape: {\"error\": {\"code\", \"message\", \"details\": [{\"path\", \"message\"}]}}."
     ),
     modifiers(&Bearer),
     tags(
         (name = "projects", description = "Named groups of workflows"),
         (name = "workflows", description = "Versioned workflow definitions"),
-        (name = "runs", description = "Executions of a workflow version"),
+        (name = "runs", description = "Executions of a workflow version or an application's template"),
+        (name = "applications", description = "Repositories whose pushes, tags and dispatches run the workflow template kept in them"),
+        (name = "secrets", description = "Write-only values given to jobs as environment variables"),
+        (name = "schedules", description = "Cron schedules of workflows and applications"),
+        (name = "hooks", description = "Webhook deliveries from repository hosts (signature, no token)"),
         (name = "logs", description = "Job logs, whole or live"),
         (name = "tokens", description = "API tokens (admin only)"),
         (name = "health", description = "Health checks and metrics (no token)"),

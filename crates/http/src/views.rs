@@ -5,7 +5,11 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use slipway_core::{JobRecord, LogLine, RunRecord, StageRecord, Status};
-use slipway_domain::{ApiToken, NewToken, Page, Project, Workflow, WorkflowVersion};
+use slipway_domain::{
+    ApiToken, Application, ApplicationInput, HookOutcome, LastRun, NewToken, Page, Project,
+    Repository, RepositoryInput, ScheduleInput, SecretMeta, StoredSchedule, TriggerRule, Workflow,
+    WorkflowVersion,
+};
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
@@ -438,6 +442,564 @@ impl From<RunRecord> for RunView {
     }
 }
 
+// ---- write-only text ----
+
+/// A secret value in a request: deserialized like a string, never shown
+/// by `Debug` (so a request logged by mistake does not leak it).
+#[derive(Clone, Default, Deserialize)]
+#[serde(transparent)]
+pub struct SecretText(pub String);
+
+impl std::fmt::Debug for SecretText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretText(<redacted>)")
+    }
+}
+
+// ---- applications ----
+
+/// Where an application's code lives.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RepositoryView {
+    /// `github`, `gitlab`, `gitee` or `generic`.
+    pub provider: String,
+    /// The owner (user, group or organisation) on the host.
+    pub owner: String,
+    /// The repository's name on the host.
+    pub name: String,
+    /// The clone URL Slipway fetches from.
+    pub url: String,
+    /// The host's own id for the repository (may be empty).
+    pub provider_repo_id: String,
+}
+
+impl From<Repository> for RepositoryView {
+    fn from(r: Repository) -> Self {
+        RepositoryView {
+            provider: r.provider.as_str().to_owned(),
+            owner: r.owner,
+            name: r.name,
+            url: r.url,
+            provider_repo_id: r.provider_repo_id,
+        }
+    }
+}
+
+/// A webhook trigger rule: deliveries of `event` whose payload passes
+/// `filter` start a run of `template`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TriggerRuleView {
+    /// `push` (a branch), `tag_push` or `pull_request` (opened or updated).
+    pub event: String,
+    /// A CEL expression over `body` and `headers`; empty (the default)
+    /// matches every delivery.
+    #[serde(default)]
+    pub filter: String,
+    /// The template's path in the repository; empty (the default) means
+    /// the application's `template_path`.
+    #[serde(default)]
+    pub template: String,
+}
+
+impl From<TriggerRule> for TriggerRuleView {
+    fn from(t: TriggerRule) -> Self {
+        TriggerRuleView {
+            event: t.event,
+            filter: t.filter,
+            template: t.template,
+        }
+    }
+}
+
+impl From<TriggerRuleView> for TriggerRule {
+    fn from(t: TriggerRuleView) -> Self {
+        TriggerRule {
+            event: t.event,
+            filter: t.filter,
+            template: t.template,
+        }
+    }
+}
+
+/// An application's latest run, in short.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LastRunView {
+    /// The run.
+    pub run_id: String,
+    /// The commit it ran.
+    pub commit: Option<String>,
+    /// That commit's message (first line).
+    pub message: Option<String>,
+    /// The ref it ran (`refs/heads/main`, `refs/tags/v1`).
+    #[serde(rename = "ref")]
+    pub git_ref: Option<String>,
+    /// Its status word (`queued`, `running`, `passed`, ...).
+    pub status: String,
+    /// Whether it has finished.
+    pub completed: bool,
+    /// When it was started.
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<LastRun> for LastRunView {
+    fn from(l: LastRun) -> Self {
+        LastRunView {
+            run_id: l.run_id,
+            commit: l.commit,
+            message: l.message,
+            git_ref: l.git_ref,
+            status: l.status,
+            completed: l.completed,
+            created_at: l.created_at,
+        }
+    }
+}
+
+/// An application (never its webhook secret).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApplicationView {
+    /// Its id (also the concurrency key of its runs).
+    pub id: String,
+    /// Its project.
+    pub project_id: String,
+    /// Its name, unique in the project.
+    pub name: String,
+    /// Free text.
+    pub description: String,
+    /// Its repository.
+    pub repository: RepositoryView,
+    /// The branch dispatches and schedules use when none is given.
+    pub default_branch: String,
+    /// The workflow template's path in the repository.
+    pub template_path: String,
+    /// Webhook trigger rules, tried in order.
+    pub triggers: Vec<TriggerRuleView>,
+    /// Whether a newer push cancels older active runs of the same ref.
+    pub cancel_superseded: bool,
+    /// Whether a webhook secret is set (the secret itself is never shown).
+    pub webhook_secret_set: bool,
+    /// Where the repository host sends webhooks:
+    /// `/api/v1/hooks/<provider>/<id>`.
+    pub webhook_url: String,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+    /// Its latest run, if it ever ran.
+    pub last_run: Option<LastRunView>,
+}
+
+impl From<Application> for ApplicationView {
+    fn from(a: Application) -> Self {
+        ApplicationView {
+            webhook_url: format!("/api/v1/hooks/{}/{}", a.repository.provider, a.id),
+            webhook_secret_set: a.webhook_secret.is_some(),
+            id: a.id,
+            project_id: a.project_id,
+            name: a.name,
+            description: a.description,
+            repository: a.repository.into(),
+            default_branch: a.default_branch,
+            template_path: a.template_path,
+            triggers: a.triggers.into_iter().map(Into::into).collect(),
+            cancel_superseded: a.cancel_superseded,
+            created_at: a.created_at,
+            updated_at: a.updated_at,
+            last_run: a.last_run.map(Into::into),
+        }
+    }
+}
+
+/// A repository, as given to create an application.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RepositoryCreate {
+    /// `github`, `gitlab`, `gitee` or `generic`.
+    pub provider: String,
+    /// The owner on the host.
+    pub owner: String,
+    /// The repository's name on the host.
+    pub name: String,
+    /// The clone URL (`https://`, `http://`, `git://`, `ssh://` or `file://`).
+    pub url: String,
+    /// The host's own id for it.
+    #[serde(default)]
+    pub provider_repo_id: Option<String>,
+}
+
+/// Changes to a repository; absent fields stay as they are.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RepositoryUpdate {
+    /// `github`, `gitlab`, `gitee` or `generic`.
+    #[serde(default)]
+    pub provider: Option<String>,
+    /// The owner on the host.
+    #[serde(default)]
+    pub owner: Option<String>,
+    /// The repository's name on the host.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The clone URL.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// The host's own id for it.
+    #[serde(default)]
+    pub provider_repo_id: Option<String>,
+}
+
+impl From<RepositoryCreate> for RepositoryInput {
+    fn from(r: RepositoryCreate) -> Self {
+        RepositoryInput {
+            provider: Some(r.provider),
+            owner: Some(r.owner),
+            name: Some(r.name),
+            url: Some(r.url),
+            provider_repo_id: r.provider_repo_id,
+        }
+    }
+}
+
+impl From<RepositoryUpdate> for RepositoryInput {
+    fn from(r: RepositoryUpdate) -> Self {
+        RepositoryInput {
+            provider: r.provider,
+            owner: r.owner,
+            name: r.name,
+            url: r.url,
+            provider_repo_id: r.provider_repo_id,
+        }
+    }
+}
+
+/// A new application.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApplicationCreate {
+    /// Its name (1 to 100 characters, unique in the project).
+    pub name: String,
+    /// Free text.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Its repository.
+    pub repository: RepositoryCreate,
+    /// The branch dispatches and schedules use (default `main`).
+    #[serde(default)]
+    pub default_branch: Option<String>,
+    /// The template's path in the repository (default
+    /// `.slipway/workflow.yaml`); relative, without `..`.
+    #[serde(default)]
+    pub template_path: Option<String>,
+    /// Webhook trigger rules, tried in order.
+    #[serde(default)]
+    pub triggers: Option<Vec<TriggerRuleView>>,
+    /// Whether a newer push cancels older active runs of the same ref
+    /// (default false).
+    #[serde(default)]
+    pub cancel_superseded: Option<bool>,
+    /// The webhook secret (write-only).
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub webhook_secret: Option<SecretText>,
+}
+
+impl From<ApplicationCreate> for ApplicationInput {
+    fn from(a: ApplicationCreate) -> Self {
+        ApplicationInput {
+            name: Some(a.name),
+            description: a.description,
+            repository: Some(a.repository.into()),
+            default_branch: a.default_branch,
+            template_path: a.template_path,
+            triggers: a.triggers.map(|t| t.into_iter().map(Into::into).collect()),
+            cancel_superseded: a.cancel_superseded,
+            webhook_secret: a.webhook_secret.map(|s| s.0),
+        }
+    }
+}
+
+/// Changes to an application; fields present replace, absent fields stay
+/// as they are.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApplicationUpdate {
+    /// A new name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// A new description.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Repository fields to change (the ones given replace).
+    #[serde(default)]
+    pub repository: Option<RepositoryUpdate>,
+    /// A new default branch.
+    #[serde(default)]
+    pub default_branch: Option<String>,
+    /// A new template path.
+    #[serde(default)]
+    pub template_path: Option<String>,
+    /// New trigger rules (replace all of them).
+    #[serde(default)]
+    pub triggers: Option<Vec<TriggerRuleView>>,
+    /// Whether a newer push cancels older active runs of the same ref.
+    #[serde(default)]
+    pub cancel_superseded: Option<bool>,
+    /// A new webhook secret (write-only); `""` removes it.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub webhook_secret: Option<SecretText>,
+}
+
+impl From<ApplicationUpdate> for ApplicationInput {
+    fn from(a: ApplicationUpdate) -> Self {
+        ApplicationInput {
+            name: a.name,
+            description: a.description,
+            repository: a.repository.map(Into::into),
+            default_branch: a.default_branch,
+            template_path: a.template_path,
+            triggers: a.triggers.map(|t| t.into_iter().map(Into::into).collect()),
+            cancel_superseded: a.cancel_superseded,
+            webhook_secret: a.webhook_secret.map(|s| s.0),
+        }
+    }
+}
+
+/// A manual run of an application.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DispatchBody {
+    /// A branch or tag name, or a full ref (`refs/heads/main`,
+    /// `refs/tags/v1`).
+    #[serde(rename = "ref")]
+    pub git_ref: String,
+    /// A commit id (hex); the ref's head when absent.
+    #[serde(default)]
+    pub commit: Option<String>,
+    /// Values for the template's params, by name.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub inputs: BTreeMap<String, serde_json::Value>,
+}
+
+impl From<DispatchBody> for slipway_domain::DispatchInput {
+    fn from(d: DispatchBody) -> Self {
+        slipway_domain::DispatchInput {
+            git_ref: Some(d.git_ref),
+            commit: d.commit,
+            inputs: d.inputs,
+        }
+    }
+}
+
+// ---- secrets ----
+
+/// A stored secret: its name and times, never its value.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SecretView {
+    /// Its name (an environment variable name).
+    pub name: String,
+    /// When it was first set.
+    pub created_at: DateTime<Utc>,
+    /// When its value last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<SecretMeta> for SecretView {
+    fn from(s: SecretMeta) -> Self {
+        SecretView {
+            name: s.name,
+            created_at: s.created_at,
+            updated_at: s.updated_at,
+        }
+    }
+}
+
+/// The secrets of a project or application.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SecretList {
+    /// Every secret, by name.
+    pub items: Vec<SecretView>,
+}
+
+/// A secret's value.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecretPut {
+    /// The value (1 byte to 64 KiB); never shown again.
+    #[schema(value_type = String)]
+    pub value: SecretText,
+}
+
+// ---- schedules ----
+
+/// A cron schedule of a workflow or an application.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ScheduleView {
+    /// Its id.
+    pub id: String,
+    /// `workflow` or `application`.
+    pub target: String,
+    /// The workflow's or application's id.
+    pub target_id: String,
+    /// The expression as written (5 or 6 fields, or a shorthand).
+    pub expression: String,
+    /// The IANA time zone it is evaluated in; `null` is UTC.
+    pub timezone: Option<String>,
+    /// For applications: the ref to run (empty: the default branch).
+    #[serde(rename = "ref")]
+    pub git_ref: String,
+    /// Params for the runs it starts.
+    pub params: BTreeMap<String, String>,
+    /// Paused schedules start nothing.
+    pub enabled: bool,
+    /// The last fire time it started a run for.
+    pub last_fired_at: Option<DateTime<Utc>>,
+    /// The next fire time (also when paused).
+    pub next_fire_at: Option<DateTime<Utc>>,
+    /// The expression in words.
+    pub description: Option<String>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl ScheduleView {
+    /// The view of `s`, with its next fire time after `now`.
+    pub fn at(s: StoredSchedule, now: DateTime<Utc>) -> Self {
+        let parsed = slipway_domain::Schedule::parse(&s.expression, s.timezone.as_deref()).ok();
+        ScheduleView {
+            next_fire_at: parsed.as_ref().and_then(|p| p.next_after(now)),
+            description: parsed.as_ref().map(slipway_domain::Schedule::describe),
+            id: s.id,
+            target: s.target.as_str().to_owned(),
+            target_id: s.target_id,
+            expression: s.expression,
+            timezone: s.timezone,
+            git_ref: s.git_ref,
+            params: s.params,
+            enabled: s.enabled,
+            last_fired_at: s.last_fired_at,
+            created_at: s.created_at,
+            updated_at: s.updated_at,
+        }
+    }
+}
+
+/// The schedules of a workflow or application.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ScheduleList {
+    /// Every schedule, oldest first.
+    pub items: Vec<ScheduleView>,
+}
+
+/// A new schedule.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleCreate {
+    /// 5 fields (`minute hour day-of-month month day-of-week`), 6 (a
+    /// leading `second`), or a shorthand (`@daily`, `@hourly`, ...).
+    pub expression: String,
+    /// An IANA time zone (`Europe/Berlin`); absent, `null` or `""`: UTC.
+    #[serde(default)]
+    pub timezone: Option<String>,
+    /// For applications: the ref to run (default: the default branch).
+    #[serde(default, rename = "ref")]
+    pub git_ref: Option<String>,
+    /// Params for the runs, by name.
+    #[serde(default)]
+    pub params: Option<BTreeMap<String, String>>,
+    /// Whether it fires (default true).
+    #[serde(default)]
+    pub enabled: Option<bool>,
+}
+
+impl From<ScheduleCreate> for ScheduleInput {
+    fn from(s: ScheduleCreate) -> Self {
+        ScheduleInput {
+            expression: Some(s.expression),
+            timezone: Some(s.timezone),
+            git_ref: s.git_ref,
+            params: s.params,
+            enabled: s.enabled,
+        }
+    }
+}
+
+/// Changes to a schedule; absent fields stay as they are.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleUpdate {
+    /// A new expression.
+    #[serde(default)]
+    pub expression: Option<String>,
+    /// A new time zone; `null` or `""` for UTC.
+    #[serde(default, deserialize_with = "crate::input::present")]
+    #[schema(value_type = Option<String>)]
+    pub timezone: Option<Option<String>>,
+    /// A new ref (`""`: the default branch).
+    #[serde(default, rename = "ref")]
+    pub git_ref: Option<String>,
+    /// New params (replace all of them).
+    #[serde(default)]
+    pub params: Option<BTreeMap<String, String>>,
+    /// Pause (false) or resume (true).
+    #[serde(default)]
+    pub enabled: Option<bool>,
+}
+
+impl From<ScheduleUpdate> for ScheduleInput {
+    fn from(s: ScheduleUpdate) -> Self {
+        ScheduleInput {
+            expression: s.expression,
+            timezone: s.timezone,
+            git_ref: s.git_ref,
+            params: s.params,
+            enabled: s.enabled,
+        }
+    }
+}
+
+// ---- webhooks ----
+
+/// What a webhook delivery did.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum HookOutcomeView {
+    /// A ping: nothing to do.
+    Pong,
+    /// This delivery id was handled before; nothing started.
+    Duplicate {
+        /// The delivery id.
+        delivery: String,
+    },
+    /// No rule matched, or the event starts nothing.
+    Ignored {
+        /// Why.
+        reason: String,
+    },
+    /// A run was started.
+    Started {
+        /// The run.
+        run_id: String,
+        /// The index of the trigger rule that matched.
+        rule: usize,
+    },
+}
+
+impl From<HookOutcome> for HookOutcomeView {
+    fn from(o: HookOutcome) -> Self {
+        match o {
+            HookOutcome::Pong => HookOutcomeView::Pong,
+            HookOutcome::Duplicate { delivery } => HookOutcomeView::Duplicate { delivery },
+            HookOutcome::Ignored { reason } => HookOutcomeView::Ignored { reason },
+            HookOutcome::Started { run_id, rule } => HookOutcomeView::Started { run_id, rule },
+        }
+    }
+}
+
 // ---- logs ----
 
 /// A stored log line.
@@ -581,6 +1143,7 @@ page_of!(
     "A page of workflow versions, newest first."
 );
 page_of!(RunPage, RunSummary, "A page of runs.");
+page_of!(ApplicationPage, ApplicationView, "A page of applications.");
 
 /// The answer of the health checks.
 #[derive(Debug, Serialize, ToSchema)]

@@ -1,10 +1,14 @@
 //! Every route of the native API, wired in one place ([`configure`]);
 //! handlers are grouped by resource, one file each.
 
+pub mod applications;
 pub mod health;
+pub mod hooks;
 pub mod logs;
 pub mod projects;
 pub mod runs;
+pub mod schedules;
+pub mod secrets;
 pub mod tokens;
 pub mod workflows;
 
@@ -33,6 +37,28 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
         .service(runs::retry)
         .service(runs::approve)
         .service(runs::reject)
+        .service(runs::redeploy)
+        .service(applications::create)
+        .service(applications::list_in_project)
+        .service(applications::list)
+        .service(applications::get_one)
+        .service(applications::update)
+        .service(applications::remove)
+        .service(applications::dispatch)
+        .service(secrets::list_project)
+        .service(secrets::put_project)
+        .service(secrets::delete_project)
+        .service(secrets::list_application)
+        .service(secrets::put_application)
+        .service(secrets::delete_application)
+        .service(schedules::list_workflow)
+        .service(schedules::create_workflow)
+        .service(schedules::list_application)
+        .service(schedules::create_application)
+        .service(schedules::get_one)
+        .service(schedules::update)
+        .service(schedules::remove)
+        .service(hooks::receive)
         .service(logs::whole)
         .service(logs::stream)
         .service(tokens::create)

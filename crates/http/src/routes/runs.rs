@@ -1,4 +1,5 @@
-//! Runs: start one from a workflow, list, get, cancel, retry, and decide
+//! Runs: start one from a workflow, list, get, cancel, retry, redeploy
+//! (repeat a finished run: a rollback when it is an older one), and decide
 //! on a stage waiting for approval.
 
 use crate::State;
@@ -7,7 +8,7 @@ use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::input::{self, Query};
 use crate::views::{DecisionInput, RunPage, RunStart, RunView};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
-use slipway_core::{Status, Trigger};
+use slipway_core::Trigger;
 use slipway_domain::{Order, RunFilter};
 
 /// Starts a run of a workflow with values for its params.
@@ -81,16 +82,7 @@ pub async fn list(
         if word.is_empty() {
             continue;
         }
-        let status: Status = word.parse().map_err(|_| {
-            let all: Vec<&str> = Status::ALL.iter().map(|s| s.as_str()).collect();
-            ApiError::invalid(
-                "status",
-                format!(
-                    "unknown status `{word}`, expected one of: {}",
-                    all.join(", ")
-                ),
-            )
-        })?;
+        let status = input::status_word("status", word)?;
         if !filter.statuses.contains(&status) {
             filter.statuses.push(status);
         }
@@ -170,6 +162,34 @@ pub async fn retry(
         .on_main(async move { app.retry_run(&id).await })
         .await??;
     Ok(HttpResponse::Accepted().json(RunView::from(run)))
+}
+
+/// Starts a new run that repeats a finished run: the same plan (so the
+/// same commit and template content) and params, with today's secrets.
+/// The new run's `trigger.detail.repeats` names the repeated run.
+#[utoipa::path(
+    tag = "runs",
+    params(("id" = String, Path, description = "The run to repeat")),
+    responses(
+        (status = 201, description = "Started (queued or running)", body = RunView),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 404, description = "No such run", body = ErrorBody),
+        (status = 409, description = "The run has not finished", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/api/v1/runs/{id}/redeploy")]
+pub async fn redeploy(
+    caller: Caller,
+    st: web::Data<State>,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let app = st.app().clone();
+    let id = id.into_inner();
+    let run = st
+        .on_main(async move { app.redeploy(&id, Some(&caller.0)).await })
+        .await??;
+    Ok(HttpResponse::Created().json(RunView::from(run)))
 }
 
 async fn decide(

@@ -1,0 +1,204 @@
+//! Secrets of a project or an application: list (names and times only),
+//! set (create or rotate; the value is write-only), delete. Values reach
+//! jobs as environment variables of the next run, masked in its logs.
+
+use crate::State;
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::input;
+use crate::views::{SecretList, SecretPut, SecretView};
+use actix_web::{HttpRequest, HttpResponse, delete, get, put, web};
+use slipway_domain::SecretOwner;
+
+async fn list_of(st: &State, owner: SecretOwner<'_>) -> ApiResult<HttpResponse> {
+    let items = st
+        .app()
+        .secrets(owner)
+        .await?
+        .into_iter()
+        .map(SecretView::from)
+        .collect();
+    Ok(HttpResponse::Ok().json(SecretList { items }))
+}
+
+async fn put_of(
+    st: &State,
+    owner: SecretOwner<'_>,
+    name: &str,
+    req: &HttpRequest,
+    body: web::Payload,
+) -> ApiResult<HttpResponse> {
+    let body = input::read_body(req, body, st.settings().body_limit).await?;
+    let input: SecretPut = input::json(req, &body)?;
+    let created = st.app().put_secret(owner, name, &input.value.0).await?;
+    // The times are the store's: read them back.
+    let meta = st
+        .app()
+        .secrets(owner)
+        .await?
+        .into_iter()
+        .find(|s| s.name == name)
+        .ok_or_else(|| ApiError::not_found(format!("secret {name} was deleted meanwhile")))?;
+    let view = SecretView::from(meta);
+    Ok(if created {
+        HttpResponse::Created().json(view)
+    } else {
+        HttpResponse::Ok().json(view)
+    })
+}
+
+/// Lists a project's secrets: names and times, never values.
+#[utoipa::path(
+    tag = "secrets",
+    params(("id" = String, Path, description = "Project id")),
+    responses(
+        (status = 200, description = "The secrets, by name", body = SecretList),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 404, description = "No such project", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/api/v1/projects/{id}/secrets")]
+pub async fn list_project(
+    _caller: Caller,
+    st: web::Data<State>,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    list_of(&st, SecretOwner::Project(&id)).await
+}
+
+/// Sets a project secret (creates it, or replaces its value: the next run
+/// sees the new one). The answer never holds the value.
+#[utoipa::path(
+    tag = "secrets",
+    params(
+        ("id" = String, Path, description = "Project id"),
+        ("name" = String, Path, description = "Secret name: `[A-Z_][A-Z0-9_]*`, not `CI`, `CI_*` or `SLIPWAY_*`"),
+    ),
+    request_body = SecretPut,
+    responses(
+        (status = 201, description = "Created", body = SecretView),
+        (status = 200, description = "Value replaced", body = SecretView),
+        (status = 400, description = "Invalid name or value", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 404, description = "No such project", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+#[put("/api/v1/projects/{id}/secrets/{name}")]
+pub async fn put_project(
+    _caller: Caller,
+    st: web::Data<State>,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+    body: web::Payload,
+) -> ApiResult<HttpResponse> {
+    let (id, name) = path.into_inner();
+    put_of(&st, SecretOwner::Project(&id), &name, &req, body).await
+}
+
+/// Deletes a project secret.
+#[utoipa::path(
+    tag = "secrets",
+    params(
+        ("id" = String, Path, description = "Project id"),
+        ("name" = String, Path, description = "Secret name"),
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 404, description = "No such project or secret", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+#[delete("/api/v1/projects/{id}/secrets/{name}")]
+pub async fn delete_project(
+    _caller: Caller,
+    st: web::Data<State>,
+    path: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
+    let (id, name) = path.into_inner();
+    st.app()
+        .delete_secret(SecretOwner::Project(&id), &name)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Lists an application's secrets: names and times, never values.
+#[utoipa::path(
+    tag = "secrets",
+    params(("id" = String, Path, description = "Application id")),
+    responses(
+        (status = 200, description = "The secrets, by name", body = SecretList),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 404, description = "No such application", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/api/v1/applications/{id}/secrets")]
+pub async fn list_application(
+    _caller: Caller,
+    st: web::Data<State>,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    list_of(&st, SecretOwner::Application(&id)).await
+}
+
+/// Sets an application secret (it wins over a project secret of the same
+/// name). The answer never holds the value.
+#[utoipa::path(
+    tag = "secrets",
+    params(
+        ("id" = String, Path, description = "Application id"),
+        ("name" = String, Path, description = "Secret name: `[A-Z_][A-Z0-9_]*`, not `CI`, `CI_*` or `SLIPWAY_*`"),
+    ),
+    request_body = SecretPut,
+    responses(
+        (status = 201, description = "Created", body = SecretView),
+        (status = 200, description = "Value replaced", body = SecretView),
+        (status = 400, description = "Invalid name or value", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 404, description = "No such application", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+#[put("/api/v1/applications/{id}/secrets/{name}")]
+pub async fn put_application(
+    _caller: Caller,
+    st: web::Data<State>,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+    body: web::Payload,
+) -> ApiResult<HttpResponse> {
+    let (id, name) = path.into_inner();
+    put_of(&st, SecretOwner::Application(&id), &name, &req, body).await
+}
+
+/// Deletes an application secret.
+#[utoipa::path(
+    tag = "secrets",
+    params(
+        ("id" = String, Path, description = "Application id"),
+        ("name" = String, Path, description = "Secret name"),
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 404, description = "No such application or secret", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+#[delete("/api/v1/applications/{id}/secrets/{name}")]
+pub async fn delete_application(
+    _caller: Caller,
+    st: web::Data<State>,
+    path: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
+    let (id, name) = path.into_inner();
+    st.app()
+        .delete_secret(SecretOwner::Application(&id), &name)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -185,17 +185,23 @@ pub struct MemoryLogSink {
 #[derive(Debug)]
 struct MemLog {
     lines: Vec<LogLine>,
-    live: broadcast::Sender<LogLine>,
+    /// Made when somebody first subscribes: most logs are never watched
+    /// live, and a channel's buffer is allocated whole.
+    live: Option<broadcast::Sender<LogLine>>,
 }
 
 impl MemLog {
     fn new() -> Self {
         MemLog {
             lines: Vec::new(),
-            live: broadcast::channel(1024).0,
+            live: None,
         }
     }
 }
+
+/// Lines a live reader may fall behind by before it is told it lagged
+/// (it then reads the rest from the store).
+pub const LIVE_CAPACITY: usize = 1024;
 
 impl MemoryLogSink {
     /// An empty sink.
@@ -222,7 +228,9 @@ impl LogSink for MemoryLogSink {
                     at: l.at,
                     text: l.text,
                 };
-                let _ = log.live.send(line.clone());
+                if let Some(live) = &log.live {
+                    let _ = live.send(line.clone());
+                }
                 log.lines.push(line.clone());
                 stored.push(line);
             }
@@ -258,6 +266,10 @@ impl LogSink for MemoryLogSink {
     }
 
     fn subscribe(&self, key: &LogKey) -> broadcast::Receiver<LogLine> {
-        self.with(key, |log| log.live.subscribe())
+        self.with(key, |log| {
+            log.live
+                .get_or_insert_with(|| broadcast::channel(LIVE_CAPACITY).0)
+                .subscribe()
+        })
     }
 }

@@ -25,6 +25,7 @@ pub mod error;
 mod logs;
 mod runs;
 mod schema;
+mod sql;
 #[cfg(feature = "testing")]
 pub mod testing;
 

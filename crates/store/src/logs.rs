@@ -27,11 +27,29 @@ use tokio::sync::broadcast;
 /// How many chunk rows a read fetches per round trip.
 const CHUNK_PAGE: i64 = 32;
 
+/// How many logs' in-process state is kept before idle ones are dropped.
+const KEPT_STATES: usize = 256;
+
 #[derive(Debug)]
 struct KeyState {
-    /// The last stored `seq`; `None` until read from the database.
+    /// The last stored `seq`; `None` until the first append of this
+    /// process finds it in the database.
     last: Mutex<Option<u64>>,
-    live: broadcast::Sender<LogLine>,
+    /// Made when somebody first subscribes (most logs are never watched
+    /// live, and a channel's buffer is allocated whole).
+    live: Mutex<Option<broadcast::Sender<LogLine>>>,
+}
+
+impl KeyState {
+    fn watched(&self) -> bool {
+        lock(&self.live)
+            .as_ref()
+            .is_some_and(|l| l.receiver_count() > 0)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// The SQL log sink.
@@ -51,22 +69,28 @@ impl SqlLogSink {
     }
 
     fn state(&self, key: &LogKey) -> Arc<KeyState> {
-        let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+        let mut keys = lock(&self.keys);
+        if keys.len() >= KEPT_STATES && !keys.contains_key(key) {
+            // Drop the state of logs nobody is appending to (only an append
+            // in progress holds a second reference, and appends take their
+            // state under this lock) or watching; their next append finds
+            // its numbering in the database again.
+            keys.retain(|_, st| Arc::strong_count(st) > 1 || st.watched());
+        }
         keys.entry(key.clone())
             .or_insert_with(|| {
                 Arc::new(KeyState {
                     last: Mutex::new(None),
-                    live: broadcast::channel(4096).0,
+                    live: Mutex::new(None),
                 })
             })
             .clone()
     }
 
-    /// Forgets the in-process state of logs nobody is writing or watching
-    /// (their rows stay).
-    pub fn forget_idle(&self) {
-        let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
-        keys.retain(|_, st| st.live.receiver_count() > 0 || Arc::strong_count(st) > 1);
+    /// How many logs have in-process state (bounded near `KEPT_STATES`
+    /// plus the logs being written or watched).
+    pub fn states(&self) -> usize {
+        lock(&self.keys).len()
     }
 }
 
@@ -170,7 +194,7 @@ impl LogSink for SqlLogSink {
         let st = state.clone();
         let stored = tokio::task::spawn_blocking(move || -> Result<Vec<LogLine>, DbError> {
             // One writer per log at a time keeps seq numbers dense.
-            let mut last = st.last.lock().unwrap_or_else(|p| p.into_inner());
+            let mut last = lock(&st.last);
             let lines: Vec<_> = lines.into_iter().collect();
             let count = lines.len() as u64;
             let body = encode_parts(lines.iter().map(|l| (l.stream, l.at, l.text.as_str())));
@@ -210,9 +234,11 @@ impl LogSink for SqlLogSink {
         })
         .await
         .map_err(|e| StoreError::Backend(format!("log task: {e}")))??;
-        if state.live.receiver_count() > 0 {
+        if let Some(live) = lock(&state.live).as_ref()
+            && live.receiver_count() > 0
+        {
             for l in &stored {
-                let _ = state.live.send(l.clone());
+                let _ = live.send(l.clone());
             }
         }
         Ok(stored)
@@ -312,7 +338,9 @@ impl LogSink for SqlLogSink {
     }
 
     fn subscribe(&self, key: &LogKey) -> broadcast::Receiver<LogLine> {
-        self.state(key).live.subscribe()
+        lock(&self.state(key).live)
+            .get_or_insert_with(|| broadcast::channel(slipway_core::memory::LIVE_CAPACITY).0)
+            .subscribe()
     }
 }
 

@@ -1,9 +1,10 @@
 //! `RunStore` on SQL: runs, stages, jobs and approvals in their own rows;
 //! every status change a conditional `UPDATE ... WHERE status = from`.
 
-use crate::db::{AnyConnection, Db};
+use crate::db::{AnyConnection, Backend, Db};
 use crate::error::DbError;
 use crate::schema::{approvals, jobs, runs, stages};
+use crate::sql::{Arg, Sql};
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -440,157 +441,203 @@ fn conflict(
     })
 }
 
-diesel::define_sql_function! {
-    /// SQL's `COALESCE` for timestamps (both backends have it).
-    fn coalesce(
-        x: diesel::sql_types::Nullable<diesel::sql_types::Timestamp>,
-        y: diesel::sql_types::Nullable<diesel::sql_types::Timestamp>,
-    ) -> diesel::sql_types::Nullable<diesel::sql_types::Timestamp>;
+/// The conditional `UPDATE` that applies `change` with the effects
+/// documented on `StatusChange` (one statement, so it needs no transaction
+/// of its own); its values are bound in `q`.
+fn status_update(q: &mut Sql, run: &RunId, change: &StatusChange) -> Result<String, DbError> {
+    let starting = matches!(change.to, Status::Running | Status::WaitingApproval);
+    let resetting =
+        matches!(change.to, Status::Created | Status::Queued) && change.from.is_terminal();
+    let finishing = change.to.is_terminal();
+    let rid = || Arg::Text(run.as_str().to_owned());
+    let (table, key) = match change.target {
+        Target::Run => ("runs", format!("id = {}", q.arg(rid()))),
+        Target::Stage(s) => (
+            "stages",
+            format!(
+                "run_id = {} AND idx = {}",
+                q.arg(rid()),
+                q.arg(Arg::Int(idx(s)?))
+            ),
+        ),
+        Target::Job(s, j) => (
+            "jobs",
+            format!(
+                "run_id = {} AND stage_idx = {} AND idx = {}",
+                q.arg(rid()),
+                q.arg(Arg::Int(idx(s)?)),
+                q.arg(Arg::Int(idx(j)?))
+            ),
+        ),
+    };
+    let is_job = matches!(change.target, Target::Job(..));
+    let is_stage = matches!(change.target, Target::Stage(..));
+    let at = naive(change.at);
+    let mut set = vec![format!(
+        "status = {}",
+        q.arg(Arg::Text(change.to.as_str().to_owned()))
+    )];
+    if finishing {
+        set.push(format!("finished_at = {}", q.arg(Arg::Time(at))));
+        set.push(format!(
+            "error = {}",
+            q.arg(Arg::OptText(change.error.clone()))
+        ));
+        if is_job {
+            set.push(format!(
+                "exit_code = {}",
+                q.arg(Arg::OptInt(change.exit_code))
+            ));
+            // A finished job has no process group left to kill.
+            set.push("handle = NULL".to_owned());
+        }
+    } else if resetting {
+        set.push("started_at = NULL, finished_at = NULL, error = NULL".to_owned());
+        if is_stage {
+            set.push("waiting_since = NULL".to_owned());
+        }
+        if is_job {
+            set.push("exit_code = NULL".to_owned());
+        }
+    } else if starting {
+        if is_stage && change.to == Status::WaitingApproval {
+            set.push(format!("waiting_since = {}", q.arg(Arg::Time(at))));
+        }
+        if is_job && change.to == Status::Running {
+            set.push("attempts = attempts + 1".to_owned());
+        }
+        set.push(format!(
+            "started_at = COALESCE(started_at, {})",
+            q.arg(Arg::Time(at))
+        ));
+    }
+    let from = q.arg(Arg::Text(change.from.as_str().to_owned()));
+    Ok(format!(
+        "UPDATE {table} SET {} WHERE {key} AND status = {from}",
+        set.join(", ")
+    ))
 }
 
-/// Applies a change with the effects documented on `StatusChange`, as ONE
-/// conditional `UPDATE` (so it needs no transaction of its own). Returns
-/// `Ok(None)` when applied, `Ok(Some(err))` on a conflict (read back).
+/// Applies a change as one conditional `UPDATE`. Returns `Ok(None)` when
+/// applied, `Ok(Some(err))` on a conflict (read back).
 fn change_status(
     conn: &mut AnyConnection,
     run: &RunId,
     change: &StatusChange,
 ) -> Result<Option<StoreError>, DbError> {
-    let rid = run.as_str();
-    let from = change.from.as_str();
-    let to = change.to.as_str();
-    let at = naive(change.at);
-    let starting = matches!(change.to, Status::Running | Status::WaitingApproval);
-    let resetting =
-        matches!(change.to, Status::Created | Status::Queued) && change.from.is_terminal();
-    let finishing = change.to.is_terminal();
-    let error = change.error.as_deref();
-    let none: Option<NaiveDateTime> = None;
-    let n = match change.target {
-        Target::Run => {
-            let row = runs::table.filter(runs::id.eq(rid).and(runs::status.eq(from)));
-            if finishing {
-                diesel::update(row)
-                    .set((
-                        runs::status.eq(to),
-                        runs::finished_at.eq(at),
-                        runs::error.eq(error),
-                    ))
-                    .execute(conn)?
-            } else if resetting {
-                diesel::update(row)
-                    .set((
-                        runs::status.eq(to),
-                        runs::started_at.eq(none),
-                        runs::finished_at.eq(none),
-                        runs::error.eq(None::<&str>),
-                    ))
-                    .execute(conn)?
-            } else if starting {
-                diesel::update(row)
-                    .set((
-                        runs::status.eq(to),
-                        runs::started_at.eq(coalesce(runs::started_at, Some(at))),
-                    ))
-                    .execute(conn)?
-            } else {
-                diesel::update(row).set(runs::status.eq(to)).execute(conn)?
-            }
-        }
-        Target::Stage(s) => {
-            let i = idx(s)?;
-            let key = stages::run_id.eq(rid).and(stages::idx.eq(i));
-            let row = stages::table.filter(key.and(stages::status.eq(from)));
-            if finishing {
-                diesel::update(row)
-                    .set((
-                        stages::status.eq(to),
-                        stages::finished_at.eq(at),
-                        stages::error.eq(error),
-                    ))
-                    .execute(conn)?
-            } else if resetting {
-                diesel::update(row)
-                    .set((
-                        stages::status.eq(to),
-                        stages::started_at.eq(none),
-                        stages::finished_at.eq(none),
-                        stages::error.eq(None::<&str>),
-                        stages::waiting_since.eq(none),
-                    ))
-                    .execute(conn)?
-            } else if change.to == Status::WaitingApproval {
-                diesel::update(row)
-                    .set((
-                        stages::status.eq(to),
-                        stages::waiting_since.eq(at),
-                        stages::started_at.eq(coalesce(stages::started_at, Some(at))),
-                    ))
-                    .execute(conn)?
-            } else if starting {
-                diesel::update(row)
-                    .set((
-                        stages::status.eq(to),
-                        stages::started_at.eq(coalesce(stages::started_at, Some(at))),
-                    ))
-                    .execute(conn)?
-            } else {
-                diesel::update(row)
-                    .set(stages::status.eq(to))
-                    .execute(conn)?
-            }
-        }
-        Target::Job(s, j) => {
-            let (si, ji) = (idx(s)?, idx(j)?);
-            let key = jobs::run_id
-                .eq(rid)
-                .and(jobs::stage_idx.eq(si))
-                .and(jobs::idx.eq(ji));
-            let row = jobs::table.filter(key.and(jobs::status.eq(from)));
-            if finishing {
-                diesel::update(row)
-                    .set((
-                        jobs::status.eq(to),
-                        jobs::finished_at.eq(at),
-                        jobs::error.eq(error),
-                        jobs::exit_code.eq(change.exit_code),
-                        jobs::handle.eq(None::<&str>),
-                    ))
-                    .execute(conn)?
-            } else if resetting {
-                diesel::update(row)
-                    .set((
-                        jobs::status.eq(to),
-                        jobs::started_at.eq(none),
-                        jobs::finished_at.eq(none),
-                        jobs::error.eq(None::<&str>),
-                        jobs::exit_code.eq(None::<i32>),
-                    ))
-                    .execute(conn)?
-            } else if change.to == Status::Running {
-                diesel::update(row)
-                    .set((
-                        jobs::status.eq(to),
-                        jobs::attempts.eq(jobs::attempts + 1),
-                        jobs::started_at.eq(coalesce(jobs::started_at, Some(at))),
-                    ))
-                    .execute(conn)?
-            } else if starting {
-                diesel::update(row)
-                    .set((
-                        jobs::status.eq(to),
-                        jobs::started_at.eq(coalesce(jobs::started_at, Some(at))),
-                    ))
-                    .execute(conn)?
-            } else {
-                diesel::update(row).set(jobs::status.eq(to)).execute(conn)?
-            }
-        }
-    };
-    if n == 1 {
+    let mut q = Sql::default();
+    q.text = status_update(&mut q, run, change)?;
+    if q.execute(conn)? == 1 {
         Ok(None)
     } else {
         Ok(Some(conflict(conn, run, change)?))
+    }
+}
+
+/// The message of the guard that fails a batch on PostgreSQL (see the
+/// migration `2026-11-26-000002_change_guard`).
+const GUARD_MESSAGE: &str = "slipway: a conditional change found its row in another status";
+
+/// A batch of changes to distinct rows as ONE PostgreSQL statement: each
+/// `UPDATE` in a data-modifying CTE, and a guard that raises (undoing the
+/// whole statement) unless each changed exactly one row. `Ok(false)`: the
+/// guard refused; nothing was changed.
+fn pg_change_batch(
+    conn: &mut AnyConnection,
+    run: &RunId,
+    changes: &[StatusChange],
+) -> Result<bool, DbError> {
+    let mut q = Sql::default();
+    let mut parts = Vec::with_capacity(changes.len());
+    let mut checks = Vec::with_capacity(changes.len());
+    for (i, change) in changes.iter().enumerate() {
+        parts.push(format!(
+            "c{i} AS ({} RETURNING 1)",
+            status_update(&mut q, run, change)?
+        ));
+        checks.push(format!("(SELECT count(*) FROM c{i}) = 1"));
+    }
+    q.text = format!(
+        "WITH {} SELECT slipway_changed_all({})",
+        parts.join(", "),
+        checks.join(" AND ")
+    );
+    match q.execute(conn) {
+        Ok(_) => Ok(true),
+        Err(DbError::Query(diesel::result::Error::DatabaseError(_, info)))
+            if info.message() == GUARD_MESSAGE =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// A new run with its stages and jobs as ONE PostgreSQL statement (the
+/// run, stage and job inserts chained in data-modifying CTEs; foreign keys
+/// are checked at the end of the statement).
+fn pg_insert_run(conn: &mut AnyConnection, run: &RunRecord) -> Result<(), DbError> {
+    let mut q = Sql::default();
+    let run_values = [
+        q.arg(Arg::Text(run.id.0.clone())),
+        q.arg(Arg::Text(run.plan.name.clone())),
+        q.arg(Arg::OptText(run.workflow_key.clone())),
+        q.arg(Arg::Text(to_json(&run.plan)?)),
+        q.arg(Arg::Text(to_json(&run.params)?)),
+        q.arg(Arg::Text(to_json(&run.trigger)?)),
+        q.arg(Arg::Text(run.status.as_str().to_owned())),
+        q.arg(Arg::Time(naive(run.created_at))),
+        q.arg(Arg::OptTime(run.started_at.map(naive))),
+        q.arg(Arg::OptTime(run.finished_at.map(naive))),
+        q.arg(Arg::OptText(run.error.clone())),
+    ]
+    .join(", ");
+    let rid = q.arg(Arg::Text(run.id.0.clone()));
+    let mut stage_rows = Vec::new();
+    let mut job_rows = Vec::new();
+    for (si, s) in run.stages.iter().enumerate() {
+        let si_arg = q.arg(Arg::Int(idx(si)?));
+        stage_rows.push(format!(
+            "({rid}, {si_arg}, {}, {}, {}, {}, {}, {})",
+            q.arg(Arg::Text(s.name.clone())),
+            q.arg(Arg::Text(s.status.as_str().to_owned())),
+            q.arg(Arg::OptTime(s.started_at.map(naive))),
+            q.arg(Arg::OptTime(s.finished_at.map(naive))),
+            q.arg(Arg::OptText(s.error.clone())),
+            q.arg(Arg::OptTime(s.waiting_since.map(naive))),
+        ));
+        for (ji, j) in s.jobs.iter().enumerate() {
+            job_rows.push(format!(
+                "({rid}, {si_arg}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
+                q.arg(Arg::Int(idx(ji)?)),
+                q.arg(Arg::Text(j.name.clone())),
+                q.arg(Arg::Text(j.kind.clone())),
+                q.arg(Arg::Text(j.status.as_str().to_owned())),
+                q.arg(Arg::OptTime(j.started_at.map(naive))),
+                q.arg(Arg::OptTime(j.finished_at.map(naive))),
+                q.arg(Arg::OptText(j.error.clone())),
+                q.arg(Arg::OptInt(j.exit_code)),
+                q.arg(Arg::Int(i32::try_from(j.attempts).unwrap_or(i32::MAX))),
+                q.arg(Arg::Text(to_json(&j.outputs)?)),
+            ));
+        }
+    }
+    q.text = format!(
+        "WITH r AS (INSERT INTO runs (id, name, workflow_key, plan, params, trigger_info, \
+         status, created_at, started_at, finished_at, error) VALUES ({run_values})), \
+         s AS (INSERT INTO stages (run_id, idx, name, status, started_at, finished_at, error, \
+         waiting_since) VALUES {}) \
+         INSERT INTO jobs (run_id, stage_idx, idx, name, kind, status, started_at, finished_at, \
+         error, exit_code, attempts, outputs) VALUES {}",
+        stage_rows.join(", "),
+        job_rows.join(", ")
+    );
+    match q.execute(conn) {
+        Err(DbError::Query(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        ))) => Err(DbError::Refused(StoreError::Duplicate(run.id.clone()))),
+        other => other.map(|_| ()),
     }
 }
 
@@ -603,8 +650,20 @@ fn flatten<T>(r: Result<Result<T, StoreError>, DbError>) -> Result<T, StoreError
 impl RunStore for SqlRunStore {
     async fn insert_run(&self, run: &RunRecord) -> Result<(), StoreError> {
         let run = run.clone();
-        // A taken id is found by the insert itself (no read first).
-        Ok(self.db.write(move |c| insert_run(c, &run)).await?)
+        // A taken id is found by the insert itself (no read first). On
+        // PostgreSQL a run without approvals (every new one) is one
+        // statement, atomic by itself.
+        let one_statement = self.db.backend() == Backend::Postgres
+            && run
+                .stages
+                .iter()
+                .all(|s| s.approvals.is_empty() && !s.jobs.is_empty())
+            && !run.stages.is_empty();
+        if one_statement {
+            Ok(self.db.write_one(move |c| pg_insert_run(c, &run)).await?)
+        } else {
+            Ok(self.db.write(move |c| insert_run(c, &run)).await?)
+        }
     }
 
     async fn get_run(&self, id: &RunId) -> Result<Option<RunRecord>, StoreError> {
@@ -675,6 +734,22 @@ impl RunStore for SqlRunStore {
         changes: &[StatusChange],
     ) -> Result<(), StoreError> {
         let (run, changes) = (run.clone(), changes.to_vec());
+        // On PostgreSQL, changes to distinct rows go as one statement; the
+        // transaction below is the general way (and tells which change
+        // conflicted when that statement is refused).
+        let mut targets: Vec<Target> = changes.iter().map(|c| c.target).collect();
+        targets.sort_by_key(|t| format!("{t:?}"));
+        targets.dedup();
+        if self.db.backend() == Backend::Postgres && targets.len() == changes.len() {
+            let (r, c) = (run.clone(), changes.clone());
+            if self
+                .db
+                .write_one(move |conn| pg_change_batch(conn, &r, &c))
+                .await?
+            {
+                return Ok(());
+            }
+        }
         let r = self
             .db
             .write(move |c| {

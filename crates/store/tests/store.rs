@@ -369,6 +369,21 @@ async fn logs_number_lines_resume_tail_and_stream_live() {
         let again = SqlLogSink::new(db.clone());
         let more = again.append(&key, lines(701, 1)).await.unwrap();
         assert_eq!(more[0].seq, 701);
+
+        // A server keeps state for a bounded number of logs: after 600
+        // other logs the first one's state is gone, yet its numbering goes
+        // on from the database, and a watched log keeps its live channel.
+        let watched = LogKey::new(run.id.clone(), "watched");
+        let mut watcher = again.subscribe(&watched);
+        for i in 0..600 {
+            let other = LogKey::new(run.id.clone(), format!("job-{i}"));
+            again.append(&other, lines(1, 1)).await.unwrap();
+        }
+        assert!(again.states() < 300, "{}: {}", t.backend(), again.states());
+        let more = again.append(&key, lines(702, 2)).await.unwrap();
+        assert_eq!((more[0].seq, more[1].seq), (702, 703));
+        again.append(&watched, lines(1, 1)).await.unwrap();
+        assert_eq!(watcher.recv().await.unwrap().text, "line 1");
         assert!(
             sink.read_all(&LogKey::new(run.id.clone(), "nobody"))
                 .await
@@ -480,8 +495,16 @@ async fn changes_made_together_are_recorded_all_or_none() {
         ];
         let err = store.change_statuses(&rec.id, &bad).await.unwrap_err();
         assert!(
-            matches!(err, StoreError::Conflict { .. }),
-            "{backend}: {err:?}"
+            matches!(
+                err,
+                StoreError::Conflict {
+                    target: Target::Stage(0),
+                    expected: Status::Running,
+                    actual: Status::Created,
+                    ..
+                }
+            ),
+            "{backend}: the conflicting change is named: {err:?}"
         );
         let now = store.get_run(&rec.id).await.unwrap().unwrap();
         assert_eq!(now.status, start, "{backend}: rolled back");
@@ -504,5 +527,29 @@ async fn changes_made_together_are_recorded_all_or_none() {
             "{backend}"
         );
         assert!(now.started_at.is_some() && now.stages[0].jobs[0].attempts == 1);
+
+        // A job, its stage and its run ending together (one statement on
+        // PostgreSQL): every effect of each change is there.
+        let mut job_end = change(Target::Job(0, 0), Status::Running, Status::Failed);
+        job_end.exit_code = Some(3);
+        job_end.error = Some("exit 3".into());
+        let end = [
+            job_end,
+            change(Target::Stage(0), Status::Running, Status::Failed),
+            change(Target::Run, Status::Running, Status::Failed),
+        ];
+        store.change_statuses(&rec.id, &end).await.unwrap();
+        let now = store.get_run(&rec.id).await.unwrap().unwrap();
+        let job = &now.stages[0].jobs[0];
+        assert_eq!(
+            (now.status, now.stages[0].status, job.status),
+            (Status::Failed, Status::Failed, Status::Failed),
+            "{backend}"
+        );
+        assert_eq!(job.exit_code, Some(3));
+        assert_eq!(job.error.as_deref(), Some("exit 3"));
+        assert!(job.finished_at.is_some() && now.finished_at.is_some());
+        // Repeating it finds every row moved on: refused as a whole.
+        assert!(store.change_statuses(&rec.id, &end).await.is_err());
     }
 }

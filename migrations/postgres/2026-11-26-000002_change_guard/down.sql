@@ -1,0 +1,1 @@
+DROP FUNCTION slipway_changed_all(BOOLEAN);

@@ -1,0 +1,12 @@
+-- The guard of a batch of status changes sent as one statement (see
+-- `pg_change_batch` in crates/store/src/runs.rs): raising undoes the whole
+-- statement when one of its conditional updates found no row.
+CREATE FUNCTION slipway_changed_all(ok BOOLEAN) RETURNS INTEGER
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    IF NOT ok THEN
+        RAISE EXCEPTION 'slipway: a conditional change found its row in another status';
+    END IF;
+    RETURN 1;
+END
+$$;

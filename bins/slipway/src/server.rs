@@ -6,7 +6,7 @@ use crate::config::Config;
 use actix_web::HttpServer;
 use slipway_core::{Engine, Registry, RunQuery, Status};
 use slipway_domain::App;
-use slipway_domain::SecretKey;
+use slipway_domain::{RunSecrets, SecretKey};
 use slipway_exec::ShellConfig;
 use slipway_git::{GitConfig, GixSource};
 use slipway_store::{Db, DbOptions, SqlCatalog, SqlLogSink, SqlRunStore};
@@ -64,13 +64,15 @@ async fn build(config: &Config) -> Result<Parts, String> {
         },
     )
     .map_err(|e| e.to_string())?;
+    let catalog = Arc::new(SqlCatalog::new(db.clone()));
     let engine = Engine::builder(registry.clone())
+        .secrets(Arc::new(RunSecrets::new(catalog.clone(), key.clone())))
         .store(Arc::new(SqlRunStore::new(db.clone())))
         .logs(Arc::new(SqlLogSink::new(db.clone())))
         .workspace_root(config.workspaces())
         .remove_passed_workspaces(!config.keep_workspaces)
         .build();
-    let app = App::new(Arc::new(SqlCatalog::new(db)), engine.clone(), registry)
+    let app = App::new(catalog, engine.clone(), registry)
         .with_secret_key(key)
         .with_git(git);
     Ok(Parts { app, engine })

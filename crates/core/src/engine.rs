@@ -15,7 +15,7 @@ use crate::kind::{HandleRecorder, JobContext, JobOutcome, Outputs, Registry};
 use crate::log::{LogKey, LogWriter, Masker, Stream};
 use crate::memory::{MemoryLogSink, MemoryRunStore};
 use crate::plan::{Approval, Plan};
-use crate::ports::{Clock, LogSink, RunStore, SystemClock};
+use crate::ports::{Clock, LogSink, RunStore, SecretSource, SystemClock};
 use crate::record::{ApprovalDecision, RunId, RunQuery, RunRecord, StatusChange, Target, Trigger};
 use crate::refs::{self, Scope};
 use crate::status::Status;
@@ -88,6 +88,7 @@ pub struct EngineBuilder {
     store: Option<Arc<dyn RunStore>>,
     logs: Option<Arc<dyn LogSink>>,
     clock: Option<Arc<dyn Clock>>,
+    secrets: Option<Arc<dyn SecretSource>>,
     workspace_root: Option<PathBuf>,
     cancel_wait: Duration,
     event_capacity: usize,
@@ -113,6 +114,13 @@ impl EngineBuilder {
     /// Uses `logs` for job logs.
     pub fn logs(mut self, logs: Arc<dyn LogSink>) -> Self {
         self.logs = Some(logs);
+        self
+    }
+
+    /// Where runs resumed after a restart get their secrets (default:
+    /// nowhere; they resume without).
+    pub fn secrets(mut self, source: Arc<dyn SecretSource>) -> Self {
+        self.secrets = Some(source);
         self
     }
 
@@ -163,6 +171,7 @@ impl EngineBuilder {
                     .unwrap_or_else(|| Arc::new(MemoryRunStore::new())),
                 logs: self.logs.unwrap_or_else(|| Arc::new(MemoryLogSink::new())),
                 clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+                secrets: self.secrets,
                 events: EventBus::new(self.event_capacity),
                 scratch_root: workspace_root.join(".scratch"),
                 workspace_root,
@@ -195,6 +204,7 @@ struct Inner {
     store: Arc<dyn RunStore>,
     logs: Arc<dyn LogSink>,
     clock: Arc<dyn Clock>,
+    secrets: Option<Arc<dyn SecretSource>>,
     events: EventBus,
     workspace_root: PathBuf,
     /// `workspace_root/.scratch`: jobs' scratch directories and outputs
@@ -258,6 +268,7 @@ impl Engine {
             store: None,
             logs: None,
             clock: None,
+            secrets: None,
             workspace_root: None,
             cancel_wait: Duration::from_secs(30),
             event_capacity: 4096,
@@ -395,7 +406,7 @@ impl Engine {
         let pending = self.inner.store.list_runs(&query).await?;
         let mut report = Recovery::default();
         for run in pending.iter().filter(|r| r.status == Status::Running) {
-            self.settle_interrupted(run).await?;
+            self.settle_failed(run, INTERRUPTED).await?;
             report.failed.push(run.id.clone());
         }
         // Waiting runs hold their concurrency slots first, then the queue
@@ -410,17 +421,33 @@ impl Engine {
                 } else {
                     &mut report.resumed
                 };
+                let secrets = match &self.inner.secrets {
+                    None => BTreeMap::new(),
+                    Some(source) => match source.secrets_for(run).await {
+                        Ok(s) => s,
+                        Err(e) => {
+                            let why = format!("secrets unavailable after a restart: {e}");
+                            tracing::error!(run = %run.id, "{why}");
+                            self.settle_failed(run, &why).await?;
+                            report.failed.push(run.id.clone());
+                            continue;
+                        }
+                    },
+                };
                 list.push(run.id.clone());
-                self.start(run.clone(), BTreeMap::new());
+                self.start(run.clone(), secrets);
             }
         }
         Ok(report)
     }
 
-    async fn settle_interrupted(&self, run: &RunRecord) -> Result<(), CoreError> {
+    /// Fails a run the engine is not driving, with `reason` on its
+    /// running and queued jobs, its running or waiting stages and itself;
+    /// a running job's leftover processes are stopped first.
+    async fn settle_failed(&self, run: &RunRecord, reason: &str) -> Result<(), CoreError> {
         let inner = &self.inner;
         let id = &run.id;
-        let why = || Some(INTERRUPTED.to_owned());
+        let why = || Some(reason.to_owned());
         for (si, stage) in run.stages.iter().enumerate() {
             for (ji, job) in stage.jobs.iter().enumerate() {
                 let t = Target::Job(si, ji);

@@ -34,7 +34,7 @@ pub use kind::{HandleRecorder, JobContext, JobKind, JobOutcome, Outputs, Registr
 pub use log::{LogKey, LogLine, LogWriter, Masker, NewLine, Stream};
 pub use memory::{MemoryLogSink, MemoryRunStore};
 pub use plan::{Approval, Job, Plan, PlanError, Problem, Stage};
-pub use ports::{Clock, LogSink, RunStore, SystemClock};
+pub use ports::{Clock, LogSink, RunStore, SecretSource, SystemClock};
 pub use record::{
     ApprovalDecision, JobRecord, RunId, RunQuery, RunRecord, RunSummary, StageRecord, StatusChange,
     Target, Trigger,

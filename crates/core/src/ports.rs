@@ -111,6 +111,16 @@ pub trait LogSink: Send + Sync + 'static {
     }
 }
 
+/// Where the engine gets a run's secrets when it resumes the run by itself
+/// (queued or approval-waiting runs after a restart): secrets are never
+/// stored with runs, so whoever keeps them hands them over again.
+#[async_trait]
+pub trait SecretSource: Send + Sync + 'static {
+    /// The secrets `run` gets, by environment variable name (empty when it
+    /// has none). An error fails the run rather than running it without.
+    async fn secrets_for(&self, run: &RunRecord) -> Result<BTreeMap<String, String>, StoreError>;
+}
+
 /// The time source; injected so that tests can control it.
 pub trait Clock: Send + Sync + 'static {
     /// The current time.

@@ -4,8 +4,8 @@
 
 use crate::app::{ACTIVE, App, Caller, DomainError, Result, check_name, new_id};
 use crate::catalog::{
-    Application, Page, PageRequest, Repository, ScheduleTarget, SecretMeta, StoredSchedule,
-    TriggerRule,
+    Application, CatalogStore, Page, PageRequest, Repository, ScheduleTarget, SecretMeta,
+    StoredSchedule, TriggerRule,
 };
 use crate::definition::{Format, WorkflowDefinition};
 use crate::filter::Filter;
@@ -15,7 +15,9 @@ use crate::webhook::{self, EventKind, Headers, Provider};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use slipway_core::source::{CommitInfo, GitSource, Remote, SourceError};
-use slipway_core::{Problem, RunId, RunQuery, RunRecord, RunRequest, Status, Trigger};
+use slipway_core::{
+    Problem, RunId, RunQuery, RunRecord, RunRequest, SecretSource, Status, Trigger,
+};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -529,6 +531,13 @@ impl App {
         Ok(())
     }
 
+    fn run_secret_source(&self) -> RunSecrets {
+        RunSecrets {
+            catalog: self.catalog.clone(),
+            key: self.secret_key.clone(),
+        }
+    }
+
     /// The opened secrets of a project, and of an application (whose win
     /// on the same name), for a run.
     pub(crate) async fn run_secrets(
@@ -536,28 +545,7 @@ impl App {
         project_id: &str,
         app_id: Option<&str>,
     ) -> Result<BTreeMap<String, String>> {
-        let mut out = BTreeMap::new();
-        let mut owners = vec![(
-            format!("project/{project_id}"),
-            SecretOwnerId::Project(project_id),
-        )];
-        if let Some(a) = app_id {
-            owners.push((format!("application/{a}"), SecretOwnerId::Application(a)));
-        }
-        for (key, owner) in owners {
-            let sealed = self.catalog.sealed_secrets(&key).await?;
-            if sealed.is_empty() {
-                continue;
-            }
-            let secret_key = self.key()?;
-            for (name, value) in sealed {
-                let checked = SecretName::new(name.as_str())
-                    .map_err(|e| DomainError::Internal(format!("stored secret name: {e}")))?;
-                let aad = owner.as_owner().aad(&checked);
-                out.insert(name, secrets::open(secret_key, &value, &aad)?);
-            }
-        }
-        Ok(out)
+        self.run_secret_source().of(project_id, app_id).await
     }
 
     /// The secrets a run of `key` (a workflow's or an application's id)
@@ -566,16 +554,7 @@ impl App {
         &self,
         key: Option<&str>,
     ) -> Result<BTreeMap<String, String>> {
-        let Some(key) = key else {
-            return Ok(BTreeMap::new());
-        };
-        if let Some(app) = self.catalog.application(key).await? {
-            return self.run_secrets(&app.project_id, Some(&app.id)).await;
-        }
-        if let Some(wf) = self.catalog.workflow(key).await? {
-            return self.run_secrets(&wf.project_id, None).await;
-        }
-        Ok(BTreeMap::new())
+        self.run_secret_source().for_key(key).await
     }
 
     // ---- runs of applications ----
@@ -1145,6 +1124,88 @@ impl App {
                 Ok(run.id)
             }
         }
+    }
+}
+
+/// The secrets of runs, read from the catalog and opened with the key:
+/// what [`App`] gives the runs it submits, and core's [`SecretSource`] for
+/// the runs the engine resumes by itself after a restart.
+#[derive(Clone)]
+pub struct RunSecrets {
+    catalog: Arc<dyn CatalogStore>,
+    key: Option<Arc<SecretKey>>,
+}
+
+impl std::fmt::Debug for RunSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunSecrets").finish_non_exhaustive()
+    }
+}
+
+impl RunSecrets {
+    /// Secrets from `catalog`, opened with `key`.
+    pub fn new(catalog: Arc<dyn CatalogStore>, key: SecretKey) -> Self {
+        RunSecrets {
+            catalog,
+            key: Some(Arc::new(key)),
+        }
+    }
+
+    /// A project's secrets, then an application's (which win on the same
+    /// name).
+    async fn of(&self, project_id: &str, app_id: Option<&str>) -> Result<BTreeMap<String, String>> {
+        let mut out = BTreeMap::new();
+        let mut owners = vec![(
+            format!("project/{project_id}"),
+            SecretOwnerId::Project(project_id),
+        )];
+        if let Some(a) = app_id {
+            owners.push((format!("application/{a}"), SecretOwnerId::Application(a)));
+        }
+        for (key, owner) in owners {
+            let sealed = self.catalog.sealed_secrets(&key).await?;
+            if sealed.is_empty() {
+                continue;
+            }
+            let secret_key = self
+                .key
+                .as_deref()
+                .ok_or_else(|| DomainError::Internal("no secret key is configured".into()))?;
+            for (name, value) in sealed {
+                let checked = SecretName::new(name.as_str())
+                    .map_err(|e| DomainError::Internal(format!("stored secret name: {e}")))?;
+                let aad = owner.as_owner().aad(&checked);
+                out.insert(name, secrets::open(secret_key, &value, &aad)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The secrets of a run whose concurrency key is `key` (an
+    /// application's or a workflow's id); none when it names neither.
+    async fn for_key(&self, key: Option<&str>) -> Result<BTreeMap<String, String>> {
+        let Some(key) = key else {
+            return Ok(BTreeMap::new());
+        };
+        if let Some(app) = self.catalog.application(key).await? {
+            return self.of(&app.project_id, Some(&app.id)).await;
+        }
+        if let Some(wf) = self.catalog.workflow(key).await? {
+            return self.of(&wf.project_id, None).await;
+        }
+        Ok(BTreeMap::new())
+    }
+}
+
+#[async_trait::async_trait]
+impl SecretSource for RunSecrets {
+    async fn secrets_for(
+        &self,
+        run: &RunRecord,
+    ) -> std::result::Result<BTreeMap<String, String>, slipway_core::StoreError> {
+        self.for_key(run.workflow_key.as_deref())
+            .await
+            .map_err(|e| slipway_core::StoreError::Backend(e.to_string()))
     }
 }
 

@@ -30,7 +30,7 @@ pub mod webhook;
 
 pub use app::{App, Caller, DomainError, NewToken, ProjectInput, RunFilter};
 pub use applications::{
-    ApplicationInput, DispatchInput, HookOutcome, RepositoryInput, ScheduleInput,
+    ApplicationInput, DispatchInput, HookOutcome, RepositoryInput, RunSecrets, ScheduleInput,
 };
 pub use catalog::{
     ApiToken, Application, CatalogStore, CatalogStoreError, LastRun, Order, Page, PageRequest,

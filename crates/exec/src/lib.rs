@@ -24,7 +24,8 @@ pub mod shell;
 
 pub use error::ExecError;
 pub use process::{
-    ExitKind, GroupHandle, ProcessExit, ProcessSpec, run_process, run_process_recorded,
+    ExitKind, GroupHandle, ProcessExit, ProcessSpec, run_process, run_process_announced,
+    run_process_recorded,
 };
 pub use shell::{ShellConfig, ShellKind, ShellSpec};
 

@@ -210,6 +210,20 @@ pub async fn run_process_recorded(
     cancel: &CancellationToken,
     handle: &HandleRecorder,
 ) -> Result<ProcessExit, ExecError> {
+    run_process_announced(spec, log, cancel, handle, None).await
+}
+
+/// [`run_process_recorded`], with a system line (`$ step build`) logged
+/// before any of the process's output. It is written while the process
+/// group is being recorded, after the spawn: the two writes share one
+/// wait instead of two.
+pub async fn run_process_announced(
+    spec: &ProcessSpec,
+    log: &LogWriter,
+    cancel: &CancellationToken,
+    handle: &HandleRecorder,
+    announce: Option<&str>,
+) -> Result<ProcessExit, ExecError> {
     let mut cmd = Command::new(resolve_program(spec));
     // The program sees the name it was given as `$0`, as with `execvp`.
     cmd.arg0(&spec.program);
@@ -228,23 +242,49 @@ pub async fn run_process_recorded(
     }
     cmd.envs(&spec.env);
 
-    let mut child = cmd.spawn().map_err(|source| ExecError::Spawn {
-        program: spec.program_text(),
-        source,
-    })?;
-    let pid = child.id().ok_or_else(|| ExecError::NoPid {
-        program: spec.program_text(),
-    })?;
+    let started = cmd
+        .spawn()
+        .map_err(|source| ExecError::Spawn {
+            program: spec.program_text(),
+            source,
+        })
+        .and_then(|child| match child.id() {
+            Some(pid) => Ok((child, pid)),
+            None => Err(ExecError::NoPid {
+                program: spec.program_text(),
+            }),
+        });
+    let (mut child, pid) = match started {
+        Ok(x) => x,
+        Err(e) => {
+            // Say what did not start before the caller says why.
+            if let Some(text) = announce {
+                let _ = log.line(Stream::System, text).await;
+            }
+            return Err(e);
+        }
+    };
     // The child leads its own group: its pid is the group id.
     let mut group = Group::new(pid);
     // The handle stays until the next step replaces it or the job ends
     // (a job's terminal status change clears it): a handle of a group
     // that is gone is harmless, `GroupHandle::kill_leftovers` checks.
-    if let Some(Ok(value)) = GroupHandle::of(pid).map(|h| serde_json::to_value(&h))
-        && let Err(e) = handle.record(&value).await
-    {
-        tracing::warn!(pid, "recording the process group for crash recovery: {e}");
-    }
+    let record = async {
+        if let Some(Ok(value)) = GroupHandle::of(pid).map(|h| serde_json::to_value(&h))
+            && let Err(e) = handle.record(&value).await
+        {
+            tracing::warn!(pid, "recording the process group for crash recovery: {e}");
+        }
+    };
+    let announced = async {
+        if let Some(text) = announce
+            && let Err(e) = log.line(Stream::System, text).await
+        {
+            tracing::warn!(pid, "logging the step's start: {e}");
+        }
+    };
+    // Output is read only after both: the announcement comes first.
+    tokio::join!(record, announced);
     tracing::debug!(pid, program = %spec.program_text(), "process started");
 
     let (tx, rx) = mpsc::channel(CHANNEL_LINES);

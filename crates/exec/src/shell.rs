@@ -73,7 +73,7 @@
 //! [`PASS_THROUGH_ENV`]: crate::process::PASS_THROUGH_ENV
 
 use crate::error::ExecError;
-use crate::process::{ExitKind, GroupHandle, ProcessSpec, run_process_recorded};
+use crate::process::{ExitKind, GroupHandle, ProcessSpec, run_process_announced};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -565,13 +565,6 @@ impl ShellKind {
                 return JobOutcome::Cancelled;
             }
             let name = spec.step_name(i);
-            if let Err(e) = ctx
-                .log
-                .line(Stream::System, &format!("$ step {name}"))
-                .await
-            {
-                return JobOutcome::failed(ExecError::from(e).to_string());
-            }
             let words = step.shell.as_ref().unwrap_or(job_shell).words();
             let Some((program, shell_args)) = words.split_first() else {
                 return JobOutcome::failed(format!("step `{name}`: no shell"));
@@ -604,11 +597,19 @@ impl ShellKind {
                 cwd: cwd.to_path_buf(),
                 kill_grace: self.config.kill_grace,
             };
-            let exit =
-                match run_process_recorded(&process, &ctx.log, &ctx.cancel, &ctx.handle).await {
-                    Ok(exit) => exit,
-                    Err(e) => return JobOutcome::failed(format!("step `{name}`: {e}")),
-                };
+            let announce = format!("$ step {name}");
+            let exit = match run_process_announced(
+                &process,
+                &ctx.log,
+                &ctx.cancel,
+                &ctx.handle,
+                Some(&announce),
+            )
+            .await
+            {
+                Ok(exit) => exit,
+                Err(e) => return JobOutcome::failed(format!("step `{name}`: {e}")),
+            };
             if exit.cancelled {
                 return JobOutcome::Cancelled;
             }

@@ -217,6 +217,8 @@ async fn a_shell_that_cannot_start_fails_the_job_with_the_reason() {
         error.starts_with("step `s`: cannot start `/nonexistent/shell`"),
         "{error}"
     );
+    // The log still says which step did not start.
+    assert_eq!(fx.texts().await, ["$ step s"]);
 }
 
 #[tokio::test]

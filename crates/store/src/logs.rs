@@ -15,6 +15,7 @@
 use crate::db::{AnyConnection, Db};
 use crate::error::DbError;
 use crate::schema::log_chunks;
+use crate::sql::{Arg, Sql};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -133,22 +134,20 @@ struct Prev {
 /// Inserts the chunk numbered after the log's stored lines, in one
 /// statement; returns the seq of the line before it.
 fn first_append(c: &mut AnyConnection, k: &LogKey, count: u64, body: &str) -> Result<u64, DbError> {
-    use diesel::sql_types::{BigInt, Text};
-    let sql = "INSERT INTO log_chunks (run_id, job, first_seq, last_seq, body) \
-               SELECT $1, $2, COALESCE(MAX(last_seq), 0) + 1, COALESCE(MAX(last_seq), 0) + $3, $4 \
-               FROM log_chunks WHERE run_id = $1 AND job = $2 \
-               RETURNING first_seq - 1 AS prev";
-    let sql = match c {
-        AnyConnection::Postgresql(_) => sql.to_owned(),
-        // SQLite numbers parameters `?N`.
-        AnyConnection::Sqlite(_) => sql.replace('$', "?"),
-    };
-    let row: Prev = diesel::sql_query(sql)
-        .bind::<Text, _>(k.run.as_str())
-        .bind::<Text, _>(&k.job)
-        .bind::<BigInt, _>(seq_i64(count))
-        .bind::<Text, _>(body)
-        .get_result(c)?;
+    let mut q = Sql::default();
+    let (run, job) = (
+        q.arg(Arg::Text(k.run.as_str().to_owned())),
+        q.arg(Arg::Text(k.job.clone())),
+    );
+    let n = q.arg(Arg::Int(i32::try_from(count).unwrap_or(i32::MAX)));
+    let body = q.arg(Arg::Text(body.to_owned()));
+    q.text = format!(
+        "INSERT INTO log_chunks (run_id, job, first_seq, last_seq, body) \
+         SELECT {run}, {job}, COALESCE(MAX(last_seq), 0) + 1, COALESCE(MAX(last_seq), 0) + {n}, {body} \
+         FROM log_chunks WHERE run_id = {run} AND job = {job} \
+         RETURNING first_seq - 1 AS prev"
+    );
+    let row: Prev = q.get_result(c)?;
     Ok(u64::try_from(row.prev).unwrap_or(0))
 }
 

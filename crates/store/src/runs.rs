@@ -812,16 +812,17 @@ impl RunStore for SqlRunStore {
         let r = self
             .db
             .write_one(move |c| {
-                let n = diesel::update(
-                    jobs::table.filter(
-                        jobs::run_id
-                            .eq(rid.as_str())
-                            .and(jobs::stage_idx.eq(idx(stage)?))
-                            .and(jobs::idx.eq(idx(job)?)),
-                    ),
-                )
-                .set(jobs::handle.eq(text.as_deref()))
-                .execute(c)?;
+                // Built as text so that its prepared form is reused (diesel
+                // prepares this `UPDATE` afresh every time otherwise).
+                let mut q = Sql::default();
+                q.text = format!(
+                    "UPDATE jobs SET handle = {} WHERE run_id = {} AND stage_idx = {} AND idx = {}",
+                    q.arg(Arg::OptText(text.clone())),
+                    q.arg(Arg::Text(rid.as_str().to_owned())),
+                    q.arg(Arg::Int(idx(stage)?)),
+                    q.arg(Arg::Int(idx(job)?)),
+                );
+                let n = q.execute(c)?;
                 Ok(if n == 1 {
                     Ok(())
                 } else {

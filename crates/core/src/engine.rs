@@ -322,27 +322,87 @@ impl Engine {
         );
         // Recorded already queued, in one write: `created` -> `queued` has
         // no field effects, and the change is published as if made.
-        let queued =
-            self.inner
-                .make_change(Target::Run, Status::Created, Status::Queued, None, None)?;
-        record.apply(&queued)?;
+        let mut made = vec![self.inner.make_change(
+            Target::Run,
+            Status::Created,
+            Status::Queued,
+            None,
+            None,
+        )?];
+        let ticket = self.ticket(&record);
+        // A run that nothing holds back (its concurrency slot is free, its
+        // first stage waits for no approval) is recorded already started:
+        // the run, its first stage and the jobs that start with it, in the
+        // same write. The driver then finds them running.
+        let free = ticket.as_ref().is_none_or(Ticket::is_held);
+        if free
+            && let Some(first) = record.plan.stages.first()
+            && first.approval.is_none()
+        {
+            made.push(self.inner.make_change(
+                Target::Run,
+                Status::Queued,
+                Status::Running,
+                None,
+                None,
+            )?);
+            made.push(self.inner.make_change(
+                Target::Stage(0),
+                Status::Created,
+                Status::Running,
+                None,
+                None,
+            )?);
+            let starting = if first.parallel { first.jobs.len() } else { 1 };
+            for (ji, job) in first.jobs.iter().enumerate().take(starting) {
+                if !job.skipped {
+                    made.push(self.inner.make_change(
+                        Target::Job(0, ji),
+                        Status::Created,
+                        Status::Running,
+                        None,
+                        None,
+                    )?);
+                }
+            }
+        }
+        for change in &made {
+            record.apply(change)?;
+        }
         self.inner.store.insert_run(&record).await?;
-        self.inner.publish(&id, &queued, &record.plan);
-        self.start(record, req.secrets);
+        for change in &made {
+            self.inner.publish(&id, change, &record.plan);
+        }
+        self.start_with(record, req.secrets, ticket);
         Ok(id)
     }
 
     /// Starts driving a run whose record is `queued`. The concurrency
     /// ticket is taken here, synchronously, so that arrival order holds.
     fn start(&self, record: RunRecord, secrets: BTreeMap<String, String>) {
-        let ticket = match (&record.workflow_key, record.plan.concurrency_limit) {
+        let ticket = self.ticket(&record);
+        self.start_with(record, secrets, ticket);
+    }
+
+    /// The run's place in its workflow's line, when it has a limit.
+    fn ticket(&self, record: &RunRecord) -> Option<Ticket> {
+        match (&record.workflow_key, record.plan.concurrency_limit) {
             (Some(key), limit) if limit > 0 => Some(
                 self.inner
                     .gates
                     .enter(key, usize::try_from(limit).unwrap_or(usize::MAX)),
             ),
             _ => None,
-        };
+        }
+    }
+
+    /// [`Engine::start`] with the ticket taken already.
+    fn start_with(
+        &self,
+        record: RunRecord,
+        secrets: BTreeMap<String, String>,
+        ticket: Option<Ticket>,
+    ) {
         let from = record.status;
         let cancel = CancellationToken::new();
         let reason = Arc::new(Mutex::new(None));
@@ -965,7 +1025,10 @@ impl Drive {
                     continue;
                 }
             }
-            self.defer(Target::Stage(si), stage_status, Status::Running, None)?;
+            // Already running when the run was recorded started.
+            if stage_status != Status::Running {
+                self.defer(Target::Stage(si), stage_status, Status::Running, None)?;
+            }
             let end = self.run_stage(si).await?;
             self.defer(
                 Target::Stage(si),
@@ -1235,8 +1298,12 @@ impl Drive {
                     return Ok(Status::Failed);
                 }
             };
-            self.set(target, status, Status::Running, None, None)
-                .await?;
+            // A job recorded started with its run (`Engine::submit`) is
+            // running already, on its first attempt.
+            if status != Status::Running {
+                self.set(target, status, Status::Running, None, None)
+                    .await?;
+            }
             let scratch = self.inner.scratch_root.join(format!(
                 "{}-{}-{attempt}",
                 self.id.as_str(),

@@ -381,6 +381,24 @@ async fn concurrency_limit_queues_in_arrival_order_and_cancel_frees_the_line() {
         req.workflow_key = Some("wf".into());
         ids.push(engine.submit(req).await.unwrap());
     }
+    // The first, which nothing held back, was recorded started by
+    // `submit` itself (run, stage and job in one write); the others wait
+    // in line, queued.
+    let first = engine.store().get_run(&ids[0]).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            first.status,
+            first.stages[0].status,
+            first.stages[0].jobs[0].status,
+            first.stages[0].jobs[0].attempts
+        ),
+        (Status::Running, Status::Running, Status::Running, 1)
+    );
+    let second = engine.store().get_run(&ids[1]).await.unwrap().unwrap();
+    assert_eq!(
+        (second.status, second.stages[0].jobs[0].status),
+        (Status::Queued, Status::Created)
+    );
     // The third, still queued, is cancelled and leaves the line.
     engine.cancel(&ids[2], "not needed").await.unwrap();
     let mut runs = Vec::new();

@@ -85,6 +85,11 @@ impl Gates {
 }
 
 impl Ticket {
+    /// Whether the slot is held already (nothing to wait for).
+    pub(super) fn is_held(&self) -> bool {
+        self.permit.is_some()
+    }
+
     /// Waits for the slot.
     pub(super) async fn wait(mut self) -> Permit {
         if let Some(p) = self.permit.take() {

@@ -91,6 +91,10 @@ pub struct ServeArgs {
     /// scheduler off on this server).
     #[arg(long, env = "SLIPWAY_SCHEDULER_INTERVAL", value_name = "SECONDS")]
     pub scheduler_interval: Option<u64>,
+    /// Hours after which the workspace of a finished run is deleted
+    /// (default 168, a week; 0 keeps them).
+    #[arg(long, env = "SLIPWAY_WORKSPACE_RETENTION_HOURS", value_name = "HOURS")]
+    pub workspace_retention_hours: Option<u64>,
 }
 
 /// Log output format.
@@ -122,6 +126,7 @@ struct FileConfig {
     keep_workspaces: Option<bool>,
     secret_key: Option<String>,
     scheduler_interval: Option<u64>,
+    workspace_retention_hours: Option<u64>,
 }
 
 /// The settings in force.
@@ -157,6 +162,8 @@ pub struct Config {
     pub secret_key: Option<KeyText>,
     /// How often cron schedules are checked; `None`: not on this server.
     pub scheduler_interval: Option<Duration>,
+    /// How long a finished run's workspace is kept; `None`: for ever.
+    pub workspace_retention: Option<Duration>,
 }
 
 /// A configured key: its `Debug` never shows it.
@@ -265,6 +272,14 @@ pub fn resolve(cli: &Cli, serve: Option<&ServeArgs>) -> Result<Config, String> {
         {
             0 => None,
             n => Some(Duration::from_secs(n)),
+        },
+        workspace_retention: match serve
+            .workspace_retention_hours
+            .or(file.workspace_retention_hours)
+            .unwrap_or(168)
+        {
+            0 => None,
+            h => Some(Duration::from_secs(h.saturating_mul(3600))),
         },
     })
 }

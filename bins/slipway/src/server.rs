@@ -145,6 +145,9 @@ pub async fn serve(config: Config) -> Result<(), String> {
     let scheduler = config
         .scheduler_interval
         .map(|every| tokio::spawn(run_scheduler(parts.app.clone(), every)));
+    let pruner = config
+        .workspace_retention
+        .map(|age| tokio::spawn(prune_workspaces(parts.engine.clone(), age)));
 
     let settings = slipway_http::Settings {
         body_limit: config.body_limit,
@@ -154,7 +157,8 @@ pub async fn serve(config: Config) -> Result<(), String> {
         parts.app.clone(),
         settings,
         tokio::runtime::Handle::current(),
-    );
+    )
+    .map_err(|e| format!("metrics: {e}"))?;
     let listener = std::net::TcpListener::bind(config.listen)
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
@@ -193,8 +197,8 @@ pub async fn serve(config: Config) -> Result<(), String> {
         }
     }
     state.shutdown().cancel();
-    if let Some(s) = scheduler {
-        s.abort();
+    for task in [scheduler, pruner].into_iter().flatten() {
+        task.abort();
     }
     handle.stop(true).await;
     let _ = server.await;
@@ -221,6 +225,21 @@ async fn run_scheduler(app: App, every: Duration) {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "checking cron schedules failed"),
         }
+    }
+}
+
+/// Deletes the workspaces of runs finished more than `age` ago, at start
+/// and then hourly (`Engine::prune_workspaces`).
+async fn prune_workspaces(engine: Engine, age: Duration) {
+    loop {
+        match engine.prune_workspaces(age).await {
+            Ok(pruned) if !pruned.is_empty() => {
+                tracing::info!(workspaces = pruned.len(), "deleted old run workspaces");
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "pruning run workspaces failed"),
+        }
+        tokio::time::sleep(Duration::from_secs(3600)).await;
     }
 }
 

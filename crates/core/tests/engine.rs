@@ -488,4 +488,38 @@ async fn a_passed_run_may_leave_no_workspace_behind_and_a_failed_one_keeps_it() 
         dir.path().join(failed.as_str()).is_dir(),
         "kept for a retry"
     );
+
+    // Pruning: a workspace is deleted once its run finished long enough
+    // ago, never while the run goes on; a directory no run owns goes by
+    // its age; the scratch area stays.
+    let slow = engine
+        .submit(RunRequest::new(Plan::new(
+            "p",
+            vec![Stage::new("s", false, vec![job("a", json!({"ms": 5000}))])],
+        )))
+        .await
+        .unwrap();
+    while !dir.path().join(slow.as_str()).is_dir() {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    std::fs::create_dir_all(dir.path().join("left-by-nobody")).unwrap();
+    let hour = Duration::from_secs(3600);
+    assert!(engine.prune_workspaces(hour).await.unwrap().is_empty());
+    assert!(dir.path().join(failed.as_str()).is_dir());
+    let mut pruned: Vec<String> = engine
+        .prune_workspaces(Duration::ZERO)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|id| id.to_string())
+        .collect();
+    pruned.sort();
+    let mut expected = vec![failed.to_string(), "left-by-nobody".to_owned()];
+    expected.sort();
+    assert_eq!(pruned, expected);
+    assert!(!dir.path().join(failed.as_str()).exists());
+    assert!(dir.path().join(slow.as_str()).is_dir(), "still running");
+    assert!(dir.path().join(".scratch").is_dir());
+    engine.cancel(&slow, "done").await.unwrap();
+    engine.wait(&slow).await.unwrap();
 }

@@ -32,17 +32,11 @@ impl std::fmt::Debug for Metrics {
     }
 }
 
-impl Default for Metrics {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl Metrics {
-    /// Fresh metrics in their own registry.
-    pub fn new() -> Self {
-        // The names and labels are constants: registering them cannot fail
-        // unless they are malformed, which the tests would show at once.
+    /// Fresh metrics in their own registry. The names and labels are
+    /// constants: this fails only if one of them is malformed, which every
+    /// server start (and test) would show at once.
+    pub fn new() -> Result<Self, prometheus::Error> {
         let registry = Registry::new();
         let requests = IntCounterVec::new(
             Opts::new(
@@ -50,8 +44,7 @@ impl Metrics {
                 "HTTP requests by route pattern, method and status code.",
             ),
             &["route", "method", "status"],
-        )
-        .expect("valid metric");
+        )?;
         let latency = HistogramVec::new(
             HistogramOpts::new(
                 "slipway_http_request_duration_seconds",
@@ -61,30 +54,27 @@ impl Metrics {
                 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
             ]),
             &["route"],
-        )
-        .expect("valid metric");
+        )?;
         let runs = IntGaugeVec::new(
             Opts::new("slipway_runs", "Stored runs by status."),
             &["status"],
-        )
-        .expect("valid metric");
-        let jobs_running =
-            IntGauge::new("slipway_jobs_running", "Jobs running now.").expect("valid metric");
+        )?;
+        let jobs_running = IntGauge::new("slipway_jobs_running", "Jobs running now.")?;
         for c in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
             Box::new(runs.clone()),
             Box::new(jobs_running.clone()),
         ] {
-            registry.register(c).expect("metric registered once");
+            registry.register(c)?;
         }
-        Metrics {
+        Ok(Metrics {
             registry,
             requests,
             latency,
             runs,
             jobs_running,
-        }
+        })
     }
 
     /// Records one answered request.

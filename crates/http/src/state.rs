@@ -63,17 +63,24 @@ impl State {
     /// The state for `app`. `runtime` is the runtime that outlives the HTTP
     /// workers (the server's main runtime): work that keeps running after
     /// the request, such as a run's driver task, is started there.
-    pub fn new(app: App, settings: Settings, runtime: tokio::runtime::Handle) -> Self {
-        State {
+    ///
+    /// # Errors
+    /// The metrics could not be set up (a malformed metric name).
+    pub fn new(
+        app: App,
+        settings: Settings,
+        runtime: tokio::runtime::Handle,
+    ) -> Result<Self, prometheus::Error> {
+        Ok(State {
             inner: Arc::new(Inner {
                 run_pages: std::sync::Mutex::default(),
                 app,
                 settings,
-                metrics: Metrics::new(),
+                metrics: Metrics::new()?,
                 runtime,
                 shutdown: CancellationToken::new(),
             }),
-        }
+        })
     }
 
     /// The application's use cases.

@@ -61,6 +61,11 @@ impl GitConfig {
     }
 }
 
+/// Whether `reference` can only be a commit id (4 to 64 hex digits).
+fn looks_like_commit(reference: &str) -> bool {
+    (4..=64).contains(&reference.len()) && reference.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// The gix implementation of the git-source port. Cheap to clone; clones
 /// share the cache and its locks.
 #[derive(Debug, Clone)]
@@ -148,15 +153,17 @@ impl GixSource {
     /// Clones or fetches; concurrent callers share a fetch that started
     /// after they asked. Leftovers of interrupted work are tidied first; a
     /// mirror that is incomplete or fails its check is deleted and cloned
-    /// again.
+    /// again. `reviews` also fetches pull and merge request heads
+    /// ([`repo::REVIEW_REFSPECS`]).
     async fn refresh_mirror(
         &self,
         target: &Target,
         mirror: &Arc<Mirror>,
+        reviews: bool,
     ) -> Result<(), SourceError> {
         let arrival = self.tick();
         let mut state = mirror.fetch.lock().await;
-        if state.last_ok_start > arrival && mirror.is_complete() {
+        if !reviews && state.last_ok_start > arrival && mirror.is_complete() {
             return Ok(());
         }
         let started = self.tick();
@@ -184,7 +191,8 @@ impl GixSource {
             let _present = Arc::clone(&mirror.presence).read_owned().await;
             let fetched = Arc::clone(mirror);
             let report = blocking(move || {
-                let report = repo::fetch(&repo.to_thread_local(), &url, credentials.as_ref())?;
+                let report =
+                    repo::fetch(&repo.to_thread_local(), &url, credentials.as_ref(), reviews)?;
                 // The new pack is ours: the handle stays valid.
                 fetched.keep(repo);
                 Ok::<_, GitError>(report)
@@ -210,7 +218,7 @@ impl GixSource {
                     })?;
                 }
                 let ts = repo::init(dir)?;
-                let result = repo::fetch(&ts.to_thread_local(), &url, credentials.as_ref());
+                let result = repo::fetch(&ts.to_thread_local(), &url, credentials.as_ref(), reviews);
                 if let Err(e) = result {
                     let _ = std::fs::remove_dir_all(dir);
                     return Err(e);
@@ -287,7 +295,7 @@ impl GixSource {
         let mut last_problem = String::new();
         for attempt in 0..3 {
             if !mirror.is_complete() {
-                self.refresh_mirror(target, mirror).await?;
+                self.refresh_mirror(target, mirror, false).await?;
             }
             let present = Arc::clone(&mirror.presence).read_owned().await;
             if !mirror.is_complete() {
@@ -362,7 +370,10 @@ impl GixSource {
                 Some(value) => return Ok(value),
                 None if !refreshed => {
                     refreshed = true;
-                    self.refresh_mirror(&target, &mirror).await?;
+                    // A commit id found on no branch or tag may be the head
+                    // of a pull request from a fork.
+                    let reviews = looks_like_commit(reference);
+                    self.refresh_mirror(&target, &mirror, reviews).await?;
                 }
                 None => {
                     return Err(SourceError::RefNotFound {
@@ -429,7 +440,7 @@ pub fn parse_document(path: &str, bytes: &[u8]) -> Result<serde_json::Value, Sou
 impl GitSource for GixSource {
     async fn refresh(&self, remote: &Remote) -> Result<(), SourceError> {
         let (target, mirror) = self.target(remote)?;
-        self.refresh_mirror(&target, &mirror).await
+        self.refresh_mirror(&target, &mirror, false).await
     }
 
     async fn resolve(&self, remote: &Remote, reference: &str) -> Result<CommitInfo, SourceError> {

@@ -18,6 +18,14 @@ use std::sync::atomic::AtomicBool;
 /// The refspecs a mirror fetches: every branch and every tag, forced.
 pub const REFSPECS: [&str; 2] = ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"];
 
+/// The heads of pull and merge requests (GitHub and Gitee `refs/pull/N/head`,
+/// GitLab `refs/merge-requests/N/head`), fetched only when a commit is not
+/// found otherwise: a request from a fork has its commits nowhere else.
+pub const REVIEW_REFSPECS: [&str; 2] = [
+    "+refs/pull/*/head:refs/pull/*/head",
+    "+refs/merge-requests/*/head:refs/merge-requests/*/head",
+];
+
 /// How many symbolic links one path may go through.
 const MAX_LINK_HOPS: usize = 40;
 
@@ -81,13 +89,23 @@ pub fn fetch(
     repo: &gix::Repository,
     url: &str,
     credentials: Option<&Credentials>,
+    reviews: bool,
 ) -> Result<FetchReport, GitError> {
+    let refspecs: Vec<&str> = if reviews {
+        REFSPECS
+            .iter()
+            .chain(REVIEW_REFSPECS.iter())
+            .copied()
+            .collect()
+    } else {
+        REFSPECS.to_vec()
+    };
     let asked = Arc::new(AtomicBool::new(false));
     let remote = repo
         .remote_at(url)
         .map_err(|e| GitError::Transfer(chain(&e)))?
         .with_fetch_tags(gix::remote::fetch::Tags::None)
-        .with_refspecs(REFSPECS, Direction::Fetch)
+        .with_refspecs(refspecs, Direction::Fetch)
         .map_err(|e| GitError::Transfer(chain(&e)))?;
     let connection = remote
         .connect(Direction::Fetch)

@@ -397,6 +397,45 @@ async fn fetch_brings_new_commits_and_prunes_deleted_branches() {
     git(&work, &["tag", "v3.0"]);
     git(&work, &["push", "-q", "origin", "v3.0"]);
     assert_eq!(src.resolve(&remote, "v3.0").await.unwrap().id, after.id);
+
+    // A pull request from a fork: its commit is on no branch or tag, only
+    // under refs/pull/N/head (GitLab: refs/merge-requests/N/head). Asked
+    // for by id, it is found by fetching those refs on the miss; branches
+    // do not list it.
+    git(&work, &["checkout", "-q", "--detach"]);
+    std::fs::write(work.join("fork.txt"), "from a fork\n").unwrap();
+    git(&work, &["add", "fork.txt"]);
+    git(&work, &["commit", "-q", "-m", "fork change"]);
+    let fork = rev(&work, "HEAD");
+    git(&work, &["push", "-q", "origin", "HEAD:refs/pull/7/head"]);
+    git(
+        &work,
+        &["commit", "-q", "--allow-empty", "-m", "merge request"],
+    );
+    let mr = rev(&work, "HEAD");
+    git(
+        &work,
+        &["push", "-q", "origin", "HEAD:refs/merge-requests/3/head"],
+    );
+    src.refresh(&remote).await.unwrap();
+    let found = src.resolve(&remote, &fork).await.unwrap();
+    assert_eq!(
+        (found.id.as_str(), found.summary()),
+        (fork.as_str(), "fork change")
+    );
+    assert_eq!(
+        src.read_file(&remote, &fork, "fork.txt").await.unwrap(),
+        b"from a fork\n"
+    );
+    assert_eq!(src.resolve(&remote, &mr).await.unwrap().id, mr);
+    let branches: Vec<String> = src
+        .branches(&remote)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|b| b.name)
+        .collect();
+    assert_eq!(branches, ["feature", "main"]);
 }
 
 fn du(dir: &Path) -> u64 {

@@ -1071,4 +1071,13 @@ fn every_route_is_in_the_openapi_document() {
         .unwrap();
     assert_eq!(res.status().as_u16(), 200);
     assert!(res.text().unwrap().contains("swagger"));
+    // The UI loads the document from where the API serves it.
+    let init = server
+        .client()
+        .get(server.url("/api/v1/docs/swagger-initializer.js"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(init.contains("\"url\": \"/api/v1/openapi.json\""), "{init}");
 }

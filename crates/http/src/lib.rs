@@ -32,7 +32,6 @@ pub use state::{Settings, State};
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{App, HttpResponse, web};
-use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
 /// Where the OpenAPI document is served.
@@ -53,14 +52,24 @@ pub fn app(
         InitError = (),
     >,
 > {
-    let (app, _) = App::new()
-        .into_utoipa_app()
+    App::new()
         .app_data(web::Data::new(state))
-        .configure(routes::configure)
-        .split_for_parts();
-    app.service(SwaggerUi::new("/api/v1/docs/{_:.*}").url(OPENAPI_PATH, openapi::document()))
+        .configure(routes::configure_serving)
+        .route(OPENAPI_PATH, web::get().to(openapi_json))
+        .service(
+            SwaggerUi::new("/api/v1/docs/{_:.*}")
+                .config(utoipa_swagger_ui::Config::new([OPENAPI_PATH])),
+        )
         .default_service(web::to(not_found))
         .wrap(actix_web::middleware::from_fn(metrics::middleware))
+}
+
+/// The OpenAPI document (made once, see `openapi::document_json`).
+async fn openapi_json() -> Result<HttpResponse, ApiError> {
+    let json = openapi::document_json().map_err(ApiError::internal)?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(json))
 }
 
 async fn not_found() -> HttpResponse {

@@ -49,6 +49,19 @@ impl Modify for Bearer {
     }
 }
 
+/// The document as JSON, made once per process and shared by every HTTP
+/// worker (building it is the largest allocation a worker would make).
+pub fn document_json() -> Result<actix_web::web::Bytes, String> {
+    static JSON: std::sync::OnceLock<Result<actix_web::web::Bytes, String>> =
+        std::sync::OnceLock::new();
+    JSON.get_or_init(|| {
+        serde_json::to_vec(&document())
+            .map(actix_web::web::Bytes::from)
+            .map_err(|e| e.to_string())
+    })
+    .clone()
+}
+
 /// The document, as served at `/api/v1/openapi.json`.
 pub fn document() -> utoipa::openapi::OpenApi {
     let (_, doc) = actix_web::App::new()

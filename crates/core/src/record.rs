@@ -42,6 +42,18 @@ impl From<&str> for RunId {
     }
 }
 
+/// The facts of a [`Trigger`]'s detail that [`Trigger::env`] gives jobs.
+pub mod detail_keys {
+    /// The commit id.
+    pub const COMMIT: &str = "commit";
+    /// The full ref name.
+    pub const REF: &str = "ref";
+    /// The commit message's first line.
+    pub const MESSAGE: &str = "message";
+    /// The commit's author, `Name <email>`.
+    pub const AUTHOR: &str = "author";
+}
+
 /// Who or what started a run.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Trigger {
@@ -79,10 +91,10 @@ impl Trigger {
     pub fn env(&self) -> BTreeMap<String, String> {
         let mut env = BTreeMap::from([("SLIPWAY_TRIGGER".to_owned(), self.kind.clone())]);
         for (key, var) in [
-            ("commit", "SLIPWAY_COMMIT"),
-            ("ref", "SLIPWAY_REF"),
-            ("message", "SLIPWAY_COMMIT_MESSAGE"),
-            ("author", "SLIPWAY_COMMIT_AUTHOR"),
+            (detail_keys::COMMIT, "SLIPWAY_COMMIT"),
+            (detail_keys::REF, "SLIPWAY_REF"),
+            (detail_keys::MESSAGE, "SLIPWAY_COMMIT_MESSAGE"),
+            (detail_keys::AUTHOR, "SLIPWAY_COMMIT_AUTHOR"),
         ] {
             if let Some(v) = self.detail.get(key) {
                 env.insert(var.to_owned(), v.clone());

@@ -8,7 +8,7 @@ use crate::catalog::{
     StoredSchedule, TriggerRule,
 };
 use crate::definition::{Format, WorkflowDefinition};
-use crate::filter::Filter;
+use crate::filter::{Filter, FilterError};
 use crate::schedule::Schedule;
 use crate::secrets::{self, SecretKey, SecretName, SecretOwner};
 use crate::webhook::{self, EventKind, Headers, Provider};
@@ -33,14 +33,7 @@ pub const TRIGGER_EVENTS: [&str; 3] = ["push", "tag_push", "pull_request"];
 /// What a trigger detail records, by key (also read back by the store for
 /// an application's latest run).
 pub mod detail {
-    /// The commit id.
-    pub const COMMIT: &str = "commit";
-    /// The full ref name.
-    pub const REF: &str = "ref";
-    /// The commit message's first line.
-    pub const MESSAGE: &str = "message";
-    /// The commit's author, `Name <email>`.
-    pub const AUTHOR: &str = "author";
+    pub use slipway_core::record::detail_keys::{AUTHOR, COMMIT, MESSAGE, REF};
     /// The application the run belongs to.
     pub const APPLICATION: &str = "application";
     /// The template path the plan was read from.
@@ -243,12 +236,19 @@ impl App {
             .ok_or_else(|| DomainError::Internal("no git source is configured".into()))
     }
 
-    /// A compiled filter, from the cache when its source was seen before.
-    fn filter(&self, source: &str) -> std::result::Result<Filter, crate::filter::FilterError> {
+    /// A compiled filter, from the cache when its source was seen before;
+    /// compiling (a thread of its own, see `Filter::compile`) runs on a
+    /// blocking thread, never on the async workers.
+    async fn filter(&self, source: &str) -> std::result::Result<Filter, FilterError> {
         if let Some(f) = crate::app::lock(&self.caches.filters).get(source) {
             return Ok(f.clone());
         }
-        let compiled = Filter::compile(source)?;
+        let owned = source.to_owned();
+        let compiled = tokio::task::spawn_blocking(move || Filter::compile(&owned))
+            .await
+            .map_err(|e| FilterError::Compile {
+                message: format!("the compiler task failed: {e}"),
+            })??;
         let mut cache = crate::app::lock(&self.caches.filters);
         if cache.len() >= 4096 {
             cache.clear();
@@ -259,7 +259,7 @@ impl App {
 
     // ---- applications ----
 
-    fn check_triggers(&self, rules: &[TriggerRule], problems: &mut Vec<Problem>) {
+    async fn check_triggers(&self, rules: &[TriggerRule], problems: &mut Vec<Problem>) {
         for (i, rule) in rules.iter().enumerate() {
             if !TRIGGER_EVENTS.contains(&rule.event.as_str()) {
                 problems.push(Problem::new(
@@ -267,7 +267,7 @@ impl App {
                     format!("must be one of {}", TRIGGER_EVENTS.join(", ")),
                 ));
             }
-            if let Err(e) = self.filter(&rule.filter) {
+            if let Err(e) = self.filter(&rule.filter).await {
                 problems.push(Problem::new(format!("triggers[{i}].filter"), e.to_string()));
             }
             if !rule.template.is_empty() {
@@ -276,7 +276,7 @@ impl App {
         }
     }
 
-    fn apply_input(
+    async fn apply_input(
         &self,
         app: &mut Application,
         input: ApplicationInput,
@@ -292,14 +292,16 @@ impl App {
         }
         match input.repository {
             Some(r) => {
-                if let Some(p) = r.provider {
-                    match Provider::parse(&p) {
-                        Some(p) => app.repository.provider = p,
-                        None => problems.push(Problem::new(
-                            "repository.provider",
-                            "must be one of github, gitlab, gitee, generic",
-                        )),
+                match r.provider.map(|p| p.parse::<Provider>()) {
+                    Some(Ok(p)) => app.repository.provider = p,
+                    Some(Err(_)) => problems.push(Problem::new(
+                        "repository.provider",
+                        "must be one of github, gitlab, gitee, generic",
+                    )),
+                    None if creating => {
+                        problems.push(Problem::new("repository.provider", "required"));
                     }
+                    None => {}
                 }
                 if let Some(v) = r.owner {
                     app.repository.owner = v;
@@ -349,7 +351,7 @@ impl App {
         if let Some(rules) = input.triggers {
             app.triggers = rules;
         }
-        self.check_triggers(&app.triggers, &mut problems);
+        self.check_triggers(&app.triggers, &mut problems).await;
         if let Some(c) = input.cancel_superseded {
             app.cancel_superseded = c;
         }
@@ -395,17 +397,7 @@ impl App {
             updated_at: now,
             last_run: None,
         };
-        if input
-            .repository
-            .as_ref()
-            .is_some_and(|r| r.provider.is_none())
-        {
-            return Err(DomainError::Invalid(vec![Problem::new(
-                "repository.provider",
-                "required",
-            )]));
-        }
-        self.apply_input(&mut app, input, true)?;
+        self.apply_input(&mut app, input, true).await?;
         self.catalog.insert_application(&app).await?;
         Ok(app)
     }
@@ -444,7 +436,7 @@ impl App {
         input: ApplicationInput,
     ) -> Result<Application> {
         let mut app = self.application(id).await?;
-        self.apply_input(&mut app, input, false)?;
+        self.apply_input(&mut app, input, false).await?;
         app.updated_at = Utc::now();
         if !self.catalog.update_application(&app).await? {
             return Err(DomainError::NotFound {
@@ -471,17 +463,13 @@ impl App {
 
     // ---- secrets ----
 
+    /// The owner's store key, once the owner is known to exist.
     async fn owner_key(&self, owner: &SecretOwner<'_>) -> Result<String> {
         match owner {
-            SecretOwner::Project(id) => {
-                self.project(id).await?;
-                Ok(format!("project/{id}"))
-            }
-            SecretOwner::Application(id) => {
-                self.application(id).await?;
-                Ok(format!("application/{id}"))
-            }
-        }
+            SecretOwner::Project(id) => self.project(id).await.map(|_| ()),
+            SecretOwner::Application(id) => self.application(id).await.map(|_| ()),
+        }?;
+        Ok(owner.key())
     }
 
     /// Sets a secret (creating or rotating it); the next run sees the new
@@ -890,7 +878,7 @@ impl App {
             if rule.event != event_name {
                 continue;
             }
-            let filter = match self.filter(&rule.filter) {
+            let filter = match self.filter(&rule.filter).await {
                 Ok(f) => f,
                 Err(e) => {
                     tracing::warn!(application = %app.id, rule = i, error = %e, "stored filter does not compile");
@@ -1155,15 +1143,10 @@ impl RunSecrets {
     /// name).
     async fn of(&self, project_id: &str, app_id: Option<&str>) -> Result<BTreeMap<String, String>> {
         let mut out = BTreeMap::new();
-        let mut owners = vec![(
-            format!("project/{project_id}"),
-            SecretOwnerId::Project(project_id),
-        )];
-        if let Some(a) = app_id {
-            owners.push((format!("application/{a}"), SecretOwnerId::Application(a)));
-        }
-        for (key, owner) in owners {
-            let sealed = self.catalog.sealed_secrets(&key).await?;
+        let mut owners = vec![SecretOwner::Project(project_id)];
+        owners.extend(app_id.map(SecretOwner::Application));
+        for owner in owners {
+            let sealed = self.catalog.sealed_secrets(&owner.key()).await?;
             if sealed.is_empty() {
                 continue;
             }
@@ -1174,7 +1157,7 @@ impl RunSecrets {
             for (name, value) in sealed {
                 let checked = SecretName::new(name.as_str())
                     .map_err(|e| DomainError::Internal(format!("stored secret name: {e}")))?;
-                let aad = owner.as_owner().aad(&checked);
+                let aad = owner.aad(&checked);
                 out.insert(name, secrets::open(secret_key, &value, &aad)?);
             }
         }
@@ -1212,19 +1195,4 @@ impl SecretSource for RunSecrets {
 /// The AAD of an application's webhook secret.
 fn webhook_aad(app_id: &str) -> String {
     format!("application/{app_id}/webhook")
-}
-
-/// An owner id, kept to rebuild the [`SecretOwner`] for AADs.
-enum SecretOwnerId<'a> {
-    Project(&'a str),
-    Application(&'a str),
-}
-
-impl SecretOwnerId<'_> {
-    fn as_owner(&self) -> SecretOwner<'_> {
-        match self {
-            SecretOwnerId::Project(id) => SecretOwner::Project(id),
-            SecretOwnerId::Application(id) => SecretOwner::Application(id),
-        }
-    }
 }

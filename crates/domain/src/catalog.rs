@@ -164,10 +164,6 @@ pub struct Application {
     pub last_run: Option<LastRun>,
 }
 
-/// Who a stored secret belongs to, as the store keys it:
-/// `project/<id>` or `application/<id>`.
-pub type SecretOwnerKey = String;
-
 /// A stored secret as lists show it: never its value.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SecretMeta {

@@ -485,13 +485,19 @@ pub enum SecretOwner<'a> {
 }
 
 impl SecretOwner<'_> {
+    /// How the store keys this owner's secrets: `project/<id>` or
+    /// `application/<id>`.
+    pub fn key(&self) -> String {
+        match self {
+            SecretOwner::Project(id) => format!("project/{id}"),
+            SecretOwner::Application(id) => format!("application/{id}"),
+        }
+    }
+
     /// The AAD for `name` under this owner: `project/<id>/<NAME>` or
     /// `application/<id>/<NAME>`.
     pub fn aad(&self, name: &SecretName) -> String {
-        match self {
-            SecretOwner::Project(id) => format!("project/{id}/{name}"),
-            SecretOwner::Application(id) => format!("application/{id}/{name}"),
-        }
+        format!("{}/{name}", self.key())
     }
 }
 

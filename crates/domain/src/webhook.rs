@@ -93,11 +93,6 @@ impl Provider {
         Provider::Generic,
     ];
 
-    /// The provider with the lower-case name `name`, if any.
-    pub fn parse(name: &str) -> Option<Provider> {
-        Provider::ALL.into_iter().find(|p| p.as_str() == name)
-    }
-
     /// The lower-case name (`github`, ...).
     pub fn as_str(self) -> &'static str {
         match self {

@@ -16,6 +16,7 @@ use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::{Bool, Nullable, Text};
 use slipway_core::{Status, Trigger};
+use slipway_domain::applications::detail as keys;
 use slipway_domain::catalog::{
     ApiToken, Application, CatalogStore, CatalogStoreError, LastRun, Order, Page, PageRequest,
     Project, Provider, Repository, ScheduleTarget, SecretMeta, StoredSchedule, TriggerRule,
@@ -314,7 +315,10 @@ fn application_row(a: &Application) -> Result<ApplicationRow, DbError> {
 fn application_of(
     (r, last_run_id, run): (ApplicationRow, Option<String>, LastRunColumns),
 ) -> Result<Application, DbError> {
-    let provider = Provider::parse(&r.provider)
+    let provider = r
+        .provider
+        .parse::<Provider>()
+        .ok()
         .ok_or_else(|| DbError::Corrupt(format!("application provider `{}`", r.provider)))?;
     let triggers: Vec<TriggerRule> = from_json("application triggers", &r.triggers)?;
     let last_run = match (last_run_id, run) {
@@ -361,13 +365,13 @@ fn last_run_of(
         .is_terminal();
     let mut detail = from_json::<Trigger>("run trigger", trigger)?.detail;
     let message = detail
-        .remove("message")
+        .remove(keys::MESSAGE)
         .map(|m| m.lines().next().unwrap_or_default().to_owned());
     Ok(LastRun {
         run_id,
-        commit: detail.remove("commit"),
+        commit: detail.remove(keys::COMMIT),
         message,
-        git_ref: detail.remove("ref"),
+        git_ref: detail.remove(keys::REF),
         status,
         completed,
         created_at: utc(created_at),

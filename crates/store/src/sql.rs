@@ -46,10 +46,7 @@ impl Sql {
     /// cache keys them by their SQL): PostgreSQL parses and plans them
     /// once, not at every run.
     pub(crate) fn execute(&self, conn: &mut AnyConnection) -> Result<usize, DbError> {
-        let query = Prepared {
-            pieces: pieces(&self.text),
-            args: &self.args,
-        };
+        let query = self.prepared();
         Ok(match conn {
             AnyConnection::Postgresql(c) => query.execute(c)?,
             AnyConnection::Sqlite(c) => query.execute(c)?,
@@ -58,6 +55,13 @@ impl Sql {
 }
 
 impl Sql {
+    fn prepared(&self) -> Prepared<'_> {
+        Prepared {
+            pieces: pieces(&self.text),
+            args: &self.args,
+        }
+    }
+
     /// Runs the statement and reads its one row.
     pub(crate) fn get_result<T>(&self, conn: &mut AnyConnection) -> Result<T, DbError>
     where
@@ -65,10 +69,7 @@ impl Sql {
             + diesel::QueryableByName<diesel::sqlite::Sqlite>
             + 'static,
     {
-        let query = Prepared {
-            pieces: pieces(&self.text),
-            args: &self.args,
-        };
+        let query = self.prepared();
         Ok(match conn {
             AnyConnection::Postgresql(c) => query.get_result(c)?,
             AnyConnection::Sqlite(c) => query.get_result(c)?,

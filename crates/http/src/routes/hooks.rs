@@ -60,7 +60,7 @@ pub async fn receive(
     body: web::Payload,
 ) -> ApiResult<HttpResponse> {
     let (provider, app_id) = path.into_inner();
-    let provider = Provider::parse(&provider).ok_or_else(|| {
+    let provider = provider.parse::<Provider>().ok().ok_or_else(|| {
         ApiError::not_found(format!(
             "no webhook provider `{provider}`; expected github, gitlab, gitee or generic"
         ))

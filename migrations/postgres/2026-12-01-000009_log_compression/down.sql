@@ -1,0 +1,1 @@
+ALTER TABLE log_chunks ALTER COLUMN body SET COMPRESSION default;

@@ -1,7 +1,5 @@
-//! Test support: the real `slipway` binary on a free loopback port with a
-//! temporary data directory, and a small HTTP client for it.
-
-#![allow(dead_code)]
+//! The real `slipway` binary on a free loopback port with a temporary data
+//! directory, a small HTTP client for it, and a reader of live logs.
 
 use reqwest::blocking::{Client, Response};
 use serde_json::Value;
@@ -15,6 +13,7 @@ use std::time::{Duration, Instant};
 pub const ADMIN: &str = "slw_test_admin_0123456789abcdef0123456789abcdef";
 
 /// A running server; killed when dropped.
+#[derive(Debug)]
 pub struct Server {
     child: Option<Child>,
     pub base: String,
@@ -49,7 +48,7 @@ impl Server {
             .append(true)
             .open(self.data_dir.join("server.log"))
             .expect("log file");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_slipway"));
+        let mut cmd = Command::new(crate::binary());
         cmd.arg("serve")
             .arg("--listen")
             .arg("127.0.0.1:0")
@@ -236,6 +235,7 @@ pub struct SseEvent {
 }
 
 /// Reads events from an SSE response.
+#[derive(Debug)]
 pub struct SseReader {
     lines: std::io::Lines<BufReader<Response>>,
 }

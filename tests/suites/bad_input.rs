@@ -7,10 +7,8 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::{ADMIN, Server};
 use serde_json::{Value, json};
+use slipway_tests::server::{ADMIN, Server};
 use std::collections::BTreeSet;
 
 /// Every route of the server: method and path template.
@@ -823,7 +821,7 @@ fn bad_input_for_every_route() {
         for (k, v) in &c.headers {
             req = req.header(*k, *v);
         }
-        let (code, body) = common::read(req.send().expect("request"));
+        let (code, body) = slipway_tests::server::read(req.send().expect("request"));
         let what = format!("{} ({} {})", c.name, c.method, c.path);
         assert_shape(&what, code, &body);
         if code != c.status {
@@ -965,7 +963,7 @@ fn secrets_are_write_only_and_hooks_need_a_signature() {
         for (k, v) in headers {
             req = req.header(*k, v);
         }
-        common::read(req.send().unwrap())
+        slipway_tests::server::read(req.send().unwrap())
     };
     let good = generic_signature(HOOK_SECRET, now, &ping);
     let bad = generic_signature("another secret", now, &ping);

@@ -6,11 +6,9 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::{ADMIN, Server, SseReader};
 use serde_json::json;
 use slipway_store::testing::TestDb;
+use slipway_tests::server::{ADMIN, Server, SseReader};
 use std::collections::BTreeSet;
 use std::time::Duration;
 

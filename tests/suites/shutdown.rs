@@ -4,10 +4,8 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::Server;
 use serde_json::json;
+use slipway_tests::server::Server;
 
 const QUICK: &str = r#"
 name: quick

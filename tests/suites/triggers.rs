@@ -11,12 +11,10 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::Server;
 use hmac::{KeyInit, Mac};
 use serde_json::{Value, json};
 use slipway_store::testing::TestDb;
+use slipway_tests::server::Server;
 use std::io::Read;
 use std::path::Path;
 use std::process::Command;
@@ -145,7 +143,7 @@ fn send_hook(url: &str, delivery: &str, body: &[u8], signature: &str) -> (u16, V
         .body(body.to_vec())
         .send()
         .unwrap();
-    common::read(res)
+    slipway_tests::server::read(res)
 }
 
 /// The `post-receive` hook's body when this binary is run by the hook
@@ -200,7 +198,10 @@ fn log_text(server: &Server, run: &str) -> String {
     let res = server
         .client()
         .get(server.url(&format!("/api/v1/runs/{run}/jobs/show/log")))
-        .header("Authorization", format!("Bearer {}", common::ADMIN))
+        .header(
+            "Authorization",
+            format!("Bearer {}", slipway_tests::server::ADMIN),
+        )
         .send()
         .unwrap();
     assert_eq!(res.status().as_u16(), 200);
@@ -479,7 +480,7 @@ fn applications_end_to_end_postgres() {
 fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(
         Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../crates/domain/tests/fixtures/webhooks")
+            .join("../crates/domain/tests/fixtures/webhooks")
             .join(name),
     )
     .unwrap()
@@ -508,7 +509,7 @@ fn post_hook(
     for (k, v) in headers {
         req = req.header(*k, v);
     }
-    common::read(req.send().unwrap())
+    slipway_tests::server::read(req.send().unwrap())
 }
 
 /// The documented payloads of GitLab, Gitee and the generic scheme, signed

@@ -163,6 +163,10 @@ impl EngineBuilder {
         let workspace_root = self
             .workspace_root
             .unwrap_or_else(|| std::env::temp_dir().join("slipway-workspaces"));
+        // Jobs run in their workspace, not in this process's current
+        // directory: every path handed to them must be absolute, whatever
+        // root was configured (`./slipway-data/workspaces` by default).
+        let workspace_root = std::path::absolute(&workspace_root).unwrap_or(workspace_root);
         Engine {
             inner: Arc::new(Inner {
                 registry: self.registry,
@@ -1371,16 +1375,15 @@ impl Drive {
                 self.set(target, status, Status::Running, None, None)
                     .await?;
             }
-            let scratch = self.inner.scratch_root.join(format!(
-                "{}-{}-{attempt}",
-                self.id.as_str(),
-                safe_name(&job.name)
-            ));
-            let outputs_file = self.inner.scratch_root.join(format!(
-                "{}-{}-{attempt}.outputs",
-                self.id.as_str(),
-                safe_name(&job.name)
-            ));
+            // Named by the job's place in the plan, not by its name: the
+            // place is unique (`a/b`, `a_b` and `a.b` get files of their
+            // own) and short whatever the name's length.
+            let attempt_name = format!("{}-{si}-{ji}-{attempt}", self.id.as_str());
+            let scratch = self.inner.scratch_root.join(&attempt_name);
+            let outputs_file = self
+                .inner
+                .scratch_root
+                .join(format!("{attempt_name}.outputs"));
             if attempt > 1 {
                 let _ = log
                     .line(
@@ -1412,7 +1415,12 @@ impl Drive {
             // Usually neither exists: both are made only on demand.
             let _ = std::fs::remove_dir_all(&scratch);
             let _ = std::fs::remove_file(&outputs_file);
-            let produced = outputs.snapshot();
+            // Outputs are shown and stored like log lines: masked.
+            let produced: BTreeMap<String, String> = outputs
+                .snapshot()
+                .into_iter()
+                .map(|(k, v)| (k, self.masker.mask(&v)))
+                .collect();
             if !produced.is_empty() {
                 self.inner
                     .store
@@ -1438,6 +1446,9 @@ impl Drive {
             } else {
                 match outcome {
                     Some(JobOutcome::Passed) => (Status::Passed, None, None),
+                    Some(JobOutcome::PassedWithCode { exit_code }) => {
+                        (Status::Passed, None, Some(exit_code))
+                    }
                     Some(JobOutcome::Failed { error, exit_code }) => {
                         (Status::Failed, Some(error), exit_code)
                     }
@@ -1548,17 +1559,4 @@ fn is_env_name(s: &str) -> bool {
 
 fn path_text(p: &Path) -> String {
     p.to_string_lossy().into_owned()
-}
-
-/// A job name made safe as one path component.
-fn safe_name(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
 }

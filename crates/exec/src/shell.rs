@@ -30,8 +30,9 @@
 //! 64 KiB or more is written to a file in the attempt's scratch directory
 //! and passed as `SHELL... FILE` instead.
 //!
-//! A step that exits with a non-zero code fails the job with that exit code
-//! (``step `build` exited with code 2``); one killed by a signal fails it
+//! A job whose steps all exit with 0 passes with exit code 0 (recorded
+//! with the job). A step that exits with a non-zero code fails the job
+//! with that exit code (``step `build` exited with code 2``); one killed by a signal fails it
 //! naming the signal. Cancelling the job (or its timeout) sends `SIGTERM` to
 //! the step's whole process group and `SIGKILL` after the grace
 //! ([`ShellConfig::kill_grace`], default 5 s). When a step ends, processes
@@ -48,10 +49,13 @@
 //!
 //! # Outputs
 //!
-//! `$SLIPWAY_OUTPUT` names a file private to the attempt, in a writable
-//! directory, that steps append to (`echo k=v >> "$SLIPWAY_OUTPUT"`); it
-//! does not exist until a step writes it, since most jobs set no outputs; after the last step that ran (also after a failure) it
-//! is read into the job's outputs, GitHub Actions style:
+//! `$SLIPWAY_OUTPUT` names a file private to the attempt (an absolute
+//! path, as `$SLIPWAY_WORKSPACE` is, whatever the server's data
+//! directory), in a writable directory, that steps append to
+//! (`echo k=v >> "$SLIPWAY_OUTPUT"`); it does not exist until a step
+//! writes it, since most jobs set no outputs; after the last step that ran
+//! (also after a failure) it is read into the job's outputs, GitHub
+//! Actions style:
 //!
 //! ```text
 //! version=1.4.2
@@ -471,14 +475,28 @@ impl JobKind for ShellKind {
                 return JobOutcome::failed(format!("invalid spec: {}", list.join("; ")));
             }
         };
-        let cwd = match working_dir(&ctx.workspace, spec.working_dir.as_deref()) {
+        // The steps run in the workspace, not in this process's current
+        // directory: a relative path handed to them would point elsewhere.
+        // The engine hands out absolute paths; a context made by hand may
+        // not.
+        let workspace = absolute(&ctx.workspace);
+        let cwd = match working_dir(&workspace, spec.working_dir.as_deref()) {
             Ok(d) => d,
             Err(e) => return JobOutcome::failed(e.to_string()),
         };
         // The outputs file itself is left to the job: most jobs set none,
         // and a missing file means no outputs.
-        let outputs_path = ctx.outputs_file.clone();
+        let outputs_path = absolute(&ctx.outputs_file);
         let mut env = ctx.env.clone();
+        if env
+            .get("SLIPWAY_WORKSPACE")
+            .is_some_and(|w| Path::new(w).is_relative())
+        {
+            env.insert(
+                "SLIPWAY_WORKSPACE".to_owned(),
+                workspace.to_string_lossy().into_owned(),
+            );
+        }
         if let Some(repo) = &spec.repo {
             match self.checkout(&ctx, repo).await {
                 Ok(mut vars) => {
@@ -503,7 +521,7 @@ impl JobKind for ShellKind {
         let outcome = self.run_steps(&ctx, &spec, &cwd, &env).await;
         if let Err(e) = read_outputs(&outputs_path, &ctx.outputs, &ctx.log).await {
             tracing::warn!(job = %ctx.job, "{e}");
-            if outcome == JobOutcome::Passed {
+            if outcome.is_passed() {
                 return JobOutcome::failed(e.to_string());
             }
         }
@@ -575,7 +593,7 @@ impl ShellKind {
                 args.push(step.script.clone().into());
             } else {
                 let file = match ctx.scratch_dir() {
-                    Ok(dir) => dir.join(format!("step-{}.sh", i + 1)),
+                    Ok(dir) => absolute(dir).join(format!("step-{}.sh", i + 1)),
                     Err(source) => {
                         let e = ExecError::Script {
                             path: ctx.scratch.clone(),
@@ -632,8 +650,15 @@ impl ShellKind {
         if ctx.cancel.is_cancelled() {
             return JobOutcome::Cancelled;
         }
-        JobOutcome::Passed
+        // Every step exited with 0, the last one included.
+        JobOutcome::PassedWithCode { exit_code: 0 }
     }
+}
+
+/// `path` made absolute against this process's current directory (as it
+/// is when it cannot be).
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
 /// `workspace/dir`, created when missing, checked to stay inside the

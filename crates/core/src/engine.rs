@@ -93,6 +93,7 @@ pub struct EngineBuilder {
     cancel_wait: Duration,
     event_capacity: usize,
     remove_passed_workspaces: bool,
+    runtime: Option<tokio::runtime::Handle>,
 }
 
 impl std::fmt::Debug for EngineBuilder {
@@ -158,6 +159,16 @@ impl EngineBuilder {
         self
     }
 
+    /// The runtime that drives runs: [`Engine::submit`] (and retry,
+    /// recovery) spawn each run's driver there, whatever runtime calls
+    /// them, so a run outlives a short-lived caller's runtime (an HTTP
+    /// worker's, a test's). Default: the runtime `build` is called on;
+    /// built outside any runtime, the engine spawns on the caller's.
+    pub fn runtime(mut self, handle: tokio::runtime::Handle) -> Self {
+        self.runtime = Some(handle);
+        self
+    }
+
     /// The engine.
     pub fn build(self) -> Engine {
         let workspace_root = self
@@ -181,6 +192,9 @@ impl EngineBuilder {
                 workspace_root,
                 cancel_wait: self.cancel_wait,
                 remove_passed_workspaces: self.remove_passed_workspaces,
+                runtime: self
+                    .runtime
+                    .or_else(|| tokio::runtime::Handle::try_current().ok()),
                 active: Mutex::new(HashMap::new()),
                 gates: Gates::default(),
                 generation: std::sync::atomic::AtomicU64::new(0),
@@ -216,6 +230,8 @@ struct Inner {
     scratch_root: PathBuf,
     cancel_wait: Duration,
     remove_passed_workspaces: bool,
+    /// Where run drivers are spawned (`None`: on the caller's runtime).
+    runtime: Option<tokio::runtime::Handle>,
     active: Mutex<HashMap<RunId, Active>>,
     gates: Gates,
     /// Counts recorded status changes (see [`Engine::generation`]).
@@ -277,6 +293,7 @@ impl Engine {
             cancel_wait: Duration::from_secs(30),
             event_capacity: 4096,
             remove_passed_workspaces: false,
+            runtime: None,
         }
     }
 
@@ -437,7 +454,7 @@ impl Engine {
                 done: done_rx,
             },
         );
-        tokio::spawn(async move {
+        let driver = async move {
             let id = drive.id.clone();
             let inner = drive.inner.clone();
             let last = match drive.run(ticket, from).await {
@@ -449,7 +466,17 @@ impl Engine {
             };
             lock(&inner.active).remove(&id);
             let _ = done_tx.send(Some(last));
-        });
+        };
+        // On the engine's runtime, not the caller's: a driver must not die
+        // with the runtime of whoever submitted the run.
+        match &self.inner.runtime {
+            Some(runtime) => {
+                runtime.spawn(driver);
+            }
+            None => {
+                tokio::spawn(driver);
+            }
+        }
     }
 
     /// Settles the work a previous process left in the store; call it once

@@ -634,3 +634,57 @@ async fn secrets_in_outputs_are_masked_before_they_are_recorded() {
     let stored = engine.store().get_run(&id).await.unwrap().unwrap();
     assert_eq!(stored.stages[0].jobs[0].outputs["token"], "tok=******!");
 }
+
+/// Submits a run of one 100 ms job from a short-lived runtime of its own
+/// (as an HTTP worker's may be) that is shut down right after, and waits
+/// for the run on `main`.
+fn submit_from_a_passing_runtime(
+    engine: &Engine,
+    main: &tokio::runtime::Runtime,
+) -> Result<slipway_core::RunRecord, tokio::time::error::Elapsed> {
+    let plan = Plan::new(
+        "p",
+        vec![Stage::new("s", false, vec![job("a", json!({"ms": 100}))])],
+    );
+    let worker = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let id = worker
+        .block_on(engine.submit(RunRequest::new(plan)))
+        .unwrap();
+    // Every task spawned on it dies with it.
+    drop(worker);
+    main.block_on(async {
+        tokio::time::timeout(Duration::from_secs(10), engine.wait(&id))
+            .await
+            .map(|r| r.unwrap())
+    })
+}
+
+#[test]
+fn runs_are_driven_on_the_engines_runtime_whatever_runtime_submits_them() {
+    let main = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    // Built on `main`: that is where its runs are driven.
+    let (engine, _, _d) = main.block_on(async { engine() });
+    let run = submit_from_a_passing_runtime(&engine, &main).expect("the run ended");
+    assert_eq!(run.status, Status::Passed);
+
+    // Built outside any runtime, and given `main` explicitly.
+    let mut reg = Registry::new();
+    reg.register(Arc::new(Timer {
+        runs: AtomicUsize::new(0),
+    }))
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::builder(reg)
+        .workspace_root(dir.path())
+        .runtime(main.handle().clone())
+        .build();
+    let run = submit_from_a_passing_runtime(&engine, &main).expect("the run ended");
+    assert_eq!(run.status, Status::Passed);
+}

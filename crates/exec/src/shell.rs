@@ -70,8 +70,10 @@
 //!   `DELIMITER`: the value is those lines joined with `\n`.
 //! - Keys match `[A-Za-z0-9_-]+`; a later value for a key replaces an
 //!   earlier one; empty lines are ignored.
-//! - A line that fits neither form, a bad key or a missing delimiter is
-//!   reported as a system line in the log and ignored. The file is read up
+//! - A line that fits neither form, a bad key, a missing delimiter or a
+//!   value holding a NUL character (no later job's environment or
+//!   arguments could take it) is reported as a system line in the log and
+//!   ignored. The file is read up
 //!   to [`MAX_OUTPUTS_BYTES`]; a larger file is ignored with a warning.
 //!
 //! [`PASS_THROUGH_ENV`]: crate::process::PASS_THROUGH_ENV
@@ -727,6 +729,12 @@ async fn read_outputs(path: &Path, outputs: &Outputs, log: &LogWriter) -> Result
     Ok(())
 }
 
+/// The warning for a value no later job could be given (references put
+/// outputs into environments and arguments, which cannot hold a NUL).
+fn nul_value(line: usize, key: &str) -> String {
+    format!("line {line}: the value of `{key}` holds a NUL character")
+}
+
 fn valid_key(key: &str) -> bool {
     !key.is_empty()
         && key
@@ -760,7 +768,9 @@ pub fn parse_outputs(text: &str) -> (Vec<(String, String)>, Vec<String>) {
         match (eq, heredoc) {
             (Some(e), h) if h.is_none_or(|h| e < h) => {
                 let (key, value) = (&line[..e], &line[e + 1..]);
-                if valid_key(key) {
+                if value.contains('\0') {
+                    warnings.push(nul_value(n, &shown(key)));
+                } else if valid_key(key) {
                     values.push((key.to_owned(), value.to_owned()));
                 } else {
                     warnings.push(format!("line {n}: invalid key `{}`", shown(key)));
@@ -789,6 +799,8 @@ pub fn parse_outputs(text: &str) -> (Vec<(String, String)>, Vec<String>) {
                     ));
                 } else if !valid_key(key) {
                     warnings.push(format!("line {n}: invalid key `{}`", shown(key)));
+                } else if body.iter().any(|l| l.contains('\0')) {
+                    warnings.push(nul_value(n, &shown(key)));
                 } else {
                     values.push((key.to_owned(), body.join("\n")));
                 }
@@ -826,6 +838,19 @@ mod tests {
                 "line 10: neither `key=value` nor `key<<DELIMITER`",
                 "line 11: `k<<` has no delimiter",
                 "line 13: `open<<END` is never closed by its delimiter",
+            ]
+        );
+    }
+
+    #[test]
+    fn values_with_a_nul_are_ignored_with_a_warning() {
+        let (values, warnings) = parse_outputs("a=x\0y\nm<<E\n1\n\0\nE\nok=1\n");
+        assert_eq!(values, [("ok".to_owned(), "1".to_owned())]);
+        assert_eq!(
+            warnings,
+            [
+                "line 1: the value of `a` holds a NUL character",
+                "line 2: the value of `m` holds a NUL character",
             ]
         );
     }

@@ -312,6 +312,21 @@ fn bad_input_for_every_route() {
         .body("application/yaml", b"name: empty\n".to_vec())
         .at("stages"),
         case(
+            "job name too long to ever run",
+            "POST",
+            p(&format!("/{project}/workflows")),
+            400,
+        )
+        .body(
+            "application/json",
+            json!({"name": "long", "stages": [{"name": "s", "jobs": [
+                {"name": "j".repeat(250), "kind": "shell", "spec": {"steps": [{"script": "true"}]}}
+            ]}]})
+            .to_string()
+            .into_bytes(),
+        )
+        .at("stages[0].jobs[0].name"),
+        case(
             "definition with a typo",
             "POST",
             p(&format!("/{project}/workflows")),
@@ -685,6 +700,9 @@ fn bad_input_for_every_route() {
             .at("value"),
         case("secret value wrong type", "PUT", ps("/TOKEN"), 400)
             .json("{\"value\": 5}")
+            .at("value"),
+        case("secret value with a NUL", "PUT", ps("/TOKEN"), 400)
+            .json("{\"value\": \"pass\\u0000word\"}")
             .at("value"),
         case("secret unknown field", "PUT", ps("/TOKEN"), 400)
             .json("{\"value\": \"v\", \"note\": \"x\"}")

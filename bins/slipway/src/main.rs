@@ -11,6 +11,7 @@ mod server;
 
 use clap::Parser;
 use config::{Cli, Command, LogFormat, TokenCommand};
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -63,8 +64,11 @@ fn main() -> ExitCode {
 fn init_logging(config: &config::Config) -> Result<(), String> {
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
         .map_err(|e| format!("bad log filter `{}`: {e}", config.log))?;
+    // Colour codes only for a person at a terminal: in a file or a pipe
+    // (journald, `2> server.log`, a log shipper) they are noise.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let done = match config.log_format {
         LogFormat::Text => builder.try_init(),

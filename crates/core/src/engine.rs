@@ -93,6 +93,7 @@ pub struct EngineBuilder {
     cancel_wait: Duration,
     event_capacity: usize,
     remove_passed_workspaces: bool,
+    runtime: Option<tokio::runtime::Handle>,
 }
 
 impl std::fmt::Debug for EngineBuilder {
@@ -158,11 +159,25 @@ impl EngineBuilder {
         self
     }
 
+    /// The runtime that drives runs: [`Engine::submit`] (and retry,
+    /// recovery) spawn each run's driver there, whatever runtime calls
+    /// them, so a run outlives a short-lived caller's runtime (an HTTP
+    /// worker's, a test's). Default: the runtime `build` is called on;
+    /// built outside any runtime, the engine spawns on the caller's.
+    pub fn runtime(mut self, handle: tokio::runtime::Handle) -> Self {
+        self.runtime = Some(handle);
+        self
+    }
+
     /// The engine.
     pub fn build(self) -> Engine {
         let workspace_root = self
             .workspace_root
             .unwrap_or_else(|| std::env::temp_dir().join("slipway-workspaces"));
+        // Jobs run in their workspace, not in this process's current
+        // directory: every path handed to them must be absolute, whatever
+        // root was configured (`./slipway-data/workspaces` by default).
+        let workspace_root = std::path::absolute(&workspace_root).unwrap_or(workspace_root);
         Engine {
             inner: Arc::new(Inner {
                 registry: self.registry,
@@ -177,6 +192,9 @@ impl EngineBuilder {
                 workspace_root,
                 cancel_wait: self.cancel_wait,
                 remove_passed_workspaces: self.remove_passed_workspaces,
+                runtime: self
+                    .runtime
+                    .or_else(|| tokio::runtime::Handle::try_current().ok()),
                 active: Mutex::new(HashMap::new()),
                 gates: Gates::default(),
                 generation: std::sync::atomic::AtomicU64::new(0),
@@ -212,6 +230,8 @@ struct Inner {
     scratch_root: PathBuf,
     cancel_wait: Duration,
     remove_passed_workspaces: bool,
+    /// Where run drivers are spawned (`None`: on the caller's runtime).
+    runtime: Option<tokio::runtime::Handle>,
     active: Mutex<HashMap<RunId, Active>>,
     gates: Gates,
     /// Counts recorded status changes (see [`Engine::generation`]).
@@ -273,6 +293,7 @@ impl Engine {
             cancel_wait: Duration::from_secs(30),
             event_capacity: 4096,
             remove_passed_workspaces: false,
+            runtime: None,
         }
     }
 
@@ -433,7 +454,7 @@ impl Engine {
                 done: done_rx,
             },
         );
-        tokio::spawn(async move {
+        let driver = async move {
             let id = drive.id.clone();
             let inner = drive.inner.clone();
             let last = match drive.run(ticket, from).await {
@@ -445,7 +466,17 @@ impl Engine {
             };
             lock(&inner.active).remove(&id);
             let _ = done_tx.send(Some(last));
-        });
+        };
+        // On the engine's runtime, not the caller's: a driver must not die
+        // with the runtime of whoever submitted the run.
+        match &self.inner.runtime {
+            Some(runtime) => {
+                runtime.spawn(driver);
+            }
+            None => {
+                tokio::spawn(driver);
+            }
+        }
     }
 
     /// Settles the work a previous process left in the store; call it once
@@ -1371,16 +1402,15 @@ impl Drive {
                 self.set(target, status, Status::Running, None, None)
                     .await?;
             }
-            let scratch = self.inner.scratch_root.join(format!(
-                "{}-{}-{attempt}",
-                self.id.as_str(),
-                safe_name(&job.name)
-            ));
-            let outputs_file = self.inner.scratch_root.join(format!(
-                "{}-{}-{attempt}.outputs",
-                self.id.as_str(),
-                safe_name(&job.name)
-            ));
+            // Named by the job's place in the plan, not by its name: the
+            // place is unique (`a/b`, `a_b` and `a.b` get files of their
+            // own) and short whatever the name's length.
+            let attempt_name = format!("{}-{si}-{ji}-{attempt}", self.id.as_str());
+            let scratch = self.inner.scratch_root.join(&attempt_name);
+            let outputs_file = self
+                .inner
+                .scratch_root
+                .join(format!("{attempt_name}.outputs"));
             if attempt > 1 {
                 let _ = log
                     .line(
@@ -1412,7 +1442,12 @@ impl Drive {
             // Usually neither exists: both are made only on demand.
             let _ = std::fs::remove_dir_all(&scratch);
             let _ = std::fs::remove_file(&outputs_file);
-            let produced = outputs.snapshot();
+            // Outputs are shown and stored like log lines: masked.
+            let produced: BTreeMap<String, String> = outputs
+                .snapshot()
+                .into_iter()
+                .map(|(k, v)| (k, self.masker.mask(&v)))
+                .collect();
             if !produced.is_empty() {
                 self.inner
                     .store
@@ -1438,6 +1473,9 @@ impl Drive {
             } else {
                 match outcome {
                     Some(JobOutcome::Passed) => (Status::Passed, None, None),
+                    Some(JobOutcome::PassedWithCode { exit_code }) => {
+                        (Status::Passed, None, Some(exit_code))
+                    }
                     Some(JobOutcome::Failed { error, exit_code }) => {
                         (Status::Failed, Some(error), exit_code)
                     }
@@ -1548,17 +1586,4 @@ fn is_env_name(s: &str) -> bool {
 
 fn path_text(p: &Path) -> String {
     p.to_string_lossy().into_owned()
-}
-
-/// A job name made safe as one path component.
-fn safe_name(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
 }

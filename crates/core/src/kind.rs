@@ -39,8 +39,15 @@ pub trait JobKind: Send + Sync + 'static {
 /// How a job attempt ended, as its kind sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JobOutcome {
-    /// It did its work.
+    /// It did its work (no process's exit code decided it).
     Passed,
+    /// It did its work, as a process that exited with `exit_code` said
+    /// (the shell kind: 0, the code of its last step). The engine records
+    /// the code with the passed job.
+    PassedWithCode {
+        /// The exit code of the process that decided the outcome.
+        exit_code: i32,
+    },
     /// It failed; `error` says why.
     Failed {
         /// Why.
@@ -54,6 +61,11 @@ pub enum JobOutcome {
 }
 
 impl JobOutcome {
+    /// True for [`JobOutcome::Passed`] and [`JobOutcome::PassedWithCode`].
+    pub fn is_passed(&self) -> bool {
+        matches!(self, JobOutcome::Passed | JobOutcome::PassedWithCode { .. })
+    }
+
     /// A failure with a reason and no exit code.
     pub fn failed(error: impl Into<String>) -> Self {
         JobOutcome::Failed {

@@ -152,6 +152,38 @@ impl Masker {
         Masker { matcher: None }
     }
 
+    /// Where to end the piece of a long line that is cut into several
+    /// (the process runner cuts at 64 KiB) when the line goes on after
+    /// `text`, so that no secret is cut in two and left unmasked in
+    /// halves: at most `text.len()`, and before the last `n - 1` bytes,
+    /// `n` being the longest secret fragment (a secret may start there and
+    /// go on past the end), moved back to the start of a secret that
+    /// would straddle the cut (or after it, when it starts the text). The
+    /// bytes after the point belong at the start of the next piece; each
+    /// piece is then masked whole by [`Masker::mask`]. Secrets longer than
+    /// half of `text` are not held back. Never 0 for a non-empty `text`.
+    pub fn split_point(&self, text: &[u8]) -> usize {
+        let Some(m) = &self.matcher else {
+            return text.len();
+        };
+        let hold = m.max_pattern_len().saturating_sub(1).min(text.len() / 2);
+        let mut cut = text.len() - hold;
+        for found in m.find_iter(text) {
+            if found.start() >= cut {
+                break;
+            }
+            if found.end() > cut {
+                cut = if found.start() > 0 {
+                    found.start()
+                } else {
+                    found.end()
+                };
+                break;
+            }
+        }
+        cut
+    }
+
     /// `text` with every secret fragment replaced.
     pub fn mask(&self, text: &str) -> String {
         match &self.matcher {
@@ -202,6 +234,11 @@ impl LogWriter {
     /// The log this writer writes.
     pub fn key(&self) -> &LogKey {
         &self.key
+    }
+
+    /// The masker it masks lines with.
+    pub fn masker(&self) -> &Masker {
+        &self.masker
     }
 
     /// The clock lines are stamped with.
@@ -258,5 +295,27 @@ mod tests {
         // Short fragments and short secrets are left alone.
         assert_eq!(m.mask("ab xyz"), "ab xyz");
         assert_eq!(Masker::none().mask("hunter22"), "hunter22");
+    }
+
+    #[test]
+    fn split_points_never_cut_a_secret() {
+        let none = Masker::none();
+        assert_eq!(none.split_point(b"abcdefgh"), 8);
+        let m = Masker::new(["s3cret-value"]);
+        // No secret in sight: the last 11 bytes (a secret may start there
+        // and go on) are held back.
+        let text = "x".repeat(40);
+        assert_eq!(m.split_point(text.as_bytes()), 29);
+        // A secret across that point is kept whole, after the cut.
+        let text = format!("{}s3cret-value", "x".repeat(24));
+        assert_eq!(m.split_point(text.as_bytes()), 24);
+        let piece = &text[..m.split_point(text.as_bytes())];
+        assert!(!piece.contains("s3c"));
+        // A secret that starts the text stays in this piece.
+        let text = format!("s3cret-value{}", "x".repeat(4));
+        assert_eq!(m.split_point(text.as_bytes()), 12);
+        // A secret wholly before the point changes nothing.
+        let text = format!("s3cret-value{}", "x".repeat(40));
+        assert_eq!(m.split_point(text.as_bytes()), 41);
     }
 }

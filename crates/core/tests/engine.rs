@@ -523,3 +523,168 @@ async fn a_passed_run_may_leave_no_workspace_behind_and_a_failed_one_keeps_it() 
     engine.cancel(&slow, "done").await.unwrap();
     engine.wait(&slow).await.unwrap();
 }
+
+/// Reports, as its outputs, the paths it was given.
+struct Paths;
+
+#[async_trait]
+impl JobKind for Paths {
+    fn name(&self) -> &str {
+        "paths"
+    }
+
+    fn validate(&self, _spec: &Value) -> Result<(), Vec<Problem>> {
+        Ok(())
+    }
+
+    async fn run(&self, ctx: JobContext) -> JobOutcome {
+        let shown = |p: &std::path::Path| p.to_string_lossy().into_owned();
+        ctx.outputs.set("workspace", shown(&ctx.workspace));
+        ctx.outputs.set("scratch", shown(&ctx.scratch));
+        ctx.outputs.set("outputs_file", shown(&ctx.outputs_file));
+        ctx.outputs.set(
+            "env_workspace",
+            ctx.env
+                .get("SLIPWAY_WORKSPACE")
+                .cloned()
+                .unwrap_or_default(),
+        );
+        JobOutcome::Passed
+    }
+}
+
+/// `p` (absolute) as a path relative to the current directory.
+fn relative_to_cwd(p: &std::path::Path) -> std::path::PathBuf {
+    let cwd = std::env::current_dir().unwrap();
+    let mut rel = std::path::PathBuf::new();
+    for _ in cwd.components().skip(1) {
+        rel.push("..");
+    }
+    rel.join(p.strip_prefix("/").unwrap())
+}
+
+#[tokio::test]
+async fn every_path_given_to_a_job_is_absolute_even_with_a_relative_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = relative_to_cwd(dir.path());
+    assert!(root.is_relative());
+    let mut reg = Registry::new();
+    reg.register(Arc::new(Paths)).unwrap();
+    let engine = Engine::builder(reg).workspace_root(&root).build();
+    let plan = Plan::new(
+        "p",
+        vec![Stage::new(
+            "s",
+            false,
+            vec![Job::new("j", "paths", json!({}))],
+        )],
+    );
+    let id = engine.submit(RunRequest::new(plan)).await.unwrap();
+    let run = engine.wait(&id).await.unwrap();
+    assert_eq!(run.status, Status::Passed);
+    let outputs = &run.stages[0].jobs[0].outputs;
+    assert_eq!(outputs.len(), 4, "{outputs:?}");
+    let absolute_root = std::env::current_dir().unwrap().join(&root);
+    for (what, path) in outputs {
+        let path = std::path::Path::new(path);
+        assert!(path.is_absolute(), "{what} is relative: {}", path.display());
+        assert!(
+            path.starts_with(&absolute_root),
+            "{what} is not under the root: {}",
+            path.display()
+        );
+    }
+    assert_eq!(outputs["workspace"], outputs["env_workspace"]);
+}
+
+#[tokio::test]
+async fn secrets_in_outputs_are_masked_before_they_are_recorded() {
+    let (engine, _, _d) = engine();
+    let plan = Plan::new(
+        "p",
+        vec![
+            Stage::new(
+                "a",
+                false,
+                vec![job(
+                    "leak",
+                    json!({"ms": 1, "outputs": {"token": "tok=hunter2-secret!", "plain": "fine"}}),
+                )],
+            ),
+            Stage::new(
+                "b",
+                false,
+                vec![job(
+                    "reader",
+                    json!({"ms": 1, "outputs": {"seen": "${{ jobs.leak.outputs.token }}"}}),
+                )],
+            ),
+        ],
+    );
+    let mut req = RunRequest::new(plan);
+    req.secrets.insert("TOKEN".into(), "hunter2-secret".into());
+    let id = engine.submit(req).await.unwrap();
+    let run = engine.wait(&id).await.unwrap();
+    assert_eq!(run.status, Status::Passed);
+    let leak = &run.stages[0].jobs[0].outputs;
+    assert_eq!(leak["token"], "tok=******!");
+    assert_eq!(leak["plain"], "fine");
+    // Later jobs see what was recorded, never the value itself.
+    assert_eq!(run.stages[1].jobs[0].outputs["seen"], "tok=******!");
+    let stored = engine.store().get_run(&id).await.unwrap().unwrap();
+    assert_eq!(stored.stages[0].jobs[0].outputs["token"], "tok=******!");
+}
+
+/// Submits a run of one 100 ms job from a short-lived runtime of its own
+/// (as an HTTP worker's may be) that is shut down right after, and waits
+/// for the run on `main`.
+fn submit_from_a_passing_runtime(
+    engine: &Engine,
+    main: &tokio::runtime::Runtime,
+) -> Result<slipway_core::RunRecord, tokio::time::error::Elapsed> {
+    let plan = Plan::new(
+        "p",
+        vec![Stage::new("s", false, vec![job("a", json!({"ms": 100}))])],
+    );
+    let worker = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let id = worker
+        .block_on(engine.submit(RunRequest::new(plan)))
+        .unwrap();
+    // Every task spawned on it dies with it.
+    drop(worker);
+    main.block_on(async {
+        tokio::time::timeout(Duration::from_secs(10), engine.wait(&id))
+            .await
+            .map(|r| r.unwrap())
+    })
+}
+
+#[test]
+fn runs_are_driven_on_the_engines_runtime_whatever_runtime_submits_them() {
+    let main = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    // Built on `main`: that is where its runs are driven.
+    let (engine, _, _d) = main.block_on(async { engine() });
+    let run = submit_from_a_passing_runtime(&engine, &main).expect("the run ended");
+    assert_eq!(run.status, Status::Passed);
+
+    // Built outside any runtime, and given `main` explicitly.
+    let mut reg = Registry::new();
+    reg.register(Arc::new(Timer {
+        runs: AtomicUsize::new(0),
+    }))
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::builder(reg)
+        .workspace_root(dir.path())
+        .runtime(main.handle().clone())
+        .build();
+    let run = submit_from_a_passing_runtime(&engine, &main).expect("the run ended");
+    assert_eq!(run.status, Status::Passed);
+}

@@ -234,8 +234,8 @@ pub(crate) fn check_name(path: &str, name: &str, problems: &mut Vec<Problem>) {
     let trimmed = name.trim();
     if trimmed.is_empty() {
         problems.push(Problem::new(path, "required"));
-    } else if trimmed.chars().count() > 100 {
-        problems.push(Problem::new(path, "at most 100 characters"));
+    } else if let Some(why) = crate::limits::name_problem(trimmed) {
+        problems.push(Problem::new(path, why));
     } else if trimmed != name {
         problems.push(Problem::new(path, "no leading or trailing spaces"));
     }

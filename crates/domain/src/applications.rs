@@ -26,7 +26,7 @@ pub const DEFAULT_TEMPLATE_PATH: &str = ".slipway/workflow.yaml";
 /// The branch an application uses unless it says otherwise.
 pub const DEFAULT_BRANCH: &str = "main";
 /// The longest secret value accepted, in bytes.
-pub const MAX_SECRET_LEN: usize = 64 * 1024;
+pub const MAX_SECRET_LEN: usize = crate::limits::MAX_VALUE_BYTES;
 /// The trigger events a rule may name.
 pub const TRIGGER_EVENTS: [&str; 3] = ["push", "tag_push", "pull_request"];
 
@@ -482,17 +482,7 @@ impl App {
     ) -> Result<bool> {
         let name = SecretName::new(name)
             .map_err(|e| DomainError::Invalid(vec![Problem::new("name", e.to_string())]))?;
-        if value.is_empty() {
-            return Err(DomainError::Invalid(vec![Problem::new(
-                "value", "required",
-            )]));
-        }
-        if value.len() > MAX_SECRET_LEN {
-            return Err(DomainError::Invalid(vec![Problem::new(
-                "value",
-                format!("at most {MAX_SECRET_LEN} bytes"),
-            )]));
-        }
+        crate::limits::check_secret_value(value)?;
         let key = self.owner_key(&owner).await?;
         let sealed = secrets::seal(self.key()?, value, &owner.aad(&name))?;
         Ok(self

@@ -16,7 +16,8 @@
 //! [`CatalogStore`] port; [`app`] and [`applications`], the use cases
 //! ([`App`]): dispatch, redeploy, webhooks, cron; [`schedule`], cron
 //! expressions; [`webhook`], webhook signatures and events; [`filter`],
-//! CEL trigger filters; [`secrets`], secret values sealed at rest.
+//! CEL trigger filters; [`secrets`], secret values sealed at rest;
+//! [`limits`], the limits on names and values, in one place.
 
 pub mod app;
 pub mod applications;
@@ -24,6 +25,7 @@ pub mod catalog;
 pub mod definition;
 pub mod error;
 pub mod filter;
+pub mod limits;
 pub mod schedule;
 pub mod secrets;
 pub mod webhook;

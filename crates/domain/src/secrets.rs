@@ -42,8 +42,8 @@ pub const TAG_LEN: usize = 16;
 pub const SEALED_PREFIX_V1: &str = "v1:";
 /// File name of the generated key inside the data directory.
 pub const KEY_FILE_NAME: &str = "secret.key";
-/// Longest accepted secret name.
-pub const MAX_NAME_LEN: usize = 128;
+/// Longest accepted secret name ([`crate::limits::MAX_SECRET_NAME_LEN`]).
+pub const MAX_NAME_LEN: usize = crate::limits::MAX_SECRET_NAME_LEN;
 /// Name prefixes reserved for the facts Slipway gives every job.
 pub const RESERVED_PREFIXES: &[&str] = &["SLIPWAY_", "CI_"];
 /// Names reserved outright (`CI=true` is set for every job).

@@ -932,3 +932,87 @@ fn alias_bombs_give_errors_not_panics() {
     }
     assert!(WorkflowDefinition::from_yaml(&bomb).is_err());
 }
+
+#[test]
+fn what_could_never_run_is_refused_at_save_time_with_its_path() {
+    use slipway_domain::limits::{MAX_NAME_CHARS, MAX_VALUE_BYTES};
+    let long = "j".repeat(250);
+    let def = json!({
+        "name": "w\u{0}",
+        "env": {"WIDE": "x".repeat(MAX_VALUE_BYTES + 1), "OK": "multi\nline"},
+        "stages": [{
+            "name": "s".repeat(MAX_NAME_CHARS + 1),
+            "jobs": [
+                {"name": long, "kind": "shell", "spec": {"steps": [{"script": "true"}]}},
+                {"name": "nul\u{0}name", "kind": "shell", "spec": {"steps": [{"script": "true"}]}},
+                {"name": "env", "kind": "shell",
+                 "env": {"TOKEN": "a\u{0}b"},
+                 "spec": {"steps": [{"script": "echo a\u{0}b"}]}},
+                {"name": "é".repeat(MAX_NAME_CHARS), "kind": "shell", "spec": {"steps": [{"script": "true"}]}}
+            ]
+        }]
+    });
+    let d = WorkflowDefinition::from_json(&def.to_string()).unwrap();
+    let problems = d.validate(&registry()).unwrap_err();
+    let got = pairs(&problems);
+    let nul_value =
+        "must not contain a NUL character (no process environment or argument can hold one)";
+    let controls = "must not contain control characters (NUL, line breaks, tabs)";
+    let expected = [
+        (
+            "env.WIDE".to_owned(),
+            format!("at most 65536 bytes (this one has {})", MAX_VALUE_BYTES + 1),
+        ),
+        ("name".to_owned(), controls.to_owned()),
+        (
+            "stages[0].name".to_owned(),
+            "at most 100 characters (this one has 101)".to_owned(),
+        ),
+        (
+            "stages[0].jobs[0].name".to_owned(),
+            "at most 100 characters (this one has 250)".to_owned(),
+        ),
+        ("stages[0].jobs[1].name".to_owned(), controls.to_owned()),
+        (
+            "stages[0].jobs[2].env.TOKEN".to_owned(),
+            nul_value.to_owned(),
+        ),
+        (
+            "stages[0].jobs[2].spec.steps[0].script".to_owned(),
+            "must not contain a NUL character (no process argument can hold one)".to_owned(),
+        ),
+    ];
+    for e in &expected {
+        assert!(got.contains(e), "missing {e:?} in {got:#?}");
+    }
+    // Nothing else: 100 characters (of any width) and a line break in a
+    // value are fine.
+    assert_eq!(got.len(), expected.len(), "{got:#?}");
+}
+
+#[test]
+fn param_values_that_no_environment_can_hold_are_refused() {
+    let d = WorkflowDefinition::from_json(
+        r#"{"name":"w","params":[{"name":"note","type":"text"},{"name":"tag","type":"string","default":"v\u0000"}],
+            "stages":[{"name":"s","jobs":[{"name":"j","kind":"shell","spec":{"steps":[{"script":"true"}]}}]}]}"#,
+    )
+    .unwrap();
+    let problems = d.validate(&registry()).unwrap_err();
+    assert_eq!(paths(&problems), ["params[1].default"]);
+    let problems = d
+        .check_inputs(&inputs(json!({"note": "a\u{0}b", "tag": "v1"})))
+        .unwrap_err();
+    assert_eq!(
+        pairs(&problems),
+        [(
+            "params.note".to_owned(),
+            "must not contain a NUL character (no process environment or argument can hold one)"
+                .to_owned()
+        )]
+    );
+    let big = "n".repeat(slipway_domain::limits::MAX_VALUE_BYTES + 1);
+    let problems = d
+        .check_inputs(&inputs(json!({"note": big, "tag": "v1"})))
+        .unwrap_err();
+    assert_eq!(paths(&problems), ["params.note"]);
+}

@@ -342,3 +342,26 @@ fn secret_names() {
     let json: SecretName = serde_json::from_str("\"GOOD\"").unwrap();
     assert_eq!(serde_json::to_string(&json).unwrap(), "\"GOOD\"");
 }
+
+#[test]
+fn secret_values_that_no_job_environment_can_hold_are_refused() {
+    use slipway_domain::limits::{MAX_VALUE_BYTES, check_secret_value};
+    let refused = |value: &str| match check_secret_value(value) {
+        Err(slipway_domain::DomainError::Invalid(problems)) => {
+            assert_eq!(problems.len(), 1);
+            assert_eq!(problems[0].path, "value");
+            problems[0].message.clone()
+        }
+        other => panic!("{other:?}"),
+    };
+    assert!(refused("pass\0word").contains("NUL"));
+    assert_eq!(refused(""), "required");
+    assert!(refused(&"v".repeat(MAX_VALUE_BYTES + 1)).starts_with("at most 65536 bytes"));
+    assert!(check_secret_value(&"v".repeat(MAX_VALUE_BYTES)).is_ok());
+    assert!(check_secret_value("-----BEGIN KEY-----\nabc\n-----END KEY-----").is_ok());
+    // The same limit as the secret names' own.
+    assert_eq!(
+        slipway_domain::secrets::MAX_NAME_LEN,
+        slipway_domain::limits::MAX_SECRET_NAME_LEN
+    );
+}

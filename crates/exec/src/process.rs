@@ -8,7 +8,8 @@
 //! - **Output**: standard output and standard error are read as bytes, line
 //!   by line; lines are decoded lossily (invalid UTF-8 becomes `U+FFFD`),
 //!   lose their final `\n` / `\r\n`, and lines longer than [`MAX_LINE`]
-//!   bytes are split. A last line without a final newline is kept. Each line
+//!   bytes are split (never inside a secret: the cut moves back before
+//!   it, see `Masker::split_point`). A last line without a final newline is kept. Each line
 //!   is stamped with the log's clock when read and handed to one writer
 //!   that stores what accumulates within 5 ms as one batch
 //!   ([`LogWriter::lines`], which also masks secrets).
@@ -672,7 +673,9 @@ async fn read_lines<R: AsyncRead + Unpin>(
             std::mem::take(&mut line)
         } else if line.len() >= MAX_LINE {
             after_split = true;
-            let cut = utf8_cut(&line);
+            // Not inside a secret (masking is per stored line, so halves
+            // on two lines would both escape it), nor inside a character.
+            let cut = utf8_cut(&line[..log.masker().split_point(&line)]);
             let rest = line.split_off(cut);
             std::mem::replace(&mut line, rest)
         } else {

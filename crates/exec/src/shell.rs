@@ -30,8 +30,9 @@
 //! 64 KiB or more is written to a file in the attempt's scratch directory
 //! and passed as `SHELL... FILE` instead.
 //!
-//! A step that exits with a non-zero code fails the job with that exit code
-//! (``step `build` exited with code 2``); one killed by a signal fails it
+//! A job whose steps all exit with 0 passes with exit code 0 (recorded
+//! with the job). A step that exits with a non-zero code fails the job
+//! with that exit code (``step `build` exited with code 2``); one killed by a signal fails it
 //! naming the signal. Cancelling the job (or its timeout) sends `SIGTERM` to
 //! the step's whole process group and `SIGKILL` after the grace
 //! ([`ShellConfig::kill_grace`], default 5 s). When a step ends, processes
@@ -48,10 +49,13 @@
 //!
 //! # Outputs
 //!
-//! `$SLIPWAY_OUTPUT` names a file private to the attempt, in a writable
-//! directory, that steps append to (`echo k=v >> "$SLIPWAY_OUTPUT"`); it
-//! does not exist until a step writes it, since most jobs set no outputs; after the last step that ran (also after a failure) it
-//! is read into the job's outputs, GitHub Actions style:
+//! `$SLIPWAY_OUTPUT` names a file private to the attempt (an absolute
+//! path, as `$SLIPWAY_WORKSPACE` is, whatever the server's data
+//! directory), in a writable directory, that steps append to
+//! (`echo k=v >> "$SLIPWAY_OUTPUT"`); it does not exist until a step
+//! writes it, since most jobs set no outputs; after the last step that ran
+//! (also after a failure) it is read into the job's outputs, GitHub
+//! Actions style:
 //!
 //! ```text
 //! version=1.4.2
@@ -66,8 +70,10 @@
 //!   `DELIMITER`: the value is those lines joined with `\n`.
 //! - Keys match `[A-Za-z0-9_-]+`; a later value for a key replaces an
 //!   earlier one; empty lines are ignored.
-//! - A line that fits neither form, a bad key or a missing delimiter is
-//!   reported as a system line in the log and ignored. The file is read up
+//! - A line that fits neither form, a bad key, a missing delimiter or a
+//!   value holding a NUL character (no later job's environment or
+//!   arguments could take it) is reported as a system line in the log and
+//!   ignored. The file is read up
 //!   to [`MAX_OUTPUTS_BYTES`]; a larger file is ignored with a warning.
 //!
 //! [`PASS_THROUGH_ENV`]: crate::process::PASS_THROUGH_ENV
@@ -471,14 +477,28 @@ impl JobKind for ShellKind {
                 return JobOutcome::failed(format!("invalid spec: {}", list.join("; ")));
             }
         };
-        let cwd = match working_dir(&ctx.workspace, spec.working_dir.as_deref()) {
+        // The steps run in the workspace, not in this process's current
+        // directory: a relative path handed to them would point elsewhere.
+        // The engine hands out absolute paths; a context made by hand may
+        // not.
+        let workspace = absolute(&ctx.workspace);
+        let cwd = match working_dir(&workspace, spec.working_dir.as_deref()) {
             Ok(d) => d,
             Err(e) => return JobOutcome::failed(e.to_string()),
         };
         // The outputs file itself is left to the job: most jobs set none,
         // and a missing file means no outputs.
-        let outputs_path = ctx.outputs_file.clone();
+        let outputs_path = absolute(&ctx.outputs_file);
         let mut env = ctx.env.clone();
+        if env
+            .get("SLIPWAY_WORKSPACE")
+            .is_some_and(|w| Path::new(w).is_relative())
+        {
+            env.insert(
+                "SLIPWAY_WORKSPACE".to_owned(),
+                workspace.to_string_lossy().into_owned(),
+            );
+        }
         if let Some(repo) = &spec.repo {
             match self.checkout(&ctx, repo).await {
                 Ok(mut vars) => {
@@ -503,7 +523,7 @@ impl JobKind for ShellKind {
         let outcome = self.run_steps(&ctx, &spec, &cwd, &env).await;
         if let Err(e) = read_outputs(&outputs_path, &ctx.outputs, &ctx.log).await {
             tracing::warn!(job = %ctx.job, "{e}");
-            if outcome == JobOutcome::Passed {
+            if outcome.is_passed() {
                 return JobOutcome::failed(e.to_string());
             }
         }
@@ -575,7 +595,7 @@ impl ShellKind {
                 args.push(step.script.clone().into());
             } else {
                 let file = match ctx.scratch_dir() {
-                    Ok(dir) => dir.join(format!("step-{}.sh", i + 1)),
+                    Ok(dir) => absolute(dir).join(format!("step-{}.sh", i + 1)),
                     Err(source) => {
                         let e = ExecError::Script {
                             path: ctx.scratch.clone(),
@@ -632,8 +652,15 @@ impl ShellKind {
         if ctx.cancel.is_cancelled() {
             return JobOutcome::Cancelled;
         }
-        JobOutcome::Passed
+        // Every step exited with 0, the last one included.
+        JobOutcome::PassedWithCode { exit_code: 0 }
     }
+}
+
+/// `path` made absolute against this process's current directory (as it
+/// is when it cannot be).
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
 /// `workspace/dir`, created when missing, checked to stay inside the
@@ -702,6 +729,12 @@ async fn read_outputs(path: &Path, outputs: &Outputs, log: &LogWriter) -> Result
     Ok(())
 }
 
+/// The warning for a value no later job could be given (references put
+/// outputs into environments and arguments, which cannot hold a NUL).
+fn nul_value(line: usize, key: &str) -> String {
+    format!("line {line}: the value of `{key}` holds a NUL character")
+}
+
 fn valid_key(key: &str) -> bool {
     !key.is_empty()
         && key
@@ -735,7 +768,9 @@ pub fn parse_outputs(text: &str) -> (Vec<(String, String)>, Vec<String>) {
         match (eq, heredoc) {
             (Some(e), h) if h.is_none_or(|h| e < h) => {
                 let (key, value) = (&line[..e], &line[e + 1..]);
-                if valid_key(key) {
+                if value.contains('\0') {
+                    warnings.push(nul_value(n, &shown(key)));
+                } else if valid_key(key) {
                     values.push((key.to_owned(), value.to_owned()));
                 } else {
                     warnings.push(format!("line {n}: invalid key `{}`", shown(key)));
@@ -764,6 +799,8 @@ pub fn parse_outputs(text: &str) -> (Vec<(String, String)>, Vec<String>) {
                     ));
                 } else if !valid_key(key) {
                     warnings.push(format!("line {n}: invalid key `{}`", shown(key)));
+                } else if body.iter().any(|l| l.contains('\0')) {
+                    warnings.push(nul_value(n, &shown(key)));
                 } else {
                     values.push((key.to_owned(), body.join("\n")));
                 }
@@ -801,6 +838,19 @@ mod tests {
                 "line 10: neither `key=value` nor `key<<DELIMITER`",
                 "line 11: `k<<` has no delimiter",
                 "line 13: `open<<END` is never closed by its delimiter",
+            ]
+        );
+    }
+
+    #[test]
+    fn values_with_a_nul_are_ignored_with_a_warning() {
+        let (values, warnings) = parse_outputs("a=x\0y\nm<<E\n1\n\0\nE\nok=1\n");
+        assert_eq!(values, [("ok".to_owned(), "1".to_owned())]);
+        assert_eq!(
+            warnings,
+            [
+                "line 1: the value of `a` holds a NUL character",
+                "line 2: the value of `m` holds a NUL character",
             ]
         );
     }

@@ -433,3 +433,152 @@ fn plan_validation_lists_every_problem_with_its_place() {
         ]
     );
 }
+
+#[tokio::test]
+async fn similar_job_names_each_get_their_own_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(dir.path());
+    // `a/b`, `a_b` and `a.b` once shared one outputs file. Each writes
+    // its name, waits until all three have, and reads its file back.
+    let names = ["a/b", "a_b", "a.b"];
+    let marks = dir.path().join("marks");
+    std::fs::create_dir_all(&marks).unwrap();
+    let jobs = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            sh(
+                name,
+                &format!(
+                    "echo \"me=$SLIPWAY_JOB\" >> \"$SLIPWAY_OUTPUT\"; touch {m}/{i}; \
+                     n=0; while [ $(ls {m} | wc -l) -lt 3 ]; do sleep 0.01; n=$((n+1)); [ $n -lt 2000 ] || exit 7; done; \
+                     cat \"$SLIPWAY_OUTPUT\"",
+                    m = marks.display()
+                ),
+            )
+        })
+        .collect();
+    let id = engine
+        .submit(RunRequest::new(one_stage(true, jobs)))
+        .await
+        .unwrap();
+    let run = engine.wait(&id).await.unwrap();
+    assert_eq!(run.status, Status::Passed, "{:?}", run.error);
+    for name in names {
+        let job = job_of(&run, name);
+        assert_eq!(
+            job.outputs,
+            BTreeMap::from([("me".to_owned(), name.to_owned())]),
+            "{name}"
+        );
+        assert_eq!(
+            log_text(&engine, &id, name).await[1..],
+            [format!("me={name}")]
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_passed_shell_job_records_exit_code_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(dir.path());
+    let id = engine
+        .submit(RunRequest::new(one_stage(
+            false,
+            vec![sh("ok", "true"), sh("bad", "exit 3")],
+        )))
+        .await
+        .unwrap();
+    let run = engine.wait(&id).await.unwrap();
+    let ok = job_of(&run, "ok");
+    assert_eq!(ok.status, Status::Passed);
+    assert_eq!(ok.exit_code, Some(0));
+    assert_eq!(job_of(&run, "bad").exit_code, Some(3));
+    let stored = engine.store().get_run(&id).await.unwrap().unwrap();
+    assert_eq!(job_of(&stored, "ok").exit_code, Some(0));
+}
+
+#[tokio::test]
+async fn a_secret_written_to_an_output_is_recorded_masked() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(dir.path());
+    let plan = Plan::new(
+        "p",
+        vec![
+            Stage::new(
+                "a",
+                false,
+                vec![sh(
+                    "leak",
+                    "echo \"token=Bearer $API_TOKEN\" >> \"$SLIPWAY_OUTPUT\"; echo plain=ok >> \"$SLIPWAY_OUTPUT\"",
+                )],
+            ),
+            Stage::new(
+                "b",
+                false,
+                vec![sh("next", "echo 'got ${{ jobs.leak.outputs.token }}'")],
+            ),
+        ],
+    );
+    let mut req = RunRequest::new(plan);
+    req.secrets
+        .insert("API_TOKEN".into(), "tok-0123456789".into());
+    let id = engine.submit(req).await.unwrap();
+    let run = engine.wait(&id).await.unwrap();
+    assert_eq!(run.status, Status::Passed, "{:?}", run.error);
+    let leak = job_of(&run, "leak");
+    assert_eq!(leak.outputs["token"], "Bearer ******");
+    assert_eq!(leak.outputs["plain"], "ok");
+    let stored = engine.store().get_run(&id).await.unwrap().unwrap();
+    assert_eq!(job_of(&stored, "leak").outputs["token"], "Bearer ******");
+    assert!(
+        log_text(&engine, &id, "next")
+            .await
+            .contains(&"got Bearer ******".to_owned())
+    );
+}
+
+#[tokio::test]
+async fn outputs_flow_with_a_relative_workspace_root() {
+    let dir = tempfile::tempdir().unwrap();
+    // The server's default data directory is relative (`./slipway-data`).
+    let cwd = std::env::current_dir().unwrap();
+    let mut root = std::path::PathBuf::new();
+    for _ in cwd.components().skip(1) {
+        root.push("..");
+    }
+    let root = root.join(dir.path().strip_prefix("/").unwrap());
+    let mut reg = Registry::new();
+    slipway_exec::register_builtin(&mut reg).unwrap();
+    let engine = Engine::builder(reg).workspace_root(&root).build();
+    let plan = Plan::new(
+        "p",
+        vec![
+            Stage::new(
+                "a",
+                false,
+                vec![sh(
+                    "write",
+                    "echo v=1 >> \"$SLIPWAY_OUTPUT\"; echo \"$SLIPWAY_WORKSPACE\"",
+                )],
+            ),
+            Stage::new(
+                "b",
+                false,
+                vec![sh("read", "test '${{ jobs.write.outputs.v }}' = 1")],
+            ),
+        ],
+    );
+    let id = engine.submit(RunRequest::new(plan)).await.unwrap();
+    let run = engine.wait(&id).await.unwrap();
+    assert_eq!(
+        run.status,
+        Status::Passed,
+        "{:?} {:?}",
+        run.error,
+        log_text(&engine, &id, "write").await
+    );
+    assert_eq!(job_of(&run, "write").outputs["v"], "1");
+    let shown = log_text(&engine, &id, "write").await;
+    assert!(shown[1].starts_with('/'), "{shown:?}");
+}

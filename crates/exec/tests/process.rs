@@ -372,6 +372,35 @@ async fn secrets_are_masked_on_the_way_to_the_sink() {
     assert_eq!(fx.stream(Stream::Stderr).await, ["******"]);
 }
 
+#[tokio::test]
+async fn a_secret_across_the_64_kib_cut_is_still_masked() {
+    let secret = "s3cret-across-the-cut";
+    let fx = Fixture::with_secrets(&[secret]);
+    // 65,521 characters, then the secret: the cut at 65,536 bytes would
+    // fall 15 bytes into it and leave its halves on two stored lines.
+    let script = format!("head -c 65521 /dev/zero | tr '\\0' x; echo {secret}; echo after");
+    let exit = run(&fx, &sh(&fx, &script)).await;
+    assert_eq!(exit.exit, ExitKind::Code(0));
+    let out = fx.stream(Stream::Stdout).await;
+    for line in &out {
+        assert!(
+            !line.contains("s3cret") && !line.contains("the-cut"),
+            "a piece of the secret was stored: ...{}",
+            &line[line.len().saturating_sub(40)..]
+        );
+    }
+    // Nothing is lost: the pieces put together are the masked line.
+    assert_eq!(
+        out.len(),
+        3,
+        "{:?}",
+        out.iter().map(String::len).collect::<Vec<_>>()
+    );
+    assert!(out[0].len() <= slipway_exec::process::MAX_LINE);
+    assert_eq!(out[..2].concat(), format!("{}******", "x".repeat(65521)));
+    assert_eq!(out[2], "after");
+}
+
 /// Starts `sh -c 'sleep 300 & sleep 300 & wait'` leading its own group, as
 /// a job of a server that then died would have left it.
 fn orphan_group() -> std::process::Child {

@@ -11,6 +11,9 @@ use slipway_exec::{ShellConfig, ShellKind};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+/// How a job whose steps all exit with 0 ends: passed, with code 0.
+const PASSED: JobOutcome = JobOutcome::PassedWithCode { exit_code: 0 };
+
 fn kind() -> ShellKind {
     ShellKind::default()
 }
@@ -71,7 +74,7 @@ async fn steps_share_one_workspace() {
         steps(&["echo from-step-1 > shared.txt", "cat shared.txt"]),
     )
     .await;
-    assert_eq!(outcome, JobOutcome::Passed);
+    assert_eq!(outcome, PASSED);
     assert_eq!(fx.stream(Stream::Stdout).await, ["from-step-1"]);
     assert!(fx.workspace.join("shared.txt").exists());
 }
@@ -81,7 +84,7 @@ async fn working_dir_is_created_inside_the_workspace() {
     let fx = Fixture::new();
     let spec = json!({"working_dir": "sub/dir", "steps": [{"script": "pwd; touch here"}]});
     let (outcome, _) = run(&fx, spec).await;
-    assert_eq!(outcome, JobOutcome::Passed);
+    assert_eq!(outcome, PASSED);
     assert!(fx.workspace.join("sub/dir/here").exists());
     let pwd = fx.stream(Stream::Stdout).await;
     assert!(pwd[0].ends_with("/workspace/sub/dir"), "{pwd:?}");
@@ -109,7 +112,7 @@ async fn outputs_are_read_from_slipway_output() {
         "echo 'not a valid line' >> \"$SLIPWAY_OUTPUT\"; echo 'bad key!=x' >> \"$SLIPWAY_OUTPUT\"",
     ]);
     let (outcome, outputs) = run(&fx, spec).await;
-    assert_eq!(outcome, JobOutcome::Passed);
+    assert_eq!(outcome, PASSED);
     assert_eq!(
         outputs,
         BTreeMap::from([
@@ -153,11 +156,44 @@ async fn the_environment_comes_from_the_context() {
         "echo \"$GREETING\"; test ! -e \"$SLIPWAY_OUTPUT\" && test -w \"$(dirname \"$SLIPWAY_OUTPUT\")\" && echo outputs-file-can-be-written",
     ]);
     let (outcome, _) = run_env(&fx, spec, env).await;
-    assert_eq!(outcome, JobOutcome::Passed);
+    assert_eq!(outcome, PASSED);
     assert_eq!(
         fx.stream(Stream::Stdout).await,
         ["hello there", "outputs-file-can-be-written"]
     );
+}
+
+#[tokio::test]
+async fn relative_paths_in_the_context_are_made_absolute_for_the_steps() {
+    let fx = Fixture::new();
+    // The paths as an embedder may give them: relative to this process's
+    // current directory, which is not the step's.
+    let cwd = std::env::current_dir().unwrap();
+    let mut rel = std::path::PathBuf::new();
+    for _ in cwd.components().skip(1) {
+        rel.push("..");
+    }
+    let rel = |p: &std::path::Path| rel.join(p.strip_prefix("/").unwrap());
+    let env = BTreeMap::from([(
+        "SLIPWAY_WORKSPACE".to_owned(),
+        rel(&fx.workspace).to_string_lossy().into_owned(),
+    )]);
+    let spec = steps(&[
+        "echo v=1 >> \"$SLIPWAY_OUTPUT\"",
+        "case \"$SLIPWAY_WORKSPACE\" in /*) echo absolute;; *) echo relative;; esac",
+        "case \"$SLIPWAY_OUTPUT\" in /*) echo absolute;; *) echo relative;; esac",
+    ]);
+    let k = kind();
+    let mut ctx = fx.ctx(spec, env);
+    ctx.workspace = rel(&ctx.workspace);
+    ctx.outputs_file = rel(&ctx.outputs_file);
+    ctx.scratch = rel(&ctx.scratch);
+    assert!(ctx.workspace.is_relative());
+    let outputs = ctx.outputs.clone();
+    let outcome = k.run(ctx).await;
+    assert_eq!(outcome, PASSED, "{:?}", fx.texts().await);
+    assert_eq!(outputs.snapshot().get("v").map(String::as_str), Some("1"));
+    assert_eq!(fx.stream(Stream::Stdout).await, ["absolute", "absolute"]);
 }
 
 #[tokio::test]
@@ -172,7 +208,7 @@ async fn secrets_never_reach_the_sink() {
     let spec =
         steps(&["echo \"token is $API_TOKEN\"; printf '%s\\n' \"$CERT\"; echo \"$API_TOKEN\" >&2"]);
     let (outcome, _) = run_env(&fx, spec, env).await;
-    assert_eq!(outcome, JobOutcome::Passed);
+    assert_eq!(outcome, PASSED);
     assert_eq!(
         fx.stream(Stream::Stdout).await,
         ["token is ******", "******", "******", "******"]
@@ -259,7 +295,7 @@ async fn large_scripts_are_passed_in_a_file() {
         json!({"steps": [{"script": "echo \"$0\""}, {"script": big}]}),
     )
     .await;
-    assert_eq!(outcome, JobOutcome::Passed);
+    assert_eq!(outcome, PASSED);
     let out = fx.stream(Stream::Stdout).await;
     assert_eq!(out[0], "sh", "a small script is passed with -c");
     assert!(out[1].ends_with("/step-2.sh"), "{out:?}");

@@ -3,6 +3,7 @@
 
 use super::decode::join;
 use super::{JobDef, ParamDef, ParamType, WorkflowDefinition};
+use crate::limits;
 use serde_json::Value;
 use slipway_core::refs::{self, Reference};
 use slipway_core::{Approval, Job, Plan, Problem, Registry, Stage};
@@ -14,8 +15,12 @@ pub(crate) fn validate(def: &WorkflowDefinition, registry: &Registry) -> Result<
     check_params(&def.params, &mut out);
     let known: HashSet<&str> = def.params.iter().map(|p| p.name.as_str()).collect();
     check_env_names(&def.env, "env", &mut out);
+    check_env_values(&def.env, "env", &mut out);
     for (k, v) in &def.env {
         check_workflow_env_refs(v, &join("env", k), &known, &mut out);
+    }
+    if let Some(why) = limits::name_problem(&def.name) {
+        out.push(Problem::new("name", why));
     }
     // The definition has the plan's layout, so core's paths are ours as
     // they are. The workflow env is left out: references in it are checked
@@ -25,6 +30,9 @@ pub(crate) fn validate(def: &WorkflowDefinition, registry: &Registry) -> Result<
     }
     for (si, stage) in def.stages.iter().enumerate() {
         let sp = format!("stages[{si}]");
+        if let Some(why) = limits::name_problem(&stage.name) {
+            out.push(Problem::new(format!("{sp}.name"), why));
+        }
         if let Some(a) = &stage.approval {
             let mut seen = HashSet::new();
             for (i, who) in a.approvers.iter().enumerate() {
@@ -38,7 +46,12 @@ pub(crate) fn validate(def: &WorkflowDefinition, registry: &Registry) -> Result<
         }
         for (ji, job) in stage.jobs.iter().enumerate() {
             let jp = format!("{sp}.jobs[{ji}]");
+            if let Some(why) = limits::name_problem(&job.name) {
+                out.push(Problem::new(format!("{jp}.name"), why));
+            }
             check_env_names(&job.env, &join(&jp, "env"), &mut out);
+            check_env_values(&job.env, &join(&jp, "env"), &mut out);
+            check_spec_strings(&job.spec, &join(&jp, "spec"), &mut out);
             check_job_param_refs(job, &jp, &known, &mut out);
         }
     }
@@ -127,6 +140,26 @@ fn check_env_names(env: &BTreeMap<String, String>, path: &str, out: &mut Vec<Pro
     }
 }
 
+/// Values that no process environment can take (see [`limits`]).
+fn check_env_values(env: &BTreeMap<String, String>, path: &str, out: &mut Vec<Problem>) {
+    for (k, v) in env {
+        if let Some(why) = limits::value_problem(v) {
+            out.push(Problem::new(join(path, k), why));
+        }
+    }
+}
+
+/// Strings of a spec that no process argument can take (see [`limits`]).
+fn check_spec_strings(spec: &Value, path: &str, out: &mut Vec<Problem>) {
+    let mut texts = Vec::new();
+    strings_in(spec, path.to_owned(), &mut texts);
+    for (at, text) in texts {
+        if let Some(why) = limits::spec_string_problem(text) {
+            out.push(Problem::new(at, why));
+        }
+    }
+}
+
 fn check_workflow_env_refs(text: &str, path: &str, known: &HashSet<&str>, out: &mut Vec<Problem>) {
     match refs::parse_all(text) {
         Err(e) => out.push(Problem::new(path, e.to_string())),
@@ -190,6 +223,12 @@ fn strings_in<'a>(v: &'a Value, path: String, out: &mut Vec<(String, &'a str)>) 
 
 /// `v` as a value of param `p`, in the string form core passes on.
 pub(crate) fn coerce(p: &ParamDef, v: &Value) -> Result<String, String> {
+    // A param reaches jobs as an environment variable.
+    if let Value::String(s) = v
+        && let Some(why) = limits::value_problem(s)
+    {
+        return Err(why);
+    }
     match (p.param_type, v) {
         (ParamType::String, Value::String(s)) if s.contains(['\n', '\r']) => {
             Err("a string param holds one line; use type text for more".to_owned())

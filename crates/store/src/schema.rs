@@ -187,6 +187,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    load_requests (id) {
+        id -> Text,
+        kind -> Text,
+        state -> Text,
+        body -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        lease_until -> Timestamp,
+    }
+}
+
 diesel::joinable!(workflows -> projects (project_id));
 diesel::joinable!(workflow_versions -> workflows (workflow_id));
 diesel::joinable!(applications -> projects (project_id));

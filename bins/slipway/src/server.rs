@@ -20,6 +20,7 @@ pub const SHUTDOWN_REASON: &str = "cancelled: server shutting down";
 struct Parts {
     app: App,
     engine: Engine,
+    loads: slipway_domain::workloads::Loads,
 }
 
 async fn open_db(config: &Config) -> Result<Db, String> {
@@ -72,10 +73,13 @@ async fn build(config: &Config) -> Result<Parts, String> {
         .workspace_root(config.workspaces())
         .remove_passed_workspaces(!config.keep_workspaces)
         .build();
+    let loads_store = Arc::new(slipway_store::SqlLoadStore::new(db.clone()));
+    let loads = slipway_domain::workloads::Loads::new(git.clone(), loads_store)
+        .with_runtime(tokio::runtime::Handle::current());
     let app = App::new(catalog, engine.clone(), registry)
         .with_secret_key(key)
         .with_git(git);
-    Ok(Parts { app, engine })
+    Ok(Parts { app, engine, loads })
 }
 
 /// `slipway migrate`.
@@ -135,7 +139,13 @@ pub async fn serve(config: Config) -> Result<(), String> {
         .recover()
         .await
         .map_err(|e| format!("recovery: {e}"))?;
+    let loads_failed = parts
+        .loads
+        .recover()
+        .await
+        .map_err(|e| format!("recovery: {e}"))?;
     tracing::info!(
+        loads_failed,
         failed = recovery.failed.len(),
         resumed = recovery.resumed.len(),
         requeued = recovery.requeued.len(),

@@ -29,6 +29,7 @@ pub mod limits;
 pub mod schedule;
 pub mod secrets;
 pub mod webhook;
+pub mod workloads;
 
 pub use app::{App, Caller, DomainError, NewToken, ProjectInput, RunFilter};
 pub use applications::{

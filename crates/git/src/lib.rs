@@ -6,9 +6,9 @@
 //! rebuilt when found half-written or corrupt, evicted least recently
 //! used), resolution of branches, tags and commit ids, files and
 //! directories read at a commit without a checkout, checkouts of a commit
-//! (or one directory of it) into a job's workspace, and definitions
-//! (YAML / JSON documents, the Deploy API's `manifest.json` and
-//! `pipeline.json`) loaded from git, synchronously or as tracked work.
+//! (or one directory of it) into a job's workspace. What the files mean
+//! (workflow definitions, the Deploy API's manifests and pipelines) is the
+//! domain's business: it reads them through the same port.
 //!
 //! Transports: https and http (smart protocol), git://, and file:// only
 //! when the operator enables local repositories ([`GitConfig::allow_local`]).
@@ -17,11 +17,12 @@
 //! blocking threads. `docs/git.md` has the cache layout and the rules.
 //!
 //! **Depends on** `slipway-core` only (among Slipway crates). **Must not
-//! depend on** HTTP frameworks, SQL or the domain.
+//! depend on** HTTP frameworks, SQL or the domain (its tests use the
+//! domain's loads, as a dev-dependency, to read definitions through the
+//! real `GixSource`).
 
 mod cache;
 mod error;
-mod loads;
 mod repo;
 pub mod url;
 
@@ -29,8 +30,8 @@ pub use error::GitError;
 
 use cache::{Mirror, Mirrors};
 use slipway_core::source::{
-    CheckoutRequest, CommitInfo, Credentials, DirEntry, GitSource, LoadKind, LoadRequest,
-    LoadState, Loaded, RefInfo, RefKind, Remote, SourceError, Validator, WorkId,
+    CheckoutRequest, CommitInfo, Credentials, DirEntry, GitSource, RefInfo, RefKind, Remote,
+    SourceError,
 };
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -79,7 +80,6 @@ struct Inner {
     root: PathBuf,
     mirrors: Mirrors,
     tick: AtomicU64,
-    loads: loads::Loads,
 }
 
 /// A remote after the URL policy: where to connect, what to show, what to
@@ -119,7 +119,6 @@ impl GixSource {
                 root,
                 mirrors: Mirrors::default(),
                 tick: AtomicU64::new(1),
-                loads: loads::Loads::default(),
             }),
         })
     }
@@ -393,47 +392,6 @@ impl GixSource {
         })
         .await
     }
-
-    async fn run_load(&self, request: LoadRequest) -> Result<Loaded, SourceError> {
-        match request.kind {
-            LoadKind::Manifest => self
-                .load_manifest(&request.remote, &request.reference, &request.path)
-                .await
-                .map(Loaded::Manifest),
-            LoadKind::Pipeline => self
-                .load_pipeline(&request.remote, &request.reference, &request.path)
-                .await
-                .map(Loaded::Pipeline),
-            LoadKind::Document(validate) => {
-                let (commit, value) = self
-                    .load_document(
-                        &request.remote,
-                        &request.reference,
-                        &request.path,
-                        &validate,
-                    )
-                    .await?;
-                Ok(Loaded::Document {
-                    commit,
-                    path: request.path,
-                    value,
-                })
-            }
-        }
-    }
-}
-
-/// Parses a definition document: JSON for `.json`, YAML otherwise.
-pub fn parse_document(path: &str, bytes: &[u8]) -> Result<serde_json::Value, SourceError> {
-    let parse_err = |reason: String| SourceError::Parse {
-        path: path.to_owned(),
-        reason,
-    };
-    if path.ends_with(".json") {
-        serde_json::from_slice(bytes).map_err(|e| parse_err(e.to_string()))
-    } else {
-        serde_yaml_ng::from_slice(bytes).map_err(|e| parse_err(e.to_string()))
-    }
 }
 
 #[async_trait::async_trait]
@@ -526,52 +484,5 @@ impl GitSource for GixSource {
             &request.dest,
         )
         .await
-    }
-
-    async fn start_load(&self, request: LoadRequest) -> WorkId {
-        let id = self.inner.loads.insert();
-        let this = self.clone();
-        let work = id.clone();
-        tokio::spawn(async move {
-            this.inner.loads.set(&work, LoadState::Loading);
-            let state = match this.run_load(request).await {
-                Ok(loaded) => LoadState::Loaded {
-                    result: Box::new(loaded),
-                },
-                Err(e) => {
-                    let problems = match &e {
-                        SourceError::Invalid { problems, .. } => problems.clone(),
-                        _ => Vec::new(),
-                    };
-                    LoadState::Failed {
-                        reason: e.to_string(),
-                        problems,
-                    }
-                }
-            };
-            this.inner.loads.set(&work, state);
-        });
-        id
-    }
-
-    async fn load_state(&self, id: &WorkId) -> Option<LoadState> {
-        self.inner.loads.get(id)
-    }
-
-    async fn load_document(
-        &self,
-        remote: &Remote,
-        reference: &str,
-        path: &str,
-        validate: &Validator,
-    ) -> Result<(CommitInfo, serde_json::Value), SourceError> {
-        let commit = self.resolve(remote, reference).await?;
-        let bytes = self.read_file(remote, &commit.id, path).await?;
-        let value = parse_document(path, &bytes)?;
-        validate(&value).map_err(|problems| SourceError::Invalid {
-            path: path.to_owned(),
-            problems,
-        })?;
-        Ok((commit, value))
     }
 }

@@ -6,8 +6,11 @@ mod support;
 
 use slipway_core::Problem;
 use slipway_core::source::{
-    CheckoutRequest, Credentials, EntryKind, GitSource, LoadKind, LoadRequest, LoadState, Loaded,
-    Manifest, Pipeline, Remote, SourceError, Validator, WorkloadKind,
+    CheckoutRequest, Credentials, EntryKind, GitSource, Remote, SourceError,
+};
+use slipway_domain::workloads::{
+    LoadError, LoadKind, LoadRequest, LoadState, Loaded, Loads, Validator, WorkId, WorkloadKind,
+    load_document, load_manifest, load_pipeline,
 };
 use slipway_git::{GitConfig, GixSource};
 use std::path::{Path, PathBuf};
@@ -710,8 +713,7 @@ async fn definitions_load_from_git_synchronously_and_as_tracked_work() {
     let (_data, src) = source(false);
     let remote = Remote::new(daemon.url("app.git"));
 
-    let m = src
-        .load_manifest(&remote, "main", "deploy/web")
+    let m = load_manifest(&src, &remote, "main", "deploy/web")
         .await
         .unwrap();
     assert_eq!(m.manifest.kind, WorkloadKind::Service);
@@ -720,7 +722,9 @@ async fn definitions_load_from_git_synchronously_and_as_tracked_work() {
     assert_eq!(m.manifest.instances, Some(2));
     assert_eq!(m.path, "deploy/web/manifest.json");
 
-    let p = src.load_pipeline(&remote, "main", "deploy").await.unwrap();
+    let p = load_pipeline(&src, &remote, "main", "deploy")
+        .await
+        .unwrap();
     let groups: Vec<Vec<&str>> = p
         .groups
         .iter()
@@ -740,34 +744,41 @@ async fn definitions_load_from_git_synchronously_and_as_tracked_work() {
             Err(vec![Problem::new("stages", "required")])
         }
     });
-    let (_, doc) = src
-        .load_document(&remote, "main", "workflow.yaml", &needs_stages)
+    let (_, doc) = load_document(&src, &remote, "main", "workflow.yaml", &needs_stages)
         .await
         .unwrap();
     assert_eq!(doc["stages"][0]["jobs"][0]["kind"], "shell");
-    let err = src
-        .load_document(&remote, "main", "deploy/web/manifest.json", &needs_stages)
-        .await
-        .unwrap_err();
-    assert!(matches!(err, SourceError::Invalid { .. }), "{err}");
+    let err = load_document(
+        &src,
+        &remote,
+        "main",
+        "deploy/web/manifest.json",
+        &needs_stages,
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, LoadError::Invalid { .. }), "{err}");
 
     // Tracked loads: one succeeds, one fails with the reason.
-    let ok = src
-        .start_load(LoadRequest {
+    let loads = Loads::in_memory(Arc::new(src));
+    let ok = loads
+        .start(LoadRequest {
             remote: remote.clone(),
             reference: "main".into(),
             path: "deploy".into(),
             kind: LoadKind::Pipeline,
         })
-        .await;
-    let missing = src
-        .start_load(LoadRequest {
+        .await
+        .unwrap();
+    let missing = loads
+        .start(LoadRequest {
             remote: remote.clone(),
             reference: "main".into(),
             path: "nowhere".into(),
             kind: LoadKind::Manifest,
         })
-        .await;
+        .await
+        .unwrap();
     assert_ne!(ok, missing);
     let finished = |state: &Option<LoadState>| {
         matches!(
@@ -777,7 +788,10 @@ async fn definitions_load_from_git_synchronously_and_as_tracked_work() {
     };
     let mut states = (None, None);
     for _ in 0..200 {
-        states = (src.load_state(&ok).await, src.load_state(&missing).await);
+        states = (
+            loads.state(&ok).await.unwrap(),
+            loads.state(&missing).await.unwrap(),
+        );
         if finished(&states.0) && finished(&states.1) {
             break;
         }
@@ -796,79 +810,15 @@ async fn definitions_load_from_git_synchronously_and_as_tracked_work() {
         }
         other => panic!("{other:?}"),
     }
-    let json = serde_json::to_value(src.load_state(&missing).await.unwrap()).unwrap();
+    let json = serde_json::to_value(loads.state(&missing).await.unwrap().unwrap()).unwrap();
     assert_eq!(json["state"], "failed");
     assert!(
-        src.load_state(&slipway_core::source::WorkId("unknown".into()))
+        loads
+            .state(&WorkId("unknown".into()))
             .await
+            .unwrap()
             .is_none()
     );
-}
-
-#[test]
-fn manifest_validation_lists_every_problem_with_its_path() {
-    let bad = serde_json::json!({
-        "kind": "cronjob",
-        "name": "Bad_Name",
-        "args": ["ok", 3],
-        "env": {"1X": "a", "SLIPWAY_COMMIT": "b", "OK": 5},
-        "port": 80,
-        "instances": 0,
-        "colour": "blue"
-    });
-    let problems = Manifest::from_value(&bad).unwrap_err();
-    let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
-    for expected in [
-        "name",
-        "command",
-        "args[1]",
-        "env.1X",
-        "env.SLIPWAY_COMMIT",
-        "env.OK",
-        "port",
-        "instances",
-        "schedule",
-        "colour",
-    ] {
-        assert!(
-            paths.contains(&expected),
-            "{expected} missing from {problems:?}"
-        );
-    }
-    let good = serde_json::json!({"kind": "deployment", "name": "api", "command": "./api"});
-    let m = Manifest::from_value(&good).unwrap();
-    assert_eq!(m.kind, WorkloadKind::Deployment);
-    assert!(m.validate().is_ok());
-}
-
-#[test]
-fn pipeline_validation_lists_every_problem_with_its_path() {
-    let bad = serde_json::json!({
-        "steps": [
-            {"directory": "../outside"},
-            {"parallel": []},
-            {"directory": "a", "manifest": {"kind": "job", "name": "x", "command": "y"}},
-            {"parallel": [{"manifest": {"kind": "service", "name": "s", "command": "c"}}]},
-            {"manifest": {"kind": "job", "name": "dup", "command": "c"}},
-            {"manifest": {"kind": "job", "name": "dup", "command": "c"}}
-        ]
-    });
-    let problems = Pipeline::from_value(&bad).unwrap_err();
-    let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
-    for expected in [
-        "steps[0].directory",
-        "steps[1].parallel",
-        "steps[2]",
-        "steps[3].parallel[0].manifest.port",
-        "steps[5]",
-    ] {
-        assert!(
-            paths.contains(&expected),
-            "{expected} missing from {problems:?}"
-        );
-    }
-    let err = Pipeline::from_value(&serde_json::json!({"steps": []})).unwrap_err();
-    assert_eq!(err[0].path, "steps");
 }
 
 const HELPER_ENV: &str = "SLIPWAY_GIT_TEST_HELPER";

@@ -2,7 +2,8 @@
 //!
 //! diesel + r2d2 implementations of `slipway-core`'s [`RunStore`] and
 //! [`LogSink`] and of the domain's [`CatalogStore`] (projects, workflows
-//! and their versions, API tokens),
+//! and their versions, API tokens, applications, secrets, deliveries,
+//! schedules) and [`LoadStore`] (the states of asynchronous loads),
 //! with one query code path for both backends ([`db::AnyConnection`]),
 //! explicit branches only where the SQL differs, and the migrations of
 //! `migrations/` embedded and applied at open.
@@ -18,10 +19,12 @@
 //! [`RunStore`]: slipway_core::RunStore
 //! [`LogSink`]: slipway_core::LogSink
 //! [`CatalogStore`]: slipway_domain::CatalogStore
+//! [`LoadStore`]: slipway_domain::workloads::LoadStore
 
 mod catalog;
 pub mod db;
 pub mod error;
+mod loads;
 mod logs;
 mod runs;
 mod schema;
@@ -32,5 +35,6 @@ pub mod testing;
 pub use catalog::SqlCatalog;
 pub use db::{Backend, Db, DbOptions};
 pub use error::DbError;
+pub use loads::SqlLoadStore;
 pub use logs::SqlLogSink;
 pub use runs::SqlRunStore;

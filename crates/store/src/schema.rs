@@ -121,7 +121,7 @@ diesel::table! {
 // `32-column-tables` feature (off, as `default-features = false` drops it):
 // `last_run_id` is left out here and reached through `application_last_run`
 // below (the same SQL table, two columns) and through fixed SQL fragments
-// in catalog.rs. With that feature on, fold it back in.
+// in catalog/application.rs. With that feature on, fold it back in.
 diesel::table! {
     applications (id) {
         id -> Text,
@@ -184,6 +184,18 @@ diesel::table! {
         last_fired_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    load_requests (id) {
+        id -> Text,
+        kind -> Text,
+        state -> Text,
+        body -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        lease_until -> Timestamp,
     }
 }
 

@@ -1,0 +1,327 @@
+//! `CatalogStore` on SQL: projects, workflows and their versions, API
+//! tokens, applications, secrets, webhook deliveries and schedules, one
+//! file per aggregate; this module holds what they share (error mapping,
+//! JSON columns, the one paging helper) and the `CatalogStore`
+//! implementation, which hands each call to its aggregate's file. Names
+//! are unique by constraint; a clash is reported as `Duplicate`, never as a
+//! failure of the store.
+
+mod application;
+mod delivery;
+mod project;
+mod schedule;
+mod secret;
+mod token;
+mod workflow;
+
+use crate::db::{AnyConnection, Db};
+use crate::error::DbError;
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use slipway_domain::catalog::{
+    ApiToken, Application, CatalogStore, CatalogStoreError, Order, Page, PageRequest, Project,
+    ScheduleTarget, SecretMeta, StoredSchedule, Workflow, WorkflowVersion,
+};
+
+fn utc(t: NaiveDateTime) -> DateTime<Utc> {
+    t.and_utc()
+}
+
+/// A failed write: a unique constraint becomes `Duplicate(what)`, a foreign
+/// key `Missing(what)`; anything else is the store's failure.
+fn classify(e: DbError, duplicate: &str, missing: &str) -> CatalogStoreError {
+    match e {
+        DbError::Query(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
+            CatalogStoreError::Duplicate(duplicate.to_owned())
+        }
+        DbError::Query(DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _)) => {
+            CatalogStoreError::Missing(missing.to_owned())
+        }
+        other => CatalogStoreError::Store(other.into()),
+    }
+}
+
+fn store(e: DbError) -> CatalogStoreError {
+    CatalogStoreError::Store(e.into())
+}
+
+/// Where a page's rows start and how many it holds, with what to sort by.
+#[derive(Debug, Clone)]
+struct Window {
+    /// Rows on the page (1 to [`PageRequest::MAX_PER_PAGE`]).
+    limit: i64,
+    /// Rows before it.
+    offset: i64,
+    /// The field to sort by.
+    sort: String,
+    /// The direction.
+    order: Order,
+}
+
+/// The one paging helper of the catalog: `read` counts every matching row
+/// and loads the rows of the page's [`Window`] (converted), on a blocking
+/// thread with one pooled connection; this makes the [`Page`].
+async fn paged<T, F>(db: &Db, page: &PageRequest, read: F) -> Result<Page<T>, CatalogStoreError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut AnyConnection, Window) -> Result<(i64, Vec<T>), DbError> + Send + 'static,
+{
+    let window = Window {
+        limit: i64::from(page.per_page.clamp(1, PageRequest::MAX_PER_PAGE)),
+        offset: i64::try_from(page.offset()).unwrap_or(i64::MAX),
+        sort: page.sort.clone(),
+        order: page.order,
+    };
+    let (total, items) = db.read(move |c| read(c, window)).await.map_err(store)?;
+    Ok(Page {
+        items,
+        total: count(total),
+        page: page.page,
+        per_page: page.per_page,
+    })
+}
+
+fn count(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Result<String, DbError> {
+    serde_json::to_string(v).map_err(|e| DbError::Corrupt(e.to_string()))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(what: &str, s: &str) -> Result<T, DbError> {
+    serde_json::from_str(s).map_err(|e| DbError::Corrupt(format!("{what}: {e}")))
+}
+
+fn is_unique_violation(e: &DbError) -> bool {
+    matches!(
+        e,
+        DbError::Query(DieselError::DatabaseError(
+            DatabaseErrorKind::UniqueViolation,
+            _
+        ))
+    )
+}
+
+/// The SQL catalog.
+#[derive(Debug, Clone)]
+pub struct SqlCatalog {
+    db: Db,
+}
+
+impl SqlCatalog {
+    /// The catalog on `db`.
+    pub fn new(db: Db) -> Self {
+        SqlCatalog { db }
+    }
+}
+
+#[async_trait]
+impl CatalogStore for SqlCatalog {
+    async fn insert_project(&self, project: &Project) -> Result<(), CatalogStoreError> {
+        project::insert_project(&self.db, project).await
+    }
+
+    async fn project(&self, id: &str) -> Result<Option<Project>, CatalogStoreError> {
+        project::project(&self.db, id).await
+    }
+
+    async fn projects(&self, page: &PageRequest) -> Result<Page<Project>, CatalogStoreError> {
+        project::projects(&self.db, page).await
+    }
+
+    async fn update_project(&self, project: &Project) -> Result<bool, CatalogStoreError> {
+        project::update_project(&self.db, project).await
+    }
+
+    async fn delete_project(&self, id: &str) -> Result<bool, CatalogStoreError> {
+        project::delete_project(&self.db, id).await
+    }
+
+    async fn insert_workflow(
+        &self,
+        workflow: &Workflow,
+        first: &WorkflowVersion,
+    ) -> Result<(), CatalogStoreError> {
+        workflow::insert_workflow(&self.db, workflow, first).await
+    }
+
+    async fn add_version(&self, version: &WorkflowVersion) -> Result<(), CatalogStoreError> {
+        workflow::add_version(&self.db, version).await
+    }
+
+    async fn workflow(&self, id: &str) -> Result<Option<Workflow>, CatalogStoreError> {
+        workflow::workflow(&self.db, id).await
+    }
+
+    async fn workflows(
+        &self,
+        project_id: &str,
+        page: &PageRequest,
+    ) -> Result<Page<Workflow>, CatalogStoreError> {
+        workflow::workflows(&self.db, project_id, page).await
+    }
+
+    async fn workflow_ids(&self, project_id: &str) -> Result<Vec<String>, CatalogStoreError> {
+        workflow::workflow_ids(&self.db, project_id).await
+    }
+
+    async fn version(
+        &self,
+        workflow_id: &str,
+        version: i32,
+    ) -> Result<Option<WorkflowVersion>, CatalogStoreError> {
+        workflow::version(&self.db, workflow_id, version).await
+    }
+
+    async fn versions(
+        &self,
+        workflow_id: &str,
+        page: &PageRequest,
+    ) -> Result<Page<WorkflowVersion>, CatalogStoreError> {
+        workflow::versions(&self.db, workflow_id, page).await
+    }
+
+    async fn delete_workflow(&self, id: &str) -> Result<bool, CatalogStoreError> {
+        workflow::delete_workflow(&self.db, id).await
+    }
+
+    async fn insert_token(
+        &self,
+        token: &ApiToken,
+        secret_hash: &str,
+    ) -> Result<(), CatalogStoreError> {
+        token::insert_token(&self.db, token, secret_hash).await
+    }
+
+    async fn token_by_hash(
+        &self,
+        secret_hash: &str,
+    ) -> Result<Option<(ApiToken, String)>, CatalogStoreError> {
+        token::token_by_hash(&self.db, secret_hash).await
+    }
+
+    async fn tokens(&self) -> Result<Vec<ApiToken>, CatalogStoreError> {
+        token::tokens(&self.db).await
+    }
+
+    async fn revoke_token(&self, id: &str, at: DateTime<Utc>) -> Result<bool, CatalogStoreError> {
+        token::revoke_token(&self.db, id, at).await
+    }
+
+    async fn touch_token(&self, id: &str, at: DateTime<Utc>) -> Result<(), CatalogStoreError> {
+        token::touch_token(&self.db, id, at).await
+    }
+
+    async fn count_tokens(&self) -> Result<u64, CatalogStoreError> {
+        token::count_tokens(&self.db).await
+    }
+
+    async fn insert_application(&self, app: &Application) -> Result<(), CatalogStoreError> {
+        application::insert_application(&self.db, app).await
+    }
+
+    async fn application(&self, id: &str) -> Result<Option<Application>, CatalogStoreError> {
+        application::application(&self.db, id).await
+    }
+
+    async fn applications(
+        &self,
+        project_id: Option<&str>,
+        last_status: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<Application>, CatalogStoreError> {
+        application::applications(&self.db, project_id, last_status, page).await
+    }
+
+    async fn update_application(&self, app: &Application) -> Result<bool, CatalogStoreError> {
+        application::update_application(&self.db, app).await
+    }
+
+    async fn delete_application(&self, id: &str) -> Result<bool, CatalogStoreError> {
+        application::delete_application(&self.db, id).await
+    }
+
+    async fn application_ids(&self, project_id: &str) -> Result<Vec<String>, CatalogStoreError> {
+        application::application_ids(&self.db, project_id).await
+    }
+
+    async fn set_last_run(&self, app_id: &str, run_id: &str) -> Result<(), CatalogStoreError> {
+        application::set_last_run(&self.db, app_id, run_id).await
+    }
+
+    async fn put_secret(
+        &self,
+        owner: &str,
+        name: &str,
+        sealed: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, CatalogStoreError> {
+        secret::put_secret(&self.db, owner, name, sealed, at).await
+    }
+
+    async fn secrets(&self, owner: &str) -> Result<Vec<SecretMeta>, CatalogStoreError> {
+        secret::secrets(&self.db, owner).await
+    }
+
+    async fn sealed_secrets(
+        &self,
+        owner: &str,
+    ) -> Result<Vec<(String, String)>, CatalogStoreError> {
+        secret::sealed_secrets(&self.db, owner).await
+    }
+
+    async fn delete_secret(&self, owner: &str, name: &str) -> Result<bool, CatalogStoreError> {
+        secret::delete_secret(&self.db, owner, name).await
+    }
+
+    async fn record_delivery(
+        &self,
+        app_id: &str,
+        delivery_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, CatalogStoreError> {
+        delivery::record_delivery(&self.db, app_id, delivery_id, at).await
+    }
+
+    async fn forget_delivery(
+        &self,
+        app_id: &str,
+        delivery_id: &str,
+    ) -> Result<(), CatalogStoreError> {
+        delivery::forget_delivery(&self.db, app_id, delivery_id).await
+    }
+
+    async fn insert_schedule(&self, schedule: &StoredSchedule) -> Result<(), CatalogStoreError> {
+        schedule::insert_schedule(&self.db, schedule).await
+    }
+
+    async fn schedule(&self, id: &str) -> Result<Option<StoredSchedule>, CatalogStoreError> {
+        schedule::schedule(&self.db, id).await
+    }
+
+    async fn schedules(
+        &self,
+        target: Option<(ScheduleTarget, &str)>,
+    ) -> Result<Vec<StoredSchedule>, CatalogStoreError> {
+        schedule::schedules(&self.db, target).await
+    }
+
+    async fn update_schedule(&self, schedule: &StoredSchedule) -> Result<bool, CatalogStoreError> {
+        schedule::update_schedule(&self.db, schedule).await
+    }
+
+    async fn delete_schedule(&self, id: &str) -> Result<bool, CatalogStoreError> {
+        schedule::delete_schedule(&self.db, id).await
+    }
+
+    async fn claim_fire(
+        &self,
+        id: &str,
+        previous: Option<DateTime<Utc>>,
+        fired_at: DateTime<Utc>,
+    ) -> Result<bool, CatalogStoreError> {
+        schedule::claim_fire(&self.db, id, previous, fired_at).await
+    }
+}

@@ -1,0 +1,133 @@
+//! Projects (`projects`): unique names by constraint; deleting one deletes
+//! its workflows, applications and secrets in the same transaction.
+
+use super::application::delete_application_rows;
+use super::secret::project_owner;
+use super::workflow::delete_workflow_rows;
+use super::{classify, paged, store, utc};
+use crate::db::Db;
+use crate::schema::{applications, projects, secrets, workflows};
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use slipway_domain::catalog::{CatalogStoreError, Order, Page, PageRequest, Project};
+
+#[derive(Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = projects)]
+struct ProjectRow {
+    id: String,
+    name: String,
+    description: String,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+impl From<ProjectRow> for Project {
+    fn from(r: ProjectRow) -> Self {
+        Project {
+            id: r.id,
+            name: r.name,
+            description: r.description,
+            created_at: utc(r.created_at),
+            updated_at: utc(r.updated_at),
+        }
+    }
+}
+
+impl From<&Project> for ProjectRow {
+    fn from(p: &Project) -> Self {
+        ProjectRow {
+            id: p.id.clone(),
+            name: p.name.clone(),
+            description: p.description.clone(),
+            created_at: p.created_at.naive_utc(),
+            updated_at: p.updated_at.naive_utc(),
+        }
+    }
+}
+
+pub(super) async fn insert_project(db: &Db, project: &Project) -> Result<(), CatalogStoreError> {
+    let row = ProjectRow::from(project);
+    let name = project.name.clone();
+    db.write_one(move |c| {
+        diesel::insert_into(projects::table)
+            .values(&row)
+            .execute(c)?;
+        Ok(())
+    })
+    .await
+    .map_err(|e| classify(e, &format!("a project named `{name}` exists already"), ""))
+}
+
+pub(super) async fn project(db: &Db, id: &str) -> Result<Option<Project>, CatalogStoreError> {
+    let id = id.to_owned();
+    db.read(move |c| {
+        Ok(projects::table
+            .filter(projects::id.eq(&id))
+            .select(ProjectRow::as_select())
+            .first(c)
+            .optional()?
+            .map(Project::from))
+    })
+    .await
+    .map_err(store)
+}
+
+pub(super) async fn projects(
+    db: &Db,
+    page: &PageRequest,
+) -> Result<Page<Project>, CatalogStoreError> {
+    paged(db, page, move |c, p| {
+        let total: i64 = projects::table.count().get_result(c)?;
+        let mut q = projects::table.select(ProjectRow::as_select()).into_boxed();
+        q = match (p.sort.as_str(), p.order) {
+            ("created_at", Order::Asc) => q.order(projects::created_at.asc()),
+            ("created_at", Order::Desc) => q.order(projects::created_at.desc()),
+            (_, Order::Asc) => q.order(projects::name.asc()),
+            (_, Order::Desc) => q.order(projects::name.desc()),
+        };
+        let rows = q.limit(p.limit).offset(p.offset).load(c)?;
+        Ok((total, rows.into_iter().map(Project::from).collect()))
+    })
+    .await
+}
+
+pub(super) async fn update_project(db: &Db, project: &Project) -> Result<bool, CatalogStoreError> {
+    let p = project.clone();
+    let name = project.name.clone();
+    db.write_one(move |c| {
+        let n = diesel::update(projects::table.filter(projects::id.eq(&p.id)))
+            .set((
+                projects::name.eq(&p.name),
+                projects::description.eq(&p.description),
+                projects::updated_at.eq(p.updated_at.naive_utc()),
+            ))
+            .execute(c)?;
+        Ok(n == 1)
+    })
+    .await
+    .map_err(|e| classify(e, &format!("a project named `{name}` exists already"), ""))
+}
+
+pub(super) async fn delete_project(db: &Db, id: &str) -> Result<bool, CatalogStoreError> {
+    let id = id.to_owned();
+    db.write(move |c| {
+        let ids: Vec<String> = workflows::table
+            .filter(workflows::project_id.eq(&id))
+            .select(workflows::id)
+            .load(c)?;
+        for w in &ids {
+            delete_workflow_rows(c, w)?;
+        }
+        let apps: Vec<String> = applications::table
+            .filter(applications::project_id.eq(&id))
+            .select(applications::id)
+            .load(c)?;
+        for a in &apps {
+            delete_application_rows(c, a)?;
+        }
+        diesel::delete(secrets::table.filter(secrets::owner.eq(project_owner(&id)))).execute(c)?;
+        Ok(diesel::delete(projects::table.filter(projects::id.eq(&id))).execute(c)? == 1)
+    })
+    .await
+    .map_err(store)
+}

@@ -791,7 +791,7 @@ fn bad_input_for_every_route() {
             "hook to unknown application",
             "POST",
             "/api/v1/hooks/github/nope".into(),
-            404,
+            401,
         )
         .json("{}"),
         case("hook without webhook secret", "POST", hook("github"), 401)

@@ -20,3 +20,8 @@ bench:
     cargo run --release -p slipway-git --example bench_git
     cargo build --release -p slipway --bin slipway --example bench_http
     target/release/examples/bench_http
+
+# Schemathesis against a freshly started server (installs itself into
+# .venv-fuzz/): `just fuzz` for a long run, `just fuzz 10 120` for a short one.
+fuzz examples="200" seconds="1200":
+    scripts/fuzz.sh {{examples}} {{seconds}}

@@ -807,7 +807,7 @@ fn bad_input_for_every_route() {
             "hook to unknown application",
             "POST",
             "/api/v1/hooks/github/nope".into(),
-            404,
+            401,
         )
         .json("{}"),
         case("hook without webhook secret", "POST", hook("github"), 401)
@@ -1096,4 +1096,117 @@ fn every_route_is_in_the_openapi_document() {
         .text()
         .unwrap();
     assert!(init.contains("\"url\": \"/api/v1/openapi.json\""), "{init}");
+}
+
+/// A known path with a method it does not have answers 405, in the one
+/// error shape, with an `Allow` header listing the methods it has; with or
+/// without a token. Unknown paths still answer 404.
+#[test]
+fn unsupported_methods_answer_405_with_allow() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), None, &[]);
+    let mut by_path: std::collections::BTreeMap<&str, BTreeSet<&str>> = Default::default();
+    for (method, path) in ROUTES {
+        by_path.entry(path).or_default().insert(method);
+    }
+    by_path.insert("/api/v1/openapi.json", ["GET"].into());
+    let mut checked = 0;
+    for (template, methods) in &by_path {
+        let allow: Vec<&str> = methods.iter().copied().collect();
+        let allow = allow.join(", ");
+        for method in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
+            if methods.contains(method) {
+                continue;
+            }
+            for token in [None, Some(ADMIN)] {
+                let mut req = server
+                    .client()
+                    .request(method.parse().unwrap(), server.url(&fill(template)));
+                if let Some(t) = token {
+                    req = req.header("Authorization", format!("Bearer {t}"));
+                }
+                let res = req.send().unwrap();
+                let allowed = res
+                    .headers()
+                    .get("allow")
+                    .map(|v| v.to_str().unwrap().to_owned());
+                let (code, body) = slipway_tests::server::read(res);
+                let what = format!("{method} {template}");
+                assert_eq!(code, 405, "{what}: {body}");
+                assert_shape(&what, code, &body);
+                assert_eq!(body["error"]["code"], "method_not_allowed", "{what}");
+                assert_eq!(allowed.as_deref(), Some(allow.as_str()), "{what}");
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 100, "{checked}");
+    for path in ["/api/v1/nothing", "/api/v1/projects/x/nothing", "/nothing"] {
+        let (code, body) = server.call("DELETE", path, None);
+        assert_eq!(code, 404, "{path}: {body}");
+    }
+}
+
+/// The ranges and words the document states for query parameters are the
+/// ones the server enforces: each bound and each word is accepted, one past
+/// a bound and an unknown word are refused with the parameter named.
+#[test]
+fn query_constraints_in_the_document_are_enforced() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), None, &[]);
+    let (code, doc) = server.call_as(None, "GET", "/api/v1/openapi.json", None);
+    assert_eq!(code, 200);
+    let mut tried = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        let Some(op) = item.get("get") else { continue };
+        if path.contains('{') || !path.starts_with("/api/v1") {
+            continue;
+        }
+        for param in op["parameters"].as_array().into_iter().flatten() {
+            if param["in"] != "query" {
+                continue;
+            }
+            let name = param["name"].as_str().unwrap();
+            let schema = &param["schema"];
+            let mut good = Vec::new();
+            let mut bad = Vec::new();
+            if let (Some(min), Some(max)) = (schema["minimum"].as_i64(), schema["maximum"].as_i64())
+            {
+                good.extend([min.to_string(), max.to_string()]);
+                bad.push((i128::from(min) - 1).to_string());
+                bad.push((i128::from(max) + 1).to_string());
+            }
+            if let Some(words) = schema["enum"].as_array() {
+                good.extend(words.iter().map(|w| w.as_str().unwrap().to_owned()));
+                bad.extend(["nope".to_owned(), String::new()]);
+            }
+            for value in good {
+                let url = format!("{path}?{name}={value}");
+                let (code, body) = server.call("GET", &url, None);
+                assert_eq!(code, 200, "{url}: {body}");
+                tried += 1;
+            }
+            for value in bad {
+                let url = format!("{path}?{name}={value}");
+                let (code, body) = server.call("GET", &url, None);
+                assert_eq!(code, 400, "{url}: {body}");
+                assert_eq!(body["error"]["details"][0]["path"], name, "{url}: {body}");
+                tried += 1;
+            }
+        }
+    }
+    assert!(tried >= 30, "only {tried} values tried");
+    // The names and words, for the record.
+    let list = &doc["paths"]["/api/v1/projects"]["get"]["parameters"];
+    let schema_of = |n: &str| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == n)
+            .map(|p| p["schema"].clone())
+            .unwrap()
+    };
+    assert_eq!(schema_of("per_page")["maximum"], 100);
+    assert_eq!(schema_of("page")["minimum"], 1);
+    assert_eq!(schema_of("sort")["enum"], json!(["name", "created_at"]));
 }

@@ -636,3 +636,164 @@ fn provider_payloads_are_verified_parsed_and_filtered() {
         assert!(runs_of(&server, app).is_empty());
     }
 }
+
+/// `text` as one `application/x-www-form-urlencoded` component.
+fn form_encode(text: &[u8]) -> String {
+    text.iter()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
+                char::from(*b).to_string()
+            }
+            b' ' => "+".to_owned(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+/// GitHub's default content type (`application/x-www-form-urlencoded`, the
+/// JSON event in the `payload` field, the signature over the form body as
+/// sent) is accepted like a JSON delivery; a form signed over the JSON
+/// inside it is not.
+#[test]
+fn form_encoded_github_delivery_is_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), None, &[]);
+    let (_, project) = server.call("POST", "/api/v1/projects", Some(json!({"name": "p"})));
+    let pid = project["id"].as_str().unwrap().to_owned();
+    let (code, app) = server.call(
+        "POST",
+        &format!("/api/v1/projects/{pid}/applications"),
+        Some(json!({
+            "name": "api",
+            "repository": {"provider": "github", "owner": "acme", "name": "api",
+                           "url": "https://git.example.com/acme/api.git"},
+            "triggers": [{"event": "push", "filter": "body.ref == \"refs/heads/never\"", "template": ""}],
+            "webhook_secret": HOOK_SECRET
+        })),
+    );
+    assert_eq!(code, 201, "{app}");
+    let app_id = app["id"].as_str().unwrap().to_owned();
+    let json_body = fixture("github_push.json");
+    let form = format!("payload={}", form_encode(&json_body)).into_bytes();
+    let send = |body: &[u8], signature: String, delivery: &str| {
+        slipway_tests::server::read(
+            server
+                .client()
+                .post(server.url(&format!("/api/v1/hooks/github/{app_id}")))
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .header("X-GitHub-Event", "push")
+                .header("X-GitHub-Delivery", delivery)
+                .header("X-Hub-Signature-256", signature)
+                .body(body.to_vec())
+                .send()
+                .unwrap(),
+        )
+    };
+    // Verified, decoded and filtered: the rule's filter read `body.ref`.
+    let (code, answer) = send(&form, sign(&form), "form-1");
+    assert_eq!(code, 200, "{answer}");
+    assert_eq!(answer["result"], "ignored", "{answer}");
+    assert!(
+        answer["reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("no trigger rule matched this `push` event"),
+        "{answer}"
+    );
+    // A ping in form encoding is answered too.
+    let ping = format!(
+        "payload={}",
+        form_encode(br#"{"zen": "Keep it logically awesome."}"#)
+    );
+    let (code, answer) = slipway_tests::server::read(
+        server
+            .client()
+            .post(server.url(&format!("/api/v1/hooks/github/{app_id}")))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .header("X-GitHub-Event", "ping")
+            .header("X-Hub-Signature-256", sign(ping.as_bytes()))
+            .body(ping.clone())
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(
+        (code, answer["result"].as_str()),
+        (200, Some("pong")),
+        "{answer}"
+    );
+    // The signature must cover the form body as sent.
+    let (code, answer) = send(&form, sign(&json_body), "form-2");
+    assert_eq!(code, 401, "{answer}");
+    // A form without a payload field is unreadable.
+    let (code, answer) = send(b"zen=hi", sign(b"zen=hi"), "form-3");
+    assert_eq!(code, 400, "{answer}");
+    assert_eq!(answer["error"]["details"][0]["path"], "body", "{answer}");
+}
+
+/// A delivery for an application id that does not exist (or for one without
+/// a webhook secret) gets exactly the answer of a wrong signature, so the
+/// hook route does not tell outsiders which ids exist.
+#[test]
+fn unknown_application_is_answered_as_a_bad_signature() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), None, &[]);
+    let (_, project) = server.call("POST", "/api/v1/projects", Some(json!({"name": "p"})));
+    let pid = project["id"].as_str().unwrap().to_owned();
+    let make = |name: &str, secret: Option<&str>| -> String {
+        let mut body = json!({
+            "name": name,
+            "repository": {"provider": "github", "owner": "acme", "name": name,
+                           "url": "https://git.example.com/acme/api.git"},
+        });
+        if let Some(s) = secret {
+            body["webhook_secret"] = json!(s);
+        }
+        let (code, app) = server.call(
+            "POST",
+            &format!("/api/v1/projects/{pid}/applications"),
+            Some(body),
+        );
+        assert_eq!(code, 201, "{app}");
+        app["id"].as_str().unwrap().to_owned()
+    };
+    let real = make("with-secret", Some(HOOK_SECRET));
+    let unsecured = make("without-secret", None);
+    let body = fixture("github_push.json");
+    let wrong = {
+        let mut other = body.clone();
+        other.push(b' ');
+        sign(&other)
+    };
+    let ask = |app: &str, headers: &[(&str, String)]| {
+        let mut req = server
+            .client()
+            .post(server.url(&format!("/api/v1/hooks/github/{app}")))
+            .header("Content-Type", "application/json")
+            .header("X-GitHub-Event", "push")
+            .body(body.clone());
+        for (k, v) in headers {
+            req = req.header(*k, v);
+        }
+        let res = req.send().unwrap();
+        let www = res
+            .headers()
+            .get("www-authenticate")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let (code, answer) = slipway_tests::server::read(res);
+        (code, answer, www)
+    };
+    for headers in [
+        vec![("X-Hub-Signature-256", wrong.clone())],
+        vec![],
+        vec![("X-Hub-Signature-256", "sha1=abc".to_owned())],
+    ] {
+        let bad_signature = ask(&real, &headers);
+        assert_eq!(bad_signature.0, 401, "{:?}", bad_signature.1);
+        for app in ["no-such-application", unsecured.as_str(), "x"] {
+            assert_eq!(ask(app, &headers), bad_signature, "{app} with {headers:?}");
+        }
+    }
+    // The real application still accepts the right signature.
+    let (code, answer, _) = ask(&real, &[("X-Hub-Signature-256", sign(&body))]);
+    assert_eq!(code, 200, "{answer}");
+}

@@ -31,15 +31,29 @@
 //! error, not `false`: guard it with `has(body.nope)` where a key may be
 //! absent. [`Filter::matches`] counts any error as no match and logs it.
 //!
+//! Evaluation has a bound on its work, since a filter is written once and
+//! run against payloads of any size: every loop (`all`, `exists`,
+//! `exists_one`, `map`, `filter`) is charged the size of what it iterates,
+//! each time it starts, so nested loops pay for every inner pass
+//! ([`MAX_ITERATIONS`] in all); every `+` is charged the size of what it
+//! builds ([`MAX_GROWTH`]); and evaluation stops at the first charge after
+//! [`MAX_EVAL_TIME`]. Exceeding a bound is [`FilterError::Budget`]: no
+//! match, with a warning. (cel 0.15 has no budget of its own: the compiled
+//! expression tree gets a call to a counting function around each loop's
+//! range and each `+`.)
+//!
 //! [CEL]: https://cel.dev
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
+use std::time::{Duration, Instant};
 
-use cel::common::ast::{EntryExpr, Expr, MapExpr, StructExpr};
+use cel::common::ast::{CallExpr, EntryExpr, Expr, MapExpr, StructExpr, operators};
+use cel::common::value::CowVal;
 use cel::objects::Key;
-use cel::{Context, Env, IdedExpr, Program, Value};
+use cel::{Context, Env, ExecutionError, FunctionContext, IdedExpr, Program, Value};
 use thiserror::Error;
 
 /// Longest message a [`FilterError`] carries, in characters; a longer one is
@@ -63,6 +77,23 @@ pub const MAX_DEPTH: usize = 24;
 /// which aborts the process; so parsing gets a thread of its own.
 const COMPILE_STACK_BYTES: usize = 64 << 20;
 
+/// The most elements one evaluation may iterate over, all loops together:
+/// a loop is charged the size of its range each time it starts, so a loop
+/// nested in another pays for every pass.
+pub const MAX_ITERATIONS: u64 = 100_000;
+
+/// The most one evaluation may build with `+`, all additions together:
+/// characters (bytes) of strings and bytes, elements of lists.
+pub const MAX_GROWTH: u64 = 8 << 20;
+
+/// The longest one evaluation may run; checked at every charge.
+pub const MAX_EVAL_TIME: Duration = Duration::from_secs(1);
+
+/// The function the compiled tree calls around each loop's range.
+const CHARGE_RANGE: &str = "@slipway_range";
+/// The function the compiled tree calls around each `+`.
+const CHARGE_GROWTH: &str = "@slipway_growth";
+
 /// The standard CEL environment, built once and shared by every evaluation.
 static ENV: LazyLock<Arc<Env>> = LazyLock::new(|| Arc::new(Env::stdlib()));
 
@@ -84,6 +115,13 @@ pub enum FilterError {
         /// What went wrong, as CEL reports it (shortened if long).
         message: String,
     },
+    /// The expression needed more work than a filter is allowed
+    /// ([`MAX_ITERATIONS`], [`MAX_GROWTH`], [`MAX_EVAL_TIME`]).
+    #[error("filter stopped: {message}")]
+    Budget {
+        /// Which bound was exceeded.
+        message: String,
+    },
     /// The expression evaluated to something other than a `bool`.
     #[error("filter must evaluate to a bool, found {found}")]
     NotBool {
@@ -99,8 +137,9 @@ pub enum FilterError {
 #[derive(Clone)]
 pub struct Filter {
     source: String,
-    /// `None` for an empty source: always matches.
-    program: Option<Arc<Program>>,
+    /// The expression tree with its charges; `None` for an empty source:
+    /// always matches.
+    program: Option<Arc<IdedExpr>>,
 }
 
 impl fmt::Debug for Filter {
@@ -177,7 +216,9 @@ impl Filter {
         let Some(program) = &self.program else {
             return Ok(true);
         };
+        let budget = Arc::new(Budget::new());
         let mut context = Context::with_env(Arc::clone(&ENV));
+        budget.install(&mut context);
         context.add_variable_from_value("body", json_to_cel(body));
         let headers: HashMap<Key, Value> = headers
             .iter()
@@ -187,7 +228,13 @@ impl Filter {
             })
             .collect();
         context.add_variable_from_value("headers", headers);
-        match program.execute(&context) {
+        let result = context.resolve(program);
+        // A loop that exceeded the budget may have had its error swallowed
+        // by a later element (`exists` forgives errors once one is true).
+        if let Some(message) = budget.exceeded() {
+            return Err(FilterError::Budget { message });
+        }
+        match result {
             Ok(Value::Bool(matched)) => Ok(matched),
             Ok(other) => Err(FilterError::NotBool {
                 found: other.type_of().to_string(),
@@ -215,9 +262,10 @@ impl Filter {
     }
 }
 
-/// Parses `source` and checks its depth: the body of [`Filter::compile`], run
-/// on a thread with a large stack (a refused program is dropped there too).
-fn parse(source: &str) -> Result<Program, FilterError> {
+/// Parses `source`, checks its depth and adds the charges: the body of
+/// [`Filter::compile`], run on a thread with a large stack (a refused
+/// program is dropped there too).
+fn parse(source: &str) -> Result<IdedExpr, FilterError> {
     let program = Program::compile(source).map_err(|errors| {
         let too_deep = errors
             .errors
@@ -251,7 +299,238 @@ fn parse(source: &str) -> Result<Program, FilterError> {
             message: format!("nested deeper than {MAX_DEPTH} levels"),
         });
     }
-    Ok(program)
+    let mut tree = program.expression().clone();
+    add_charges(&mut tree);
+    Ok(tree)
+}
+
+/// The work one evaluation has done, and whether it went over.
+#[derive(Debug)]
+struct Budget {
+    iterations: AtomicU64,
+    growth: AtomicU64,
+    started: Instant,
+    over: AtomicBool,
+    why: std::sync::Mutex<String>,
+}
+
+impl Budget {
+    fn new() -> Budget {
+        Budget {
+            iterations: AtomicU64::new(0),
+            growth: AtomicU64::new(0),
+            started: Instant::now(),
+            over: AtomicBool::new(false),
+            why: std::sync::Mutex::new(String::new()),
+        }
+    }
+
+    /// Registers the charging functions on `context`.
+    fn install(self: &Arc<Self>, context: &mut Context<'_, '_>) {
+        for (name, counter, limit, what) in [
+            (CHARGE_RANGE, 0, MAX_ITERATIONS, "loop elements"),
+            (
+                CHARGE_GROWTH,
+                1,
+                MAX_GROWTH,
+                "characters or elements built with `+`",
+            ),
+        ] {
+            let budget = Arc::clone(self);
+            let charge: ChargeFn = Box::new(move |ftx: &mut FunctionContext<'_, '_>| {
+                let value = ftx
+                    .args
+                    .pop()
+                    .ok_or_else(ExecutionError::missing_argument_or_target)?;
+                let size = value
+                    .as_sizer()
+                    .map_or(0, |s| u64::try_from(*s.size().inner()).unwrap_or(0));
+                budget.charge(counter, size, limit, what)?;
+                Ok(value)
+            });
+            // The names cannot be written in a source (`@` is not an
+            // identifier character), so they never clash with the
+            // environment's functions.
+            let _ = context.add_function(name, charge);
+        }
+    }
+
+    /// Adds `size` to counter `which` (0: iterations, 1: growth); an error
+    /// past `limit` or past [`MAX_EVAL_TIME`].
+    fn charge(&self, which: u8, size: u64, limit: u64, what: &str) -> Result<(), ExecutionError> {
+        let counter = if which == 0 {
+            &self.iterations
+        } else {
+            &self.growth
+        };
+        let total = counter
+            .fetch_add(size, Ordering::Relaxed)
+            .saturating_add(size);
+        let problem = if total > limit {
+            Some(format!("more than {limit} {what}"))
+        } else if self.started.elapsed() > MAX_EVAL_TIME {
+            Some(format!("ran longer than {} ms", MAX_EVAL_TIME.as_millis()))
+        } else {
+            None
+        };
+        match problem {
+            None => Ok(()),
+            Some(message) => {
+                if !self.over.swap(true, Ordering::Relaxed)
+                    && let Ok(mut why) = self.why.lock()
+                {
+                    why.clone_from(&message);
+                }
+                Err(ExecutionError::function_error("filter budget", message))
+            }
+        }
+    }
+
+    /// Why the evaluation went over, if it did.
+    fn exceeded(&self) -> Option<String> {
+        if !self.over.load(Ordering::Relaxed) {
+            return None;
+        }
+        Some(
+            self.why
+                .lock()
+                .map(|w| w.clone())
+                .unwrap_or_else(|_| "over budget".to_owned()),
+        )
+    }
+}
+
+/// A charging function as cel registers it.
+type ChargeFn = Box<
+    dyn for<'c, 'v> Fn(&mut FunctionContext<'c, 'v>) -> Result<CowVal<'c, 'v>, ExecutionError>
+        + Send
+        + Sync,
+>;
+
+/// Wraps each loop's range in a call to [`CHARGE_RANGE`] and each `+` the
+/// source wrote in a call to [`CHARGE_GROWTH`]. The `+` a `map` or
+/// `filter` loop adds to its accumulator (`@result + [x]`) is left alone:
+/// cel recognises that shape to build the result in place, and the loop's
+/// range already paid for it. Walks with a stack of its own.
+fn add_charges(root: &mut IdedExpr) {
+    let mut next_id = max_id(root) + 1;
+    let mut pending: Vec<&mut IdedExpr> = vec![root];
+    while let Some(node) = pending.pop() {
+        let wrap = match &node.expr {
+            Expr::Call(call) => {
+                call.func_name == operators::ADD
+                    && call.target.is_none()
+                    && !call.args.first().is_some_and(
+                        |a| matches!(&a.expr, Expr::Ident(name) if name.starts_with('@')),
+                    )
+            }
+            _ => false,
+        };
+        if wrap {
+            let inner = std::mem::replace(&mut node.expr, Expr::Unspecified);
+            let inner = IdedExpr {
+                id: node.id,
+                expr: inner,
+            };
+            node.id = next_id;
+            next_id += 1;
+            node.expr = Expr::Call(CallExpr {
+                func_name: CHARGE_GROWTH.to_owned(),
+                target: None,
+                args: vec![inner],
+            });
+        }
+        match &mut node.expr {
+            Expr::Unspecified | Expr::Ident(_) | Expr::Literal(_) => {}
+            Expr::Call(call) => {
+                if wrap {
+                    // Just wrapped: go on below the `+`, not into it again.
+                    for added in call.args.iter_mut() {
+                        if let Expr::Call(plus) = &mut added.expr {
+                            pending.extend(plus.args.iter_mut());
+                        }
+                    }
+                } else {
+                    if let Some(t) = call.target.as_deref_mut() {
+                        pending.push(t);
+                    }
+                    pending.extend(call.args.iter_mut());
+                }
+            }
+            Expr::Comprehension(c) => {
+                let range = std::mem::take(&mut c.iter_range.expr);
+                let range = IdedExpr {
+                    id: c.iter_range.id,
+                    expr: range,
+                };
+                c.iter_range.id = next_id;
+                next_id += 1;
+                c.iter_range.expr = Expr::Call(CallExpr {
+                    func_name: CHARGE_RANGE.to_owned(),
+                    target: None,
+                    args: vec![range],
+                });
+                let c = &mut **c;
+                pending.extend([
+                    &mut c.iter_range,
+                    &mut c.accu_init,
+                    &mut c.loop_cond,
+                    &mut c.loop_step,
+                    &mut c.result,
+                ]);
+            }
+            Expr::List(list) => pending.extend(list.elements.iter_mut()),
+            Expr::Select(select) => pending.push(&mut select.operand),
+            Expr::Map(MapExpr { entries }) | Expr::Struct(StructExpr { entries, .. }) => {
+                for entry in entries {
+                    match &mut entry.expr {
+                        EntryExpr::StructField(field) => pending.push(&mut field.value),
+                        EntryExpr::MapEntry(entry) => {
+                            pending.push(&mut entry.key);
+                            pending.push(&mut entry.value);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The largest node id in the tree.
+fn max_id(root: &IdedExpr) -> u64 {
+    let mut max = 0;
+    let mut pending = vec![root];
+    while let Some(node) = pending.pop() {
+        max = max.max(node.id);
+        match &node.expr {
+            Expr::Unspecified | Expr::Ident(_) | Expr::Literal(_) => {}
+            Expr::Call(call) => {
+                pending.extend(call.target.as_deref());
+                pending.extend(call.args.iter());
+            }
+            Expr::Comprehension(c) => pending.extend([
+                &c.iter_range,
+                &c.accu_init,
+                &c.loop_cond,
+                &c.loop_step,
+                &c.result,
+            ]),
+            Expr::List(list) => pending.extend(list.elements.iter()),
+            Expr::Select(select) => pending.push(&select.operand),
+            Expr::Map(MapExpr { entries }) | Expr::Struct(StructExpr { entries, .. }) => {
+                for entry in entries {
+                    match &entry.expr {
+                        EntryExpr::StructField(field) => pending.push(&field.value),
+                        EntryExpr::MapEntry(entry) => {
+                            pending.push(&entry.key);
+                            pending.push(&entry.value);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    max
 }
 
 /// Whether the expression tree under `root` is more than `max` levels deep.

@@ -260,6 +260,20 @@ pub fn verify(
     }
 }
 
+/// A secret made at random once per process and given to nobody: deliveries
+/// for an unknown application (or one without a webhook secret) are checked
+/// against it, so they are refused exactly as a wrong signature is.
+pub fn decoy_secret() -> &'static str {
+    static DECOY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "{}{}",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        )
+    });
+    &DECOY
+}
+
 /// The `X-Hub-Signature-256` value GitHub sends for `body`:
 /// `sha256=` and the lower-case hex HMAC-SHA256 under `secret`.
 pub fn github_signature(secret: &str, body: &[u8]) -> String {
@@ -493,14 +507,19 @@ fn percent_decode(s: &str) -> Option<String> {
     if !s.contains('%') {
         return None;
     }
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
+    String::from_utf8(form_decode(s.as_bytes())?).ok()
+}
+
+/// Decodes one `application/x-www-form-urlencoded` component: `+` is a
+/// space, `%XX` a byte; `None` when an escape is broken.
+pub(crate) fn form_decode(text: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len());
     let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
+    while i < text.len() {
+        match text[i] {
             b'%' => {
-                let hi = hex_digit(*bytes.get(i + 1)?)?;
-                let lo = hex_digit(*bytes.get(i + 2)?)?;
+                let hi = hex_digit(*text.get(i + 1)?)?;
+                let lo = hex_digit(*text.get(i + 2)?)?;
                 out.push((hi << 4) | lo);
                 i += 3;
             }
@@ -514,7 +533,7 @@ fn percent_decode(s: &str) -> Option<String> {
             }
         }
     }
-    String::from_utf8(out).ok()
+    Some(out)
 }
 
 #[cfg(test)]

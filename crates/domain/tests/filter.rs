@@ -404,3 +404,76 @@ fn realistic_filters_are_well_within_the_depth_limit() {
     let event = headers(&[("X-GitHub-Event", "push")]);
     assert_eq!(filter.evaluate(&fixture("github_push"), &event), Ok(true));
 }
+
+/// A payload with a list of `n` numbers and a short string.
+fn big_body(n: usize) -> serde_json::Value {
+    serde_json::json!({ "xs": (0..n).collect::<Vec<_>>(), "s": "refs/heads/main" })
+}
+
+fn is_budget(result: &Result<bool, FilterError>) -> bool {
+    matches!(result, Err(FilterError::Budget { .. }))
+}
+
+/// Loops nested three deep over 1,000 elements would take 10⁹ steps: the
+/// evaluation stops at the iteration bound, soon, and counts as no match.
+#[test]
+fn nested_loops_over_a_large_list_stop_at_the_budget() {
+    let body = big_body(1_000);
+    let started = std::time::Instant::now();
+    for source in [
+        "body.xs.all(a, body.xs.all(b, body.xs.all(c, a + b + c >= 0)))",
+        "body.xs.exists(a, body.xs.exists(b, body.xs.exists(c, a + b + c < 0)))",
+        "size(body.xs.map(a, body.xs.map(b, body.xs.filter(c, c > a)))) > 0",
+    ] {
+        let filter = Filter::compile(source).unwrap();
+        let result = filter.evaluate(&body, &no_headers());
+        assert!(is_budget(&result), "{source}: {result:?}");
+        assert!(!filter.matches(&body, &no_headers()), "{source}");
+    }
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "took {:?}",
+        started.elapsed()
+    );
+    // One loop over the same list, or two nested over a short one, is fine.
+    let one = Filter::compile("body.xs.all(a, a >= 0)").unwrap();
+    assert_eq!(one.evaluate(&body, &no_headers()), Ok(true));
+    let small = big_body(100);
+    let two = Filter::compile("body.xs.exists(a, body.xs.exists(b, a + b == 198))").unwrap();
+    assert_eq!(two.evaluate(&small, &no_headers()), Ok(true));
+}
+
+/// Multiplying a string (or a list) in a chain of `map`s grows
+/// exponentially with the length of the source (8⁸ copies of a string here): stopped at the growth bound, before it
+/// takes the memory.
+#[test]
+fn exponential_growth_stops_at_the_budget() {
+    let body = big_body(10);
+    let doubling = format!(
+        "size([body.s]{}[0]) > 0",
+        ".map(a, a + a + a + a + a + a + a + a)".repeat(8)
+    );
+    let filter = Filter::compile(&doubling).unwrap();
+    let result = filter.evaluate(&body, &no_headers());
+    assert!(is_budget(&result), "{result:?}");
+    let lists = format!(
+        "size([body.xs]{}[0]) > 0",
+        ".map(a, a + a + a + a)".repeat(11)
+    );
+    let filter = Filter::compile(&lists).unwrap();
+    assert!(is_budget(&filter.evaluate(&body, &no_headers())));
+    // A few concatenations are fine.
+    let fine = Filter::compile("size(body.s + body.s + \"x\") == 31").unwrap();
+    assert_eq!(fine.evaluate(&body, &no_headers()), Ok(true));
+}
+
+/// `exists` forgives an error in one element once another is true; a loop
+/// that went over the budget still makes the whole evaluation fail.
+#[test]
+fn a_swallowed_budget_error_still_fails_the_evaluation() {
+    let body = big_body(1_000);
+    let source = "[1, 2].exists(i, i == 2 || body.xs.all(a, body.xs.all(b, true)))";
+    let filter = Filter::compile(source).unwrap();
+    let result = filter.evaluate(&body, &no_headers());
+    assert!(is_budget(&result), "{result:?}");
+}

@@ -225,6 +225,66 @@ fn missing_event_header_and_bad_json_are_refused() {
     assert!(matches!(err, WebhookError::InvalidBody(_)));
 }
 
+/// `text` as one `application/x-www-form-urlencoded` component: letters,
+/// digits and `-._*` kept, a space as `+`, every other byte as `%XX`.
+fn form_encode(text: &[u8]) -> String {
+    text.iter()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
+                char::from(*b).to_string()
+            }
+            b' ' => "+".to_owned(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+/// GitHub's default content type: the event is the `payload` field of a
+/// form-encoded body, and the signature covers the form body as sent.
+#[test]
+fn github_form_encoded_delivery_verifies_and_parses_like_json() {
+    let json = fixture("github_push");
+    let form = format!("payload={}", form_encode(&json)).into_bytes();
+    let headers = Headers::new()
+        .with("X-GitHub-Event", "push")
+        .with("X-GitHub-Delivery", "form-1")
+        .with("X-Hub-Signature-256", github_signature(SECRET, &form))
+        .with(
+            "Content-Type",
+            "application/x-www-form-urlencoded; charset=utf-8",
+        );
+    verify(Provider::Github, &headers, &form, SECRET, now()).unwrap();
+    let event = parse_event(Provider::Github, &headers, &form).unwrap();
+    let from_json = parse_event(Provider::Github, &github_headers("push", &json), &json).unwrap();
+    assert_eq!(event.kind, EventKind::Push);
+    assert_eq!(event.delivery_id, "form-1");
+    assert_eq!(event.git_ref, from_json.git_ref);
+    assert_eq!(event.commit, from_json.commit);
+    assert_eq!(event.message, from_json.message);
+    assert_eq!(event.body, from_json.body);
+
+    // The signature is over the form body, not over the JSON inside it.
+    let by_json = Headers::new()
+        .with("X-GitHub-Event", "push")
+        .with("X-Hub-Signature-256", github_signature(SECRET, &json))
+        .with("Content-Type", "application/x-www-form-urlencoded");
+    assert!(matches!(
+        verify(Provider::Github, &by_json, &form, SECRET, now()),
+        Err(WebhookError::SignatureMismatch { .. })
+    ));
+
+    // Other fields may come first; the field name may be encoded too.
+    let other = format!("a=1&%70ayload={}", form_encode(&json)).into_bytes();
+    let event = parse_event(Provider::Github, &headers, &other).unwrap();
+    assert_eq!(event.commit, from_json.commit);
+
+    // No payload field, or a broken escape: refused as unreadable.
+    for bad in [&b"payloads=%7B%7D"[..], b"payload=%7", b"payload=%zz"] {
+        let err = parse_event(Provider::Github, &headers, bad).unwrap_err();
+        assert!(matches!(err, WebhookError::InvalidBody(_)), "{err}");
+    }
+}
+
 #[test]
 fn delivery_id_falls_back_to_the_body_hash() {
     let body = fixture("github_push");

@@ -11,6 +11,17 @@ use serde::de::{DeserializeOwned, Deserializer};
 use slipway_core::Status;
 use slipway_domain::{Order, PageRequest};
 
+/// The sort words of the project list (the first is the default).
+pub const PROJECT_SORTS: &[&str] = &["name", "created_at"];
+/// The sort words of a project's workflow list.
+pub const WORKFLOW_SORTS: &[&str] = &["name", "created_at"];
+/// The sort words of the application lists.
+pub const APPLICATION_SORTS: &[&str] = &["name", "created_at", "last_run_at"];
+/// The sort words of the run list.
+pub const RUN_SORTS: &[&str] = &["created_at"];
+/// The most lines `tail` may ask of a log stream.
+pub const MAX_TAIL: i64 = 100_000;
+
 /// Reads the whole body, refusing (413) anything above `limit` bytes, first
 /// by its declared length, then while it arrives.
 pub async fn read_body(

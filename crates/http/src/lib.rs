@@ -60,7 +60,7 @@ pub fn app(
             SwaggerUi::new("/api/v1/docs/{_:.*}")
                 .config(utoipa_swagger_ui::Config::new([OPENAPI_PATH])),
         )
-        .default_service(web::to(not_found))
+        .default_service(web::to(no_route))
         .wrap(actix_web::middleware::from_fn(metrics::middleware))
 }
 
@@ -72,8 +72,30 @@ async fn openapi_json() -> Result<HttpResponse, ApiError> {
         .body(json))
 }
 
-async fn not_found() -> HttpResponse {
-    actix_web::ResponseError::error_response(&ApiError::not_found(
-        "no such route; the API is described at /api/v1/openapi.json",
-    ))
+/// What answers a request no route took: 405 with an `Allow` header when
+/// the path is a known route's (the method is not one it has), else 404;
+/// both in the API's error shape.
+async fn no_route(req: actix_web::HttpRequest) -> HttpResponse {
+    let allowed = openapi::methods_of(req.path());
+    if allowed.is_empty() {
+        return actix_web::ResponseError::error_response(&ApiError::not_found(
+            "no such route; the API is described at /api/v1/openapi.json",
+        ));
+    }
+    let allow = allowed.join(", ");
+    let error = ApiError::new(
+        actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!(
+            "{} is not a method of {}; it takes {allow}",
+            req.method(),
+            req.path()
+        ),
+    );
+    let mut res = actix_web::ResponseError::error_response(&error);
+    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&allow) {
+        res.headers_mut()
+            .insert(actix_web::http::header::ALLOW, value);
+    }
+    res
 }

@@ -55,11 +55,157 @@ pub fn document_json() -> Result<actix_web::web::Bytes, String> {
     static JSON: std::sync::OnceLock<Result<actix_web::web::Bytes, String>> =
         std::sync::OnceLock::new();
     JSON.get_or_init(|| {
-        serde_json::to_vec(&document())
+        let mut doc = serde_json::to_value(document()).map_err(|e| e.to_string())?;
+        state_constraints(&mut doc);
+        serde_json::to_vec(&doc)
             .map(actix_web::web::Bytes::from)
             .map_err(|e| e.to_string())
     })
     .clone()
+}
+
+/// The sort words of each paged list, by path (the first is the default).
+const SORTS: &[(&str, &[&str])] = &[
+    ("/api/v1/projects", crate::input::PROJECT_SORTS),
+    (
+        "/api/v1/projects/{id}/workflows",
+        crate::input::WORKFLOW_SORTS,
+    ),
+    (
+        "/api/v1/projects/{id}/applications",
+        crate::input::APPLICATION_SORTS,
+    ),
+    ("/api/v1/applications", crate::input::APPLICATION_SORTS),
+    ("/api/v1/runs", crate::input::RUN_SORTS),
+];
+
+/// Writes into the document the constraints the server enforces on query
+/// parameters and request bodies that the handlers' annotations cannot
+/// state (ranges, enums, lengths, patterns), from the same constants the
+/// server checks with. A request the document calls valid must not be
+/// refused (`scripts/fuzz.sh` checks it).
+fn state_constraints(doc: &mut serde_json::Value) {
+    use serde_json::json;
+    let statuses: Vec<&str> = slipway_core::Status::ALL
+        .iter()
+        .map(|s| s.as_str())
+        .collect();
+    let status_list = format!("^({0})(,({0}))*$", statuses.join("|"));
+    let per_page = slipway_domain::PageRequest::MAX_PER_PAGE;
+    let reserved: Vec<String> = slipway_domain::secrets::RESERVED_NAMES
+        .iter()
+        .map(|n| format!("(?!{n}$)"))
+        .chain(
+            slipway_domain::secrets::RESERVED_PREFIXES
+                .iter()
+                .map(|p| format!("(?!{p})")),
+        )
+        .collect();
+    let secret_name = format!("^{}[A-Z_][A-Z0-9_]*$", reserved.concat());
+    if let Some(paths) = doc.get_mut("paths").and_then(|p| p.as_object_mut()) {
+        for (path, item) in paths.iter_mut() {
+            let sorts = SORTS.iter().find(|(p, _)| p == path).map(|(_, s)| *s);
+            let Some(item) = item.as_object_mut() else {
+                continue;
+            };
+            for operation in item.values_mut() {
+                let Some(params) = operation
+                    .get_mut("parameters")
+                    .and_then(|p| p.as_array_mut())
+                else {
+                    continue;
+                };
+                for param in params {
+                    let name = param["name"].as_str().unwrap_or_default().to_owned();
+                    let schema = match name.as_str() {
+                        "name" if path.contains("/secrets/") => json!({
+                            "type": "string",
+                            "maxLength": slipway_domain::secrets::MAX_NAME_LEN,
+                            "pattern": secret_name,
+                        }),
+                        "page" => json!({"type": "integer", "minimum": 1, "maximum": u32::MAX}),
+                        "per_page" => {
+                            json!({"type": "integer", "minimum": 1, "maximum": per_page})
+                        }
+                        "order" => json!({"type": "string", "enum": ["asc", "desc"]}),
+                        "sort" => match sorts {
+                            Some(words) => json!({"type": "string", "enum": words}),
+                            None => continue,
+                        },
+                        "status" => json!({"type": "string", "pattern": status_list}),
+                        "last_status" => json!({"type": "string", "enum": statuses}),
+                        "format" => json!({"type": "string", "enum": ["text", "json"]}),
+                        "tail" => {
+                            json!({"type": "integer", "minimum": 0, "maximum": crate::input::MAX_TAIL})
+                        }
+                        "last_event_id" | "Last-Event-ID" => {
+                            json!({"type": "integer", "minimum": 0, "maximum": i64::MAX})
+                        }
+                        "version" => json!({"type": "integer", "minimum": 1, "maximum": i32::MAX}),
+                        _ => continue,
+                    };
+                    param["schema"] = schema;
+                }
+            }
+        }
+    }
+    // A YAML body is a mapping, like the JSON one.
+    if let Some(paths) = doc.get_mut("paths").and_then(|p| p.as_object_mut()) {
+        for item in paths.values_mut().filter_map(|i| i.as_object_mut()) {
+            for operation in item.values_mut() {
+                if let Some(yaml) = operation.pointer_mut("/requestBody/content/application~1yaml")
+                {
+                    yaml["schema"] = json!({"type": "object"});
+                }
+            }
+        }
+    }
+    // Names: what `check_name` accepts (1 to 100 characters, no blanks at
+    // either end); secret values: not empty, at most MAX_SECRET_LEN bytes
+    // (a character takes up to 4).
+    let name = json!({"minLength": 1, "maxLength": 100, "pattern": "^\\S(.*\\S)?$"});
+    let secret = json!({
+        "minLength": 1,
+        "maxLength": slipway_domain::applications::MAX_SECRET_LEN / 4
+    });
+    let providers: Vec<&str> = slipway_domain::Provider::ALL
+        .iter()
+        .map(|p| p.as_str())
+        .collect();
+    let provider = json!({"enum": providers});
+    let not_blank = json!({"pattern": "\\S"});
+    let url = json!({"pattern": "^(https|http|git|ssh|file)://[^\\s\\x00-\\x1f\\x7f-\\x9f]*$"});
+    let events = json!({"enum": slipway_domain::applications::TRIGGER_EVENTS});
+    for (component, field, rules) in [
+        ("TriggerRuleView", "event", &events),
+        ("DispatchBody", "ref", &not_blank),
+        ("RepositoryCreate", "provider", &provider),
+        ("RepositoryUpdate", "provider", &provider),
+        ("RepositoryCreate", "owner", &not_blank),
+        ("RepositoryUpdate", "owner", &not_blank),
+        ("RepositoryCreate", "name", &not_blank),
+        ("RepositoryUpdate", "name", &not_blank),
+        ("RepositoryCreate", "url", &url),
+        ("RepositoryUpdate", "url", &url),
+        ("ProjectCreate", "name", &name),
+        ("ProjectUpdate", "name", &name),
+        ("ApplicationCreate", "name", &name),
+        ("ApplicationUpdate", "name", &name),
+        ("TokenCreate", "name", &name),
+        ("SecretPut", "value", &secret),
+    ] {
+        if let Some(property) = doc
+            .pointer_mut(&format!(
+                "/components/schemas/{component}/properties/{field}"
+            ))
+            .and_then(|p| p.as_object_mut())
+            && let Some(rules) = rules.as_object()
+        {
+            for (k, v) in rules {
+                property.insert(k.clone(), v.clone());
+            }
+        }
+    }
 }
 
 /// The document, as served at `/api/v1/openapi.json`.
@@ -72,4 +218,63 @@ pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = doc;
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
     doc
+}
+
+/// The methods the server has for `path` (upper case, sorted), from the
+/// route list the document is built from, plus the document and the docs
+/// pages themselves; empty when no route has the path.
+pub fn methods_of(path: &str) -> Vec<&'static str> {
+    static ROUTES: std::sync::OnceLock<Vec<(Vec<String>, Vec<&'static str>)>> =
+        std::sync::OnceLock::new();
+    let routes = ROUTES.get_or_init(|| {
+        let mut routes: Vec<(Vec<String>, Vec<&'static str>)> = document()
+            .paths
+            .paths
+            .iter()
+            .map(|(template, item)| {
+                let methods = [
+                    ("GET", item.get.is_some()),
+                    ("PUT", item.put.is_some()),
+                    ("POST", item.post.is_some()),
+                    ("DELETE", item.delete.is_some()),
+                    ("OPTIONS", item.options.is_some()),
+                    ("HEAD", item.head.is_some()),
+                    ("PATCH", item.patch.is_some()),
+                    ("TRACE", item.trace.is_some()),
+                ]
+                .into_iter()
+                .filter(|(_, has)| *has)
+                .map(|(m, _)| m)
+                .collect();
+                (segments(template), methods)
+            })
+            .collect();
+        routes.push((segments(crate::OPENAPI_PATH), vec!["GET"]));
+        routes
+    });
+    let wanted = segments(path);
+    let mut allowed: Vec<&'static str> = routes
+        .iter()
+        .filter(|(template, _)| {
+            template.len() == wanted.len()
+                && template.iter().zip(&wanted).all(|(t, w)| {
+                    (t.starts_with('{') && t.ends_with('}') && !w.is_empty()) || t == w
+                })
+        })
+        .flat_map(|(_, methods)| methods.iter().copied())
+        .collect();
+    if path.starts_with(crate::DOCS_PATH) {
+        allowed.push("GET");
+    }
+    allowed.sort_unstable();
+    allowed.dedup();
+    allowed
+}
+
+/// `/a/{b}/c` → `["a", "{b}", "c"]`.
+fn segments(path: &str) -> Vec<String> {
+    path.trim_start_matches('/')
+        .split('/')
+        .map(str::to_owned)
+        .collect()
 }

@@ -1,6 +1,8 @@
 //! The normalised webhook event and its parsing from each provider's
 //! payload.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -8,8 +10,11 @@ use sha2::{Digest, Sha256};
 use super::{
     GENERIC_DELIVERY_HEADER, GENERIC_EVENT_HEADER, GITEE_DELIVERY_HEADER, GITEE_EVENT_HEADER,
     GITHUB_DELIVERY_HEADER, GITHUB_EVENT_HEADER, GITLAB_EVENT_HEADER, GITLAB_EVENT_UUID_HEADER,
-    Headers, Provider, WebhookError, to_hex,
+    Headers, Provider, WebhookError, form_decode, to_hex,
 };
+
+/// The content type of a form-encoded delivery.
+const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded";
 
 const ZERO_SHA: &str = "0000000000000000000000000000000000000000";
 
@@ -137,8 +142,9 @@ pub fn parse_event(
     headers: &Headers,
     raw_body: &[u8],
 ) -> Result<Event, WebhookError> {
+    let json = event_json(headers, raw_body)?;
     let mut body: Value =
-        serde_json::from_slice(raw_body).map_err(|e| WebhookError::InvalidBody(e.to_string()))?;
+        serde_json::from_slice(&json).map_err(|e| WebhookError::InvalidBody(e.to_string()))?;
     let (event_header, delivery_header) = match provider {
         Provider::Github => (GITHUB_EVENT_HEADER, GITHUB_DELIVERY_HEADER),
         Provider::Gitlab => (GITLAB_EVENT_HEADER, GITLAB_EVENT_UUID_HEADER),
@@ -192,6 +198,35 @@ pub fn parse_event(
     }
     event.body = body;
     Ok(event)
+}
+
+/// The JSON event of a delivery: the body itself, or, when the request says
+/// `Content-Type: application/x-www-form-urlencoded` (what GitHub, Gitea and
+/// Gogs send unless told otherwise), its `payload` field, decoded. The
+/// signature was checked over the raw body before this.
+fn event_json<'a>(headers: &Headers, raw_body: &'a [u8]) -> Result<Cow<'a, [u8]>, WebhookError> {
+    let form = headers.get("content-type").is_some_and(|ct| {
+        ct.split(';')
+            .next()
+            .is_some_and(|t| t.trim().eq_ignore_ascii_case(FORM_CONTENT_TYPE))
+    });
+    if !form {
+        return Ok(Cow::Borrowed(raw_body));
+    }
+    for pair in raw_body.split(|b| *b == b'&') {
+        let (key, value) = match pair.iter().position(|b| *b == b'=') {
+            Some(at) => (&pair[..at], &pair[at + 1..]),
+            None => (pair, &pair[pair.len()..]),
+        };
+        if form_decode(key).as_deref() == Some(b"payload".as_slice()) {
+            return form_decode(value).map(Cow::Owned).ok_or_else(|| {
+                WebhookError::InvalidBody("the form field `payload` has a broken %-escape".into())
+            });
+        }
+    }
+    Err(WebhookError::InvalidBody(
+        "a form-encoded delivery needs a `payload` field holding the JSON event".into(),
+    ))
 }
 
 fn kind_of(provider: Provider, name: &str, body: &Value) -> EventKind {

@@ -44,7 +44,7 @@ pub async fn create(
 /// asks.
 async fn page(st: &State, project: Option<&str>, req: &HttpRequest) -> ApiResult<HttpResponse> {
     let q = Query::of(req)?;
-    let page = q.page(&["name", "created_at", "last_run_at"], Order::Asc)?;
+    let page = q.page(input::APPLICATION_SORTS, Order::Asc)?;
     let last_status = q
         .get("last_status")
         .map(|w| input::status_word("last_status", w))

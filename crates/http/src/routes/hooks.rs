@@ -39,14 +39,14 @@ fn headers_of(req: &HttpRequest) -> Headers {
         ("application_id" = String, Path, description = "Application id"),
     ),
     request_body(
-        description = "The event exactly as the sender signed it (JSON)",
-        content((Object = "application/json"))
+        description = "The event exactly as the sender signed it: JSON, or a form with the JSON event in its `payload` field",
+        content((Object = "application/json"), (Object = "application/x-www-form-urlencoded"))
     ),
     responses(
         (status = 200, description = "Handled: `pong`, `duplicate`, `ignored` or `started`", body = HookOutcomeView),
         (status = 400, description = "The provider is not the application's, or the event is unreadable", body = ErrorBody),
-        (status = 401, description = "Missing or wrong signature, stale timestamp, or no webhook secret set", body = ErrorBody),
-        (status = 404, description = "No such provider or application", body = ErrorBody),
+        (status = 401, description = "Missing or wrong signature, stale timestamp, no webhook secret set, or no such application (answered exactly as a wrong signature)", body = ErrorBody),
+        (status = 404, description = "No such provider", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 502, description = "The repository could not be fetched", body = ErrorBody),
     ),

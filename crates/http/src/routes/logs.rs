@@ -23,8 +23,6 @@ use tokio::sync::{broadcast, mpsc};
 
 /// Lines read from the store per query when a whole log is sent.
 const PAGE: usize = 5000;
-/// The most lines `tail` may ask for.
-const MAX_TAIL: i64 = 100_000;
 
 /// The log key of a job of a run, after checking both exist.
 async fn key_of(app: &App, run: &str, job: &str) -> ApiResult<(LogKey, RunRecord)> {
@@ -121,7 +119,7 @@ pub async fn stream(
     req: HttpRequest,
 ) -> ApiResult<HttpResponse> {
     let q = Query::of(&req)?;
-    let tail = q.int("tail", 0, MAX_TAIL)?;
+    let tail = q.int("tail", 0, crate::input::MAX_TAIL)?;
     let resume = match req.headers().get("last-event-id") {
         None => q.int("last_event_id", 0, i64::MAX)?,
         Some(v) => Some(

@@ -62,7 +62,7 @@ pub async fn list(
     st: web::Data<State>,
     req: HttpRequest,
 ) -> ApiResult<HttpResponse> {
-    let page = Query::of(&req)?.page(&["name", "created_at"], Order::Asc)?;
+    let page = Query::of(&req)?.page(crate::input::PROJECT_SORTS, Order::Asc)?;
     let projects = st.app().projects(&page).await?;
     Ok(HttpResponse::Ok().json(ProjectPage::of(projects)))
 }

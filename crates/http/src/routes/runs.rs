@@ -72,7 +72,7 @@ pub async fn list(
     req: HttpRequest,
 ) -> ApiResult<HttpResponse> {
     let q = Query::of(&req)?;
-    let page = q.page(&["created_at"], Order::Desc)?;
+    let page = q.page(input::RUN_SORTS, Order::Desc)?;
     let mut filter = RunFilter {
         workflow_id: q.get("workflow_id").map(str::to_owned),
         ..RunFilter::default()

@@ -95,7 +95,7 @@ pub async fn list(
     id: web::Path<String>,
     req: HttpRequest,
 ) -> ApiResult<HttpResponse> {
-    let page = Query::of(&req)?.page(&["name", "created_at"], Order::Asc)?;
+    let page = Query::of(&req)?.page(crate::input::WORKFLOW_SORTS, Order::Asc)?;
     let found = st.app().workflows(&id, &page).await?;
     Ok(HttpResponse::Ok().json(WorkflowPage::of(found)))
 }

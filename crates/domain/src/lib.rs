@@ -19,6 +19,7 @@
 //! CEL trigger filters; [`secrets`], secret values sealed at rest.
 
 pub mod app;
+#[path = "app/applications.rs"]
 pub mod applications;
 pub mod catalog;
 pub mod definition;

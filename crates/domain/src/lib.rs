@@ -19,8 +19,7 @@
 //! CEL trigger filters; [`secrets`], secret values sealed at rest.
 
 pub mod app;
-#[path = "app/applications.rs"]
-pub mod applications;
+pub use app::applications;
 pub mod catalog;
 pub mod definition;
 pub mod error;
@@ -29,9 +28,9 @@ pub mod schedule;
 pub mod secrets;
 pub mod webhook;
 
-pub use app::{App, Caller, DomainError, NewToken, ProjectInput, RunFilter};
-pub use applications::{
-    ApplicationInput, DispatchInput, HookOutcome, RepositoryInput, RunSecrets, ScheduleInput,
+pub use app::{
+    App, ApplicationInput, Caller, DispatchInput, HookOutcome, NewToken, ProjectInput,
+    RepositoryInput, RunFilter, RunSecrets, ScheduleInput,
 };
 pub use catalog::{
     ApiToken, Application, CatalogStore, CatalogStoreError, LastRun, Order, Page, PageRequest,
@@ -42,7 +41,7 @@ pub use definition::{
     ApprovalDef, Format, JobDef, MAX_DURATION, ParamDef, ParamType, StageDef, WorkflowDefinition,
     format_duration, parse_duration,
 };
-pub use error::DefinitionError;
+pub use error::{DefinitionError, DomainError};
 pub use schedule::{FiresBetween, Schedule, ScheduleError};
 pub use secrets::{SecretError, SecretKey, SecretName, SecretOwner};
 pub use slipway_core::Problem;

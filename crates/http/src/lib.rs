@@ -18,13 +18,13 @@
 //! `HttpServer`; docs/api.md describes the API for people.
 
 pub mod auth;
-pub mod error;
 pub mod input;
 pub mod metrics;
+pub mod native;
 pub mod openapi;
-pub mod routes;
 pub mod state;
-pub mod views;
+
+pub use native::{error, routes, views};
 
 pub use error::{ApiError, ErrorBody};
 pub use state::{Settings, State};

@@ -127,6 +127,14 @@ struct FileConfig {
     secret_key: Option<String>,
     scheduler_interval: Option<u64>,
     workspace_retention_hours: Option<u64>,
+    dialects: Option<std::collections::BTreeMap<String, DialectFile>>,
+}
+
+/// `[dialects.<name>]` in `slipway.toml`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DialectFile {
+    enabled: Option<bool>,
 }
 
 /// The settings in force.
@@ -164,6 +172,8 @@ pub struct Config {
     pub scheduler_interval: Option<Duration>,
     /// How long a finished run's workspace is kept; `None`: for ever.
     pub workspace_retention: Option<Duration>,
+    /// Which APIs are served (`dialects.<name>.enabled`; all by default).
+    pub dialects: slipway_http::dialect::Switches,
 }
 
 /// A configured key: its `Debug` never shows it.
@@ -229,6 +239,12 @@ pub fn resolve(cli: &Cli, serve: Option<&ServeArgs>) -> Result<Config, String> {
     if body_limit == 0 {
         return Err("body_limit must be at least 1 byte".into());
     }
+    let mut dialects = slipway_http::dialect::Switches::all_on();
+    for (name, d) in file.dialects.unwrap_or_default() {
+        dialects
+            .set(&name, d.enabled.unwrap_or(true))
+            .map_err(|e| format!("dialects.{name}: {e}"))?;
+    }
     Ok(Config {
         listen: serve
             .listen
@@ -281,5 +297,6 @@ pub fn resolve(cli: &Cli, serve: Option<&ServeArgs>) -> Result<Config, String> {
             0 => None,
             h => Some(Duration::from_secs(h.saturating_mul(3600))),
         },
+        dialects,
     })
 }

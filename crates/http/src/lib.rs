@@ -18,6 +18,8 @@
 //! `HttpServer`; docs/api.md describes the API for people.
 
 pub mod auth;
+pub mod body;
+pub mod dialect;
 pub mod input;
 pub mod metrics;
 pub mod native;
@@ -31,16 +33,15 @@ pub use state::{Settings, State};
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::{App, HttpResponse, web};
-use utoipa_swagger_ui::SwaggerUi;
+use actix_web::{App, HttpRequest, web};
+use std::sync::Arc;
 
-/// Where the OpenAPI document is served.
-pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
-/// Where the browsable API documentation is served.
-pub const DOCS_PATH: &str = "/api/v1/docs/";
+pub use native::{DOCS_PATH, OPENAPI_PATH};
 
-/// The actix application: every route, the docs, the metrics middleware
-/// and a 404 in the API's error shape for everything else.
+/// The actix application: the health checks and metrics, every enabled
+/// API (each registering its routes at the root, see [`dialect`]), the
+/// metrics middleware, and for an unknown path the fallback of the API
+/// whose prefix it is under (else the native 404).
 pub fn app(
     state: State,
 ) -> App<
@@ -52,28 +53,16 @@ pub fn app(
         InitError = (),
     >,
 > {
+    let dialects: Arc<[&'static dialect::Dialect]> =
+        dialect::enabled(&state.settings().dialects).into();
+    let fallback = dialects.clone();
     App::new()
         .app_data(web::Data::new(state))
-        .configure(routes::configure_serving)
-        .route(OPENAPI_PATH, web::get().to(openapi_json))
-        .service(
-            SwaggerUi::new("/api/v1/docs/{_:.*}")
-                .config(utoipa_swagger_ui::Config::new([OPENAPI_PATH])),
-        )
-        .default_service(web::to(not_found))
+        .configure(routes::configure_health)
+        .configure(|cfg| dialect::configure(&dialects, cfg))
+        .default_service(web::to(move |req: HttpRequest| {
+            let dialects = fallback.clone();
+            async move { dialect::fallback(&dialects, &req, native::not_found) }
+        }))
         .wrap(actix_web::middleware::from_fn(metrics::middleware))
-}
-
-/// The OpenAPI document (made once, see `openapi::document_json`).
-async fn openapi_json() -> Result<HttpResponse, ApiError> {
-    let json = openapi::document_json().map_err(ApiError::internal)?;
-    Ok(HttpResponse::Ok()
-        .content_type("application/json")
-        .body(json))
-}
-
-async fn not_found() -> HttpResponse {
-    actix_web::ResponseError::error_response(&ApiError::not_found(
-        "no such route; the API is described at /api/v1/openapi.json",
-    ))
 }

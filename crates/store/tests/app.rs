@@ -83,7 +83,7 @@ async fn caches_follow_changes(t: &TestDb) {
     engine.wait(&second.id).await.unwrap();
 
     // A token works until it is revoked, and not a moment after.
-    let made = app.create_token("ci", false, None).await.unwrap();
+    let made = app.issue_token("ci", false).await.unwrap();
     for _ in 0..3 {
         let caller = app.authenticate(&made.secret).await.unwrap().unwrap();
         assert_eq!(caller.name, "ci");

@@ -5,6 +5,8 @@
 
 pub mod applications;
 mod dispatch;
+mod logs;
+mod permissions;
 mod projects;
 mod runs;
 mod schedules;
@@ -18,9 +20,11 @@ pub use applications::{
     TRIGGER_EVENTS, detail,
 };
 pub use dispatch::DispatchInput;
+pub use logs::{Followed, JobLog, LogFollow, LogStart, job_over_for_good};
+pub use permissions::{Permission, may};
 pub use projects::ProjectInput;
-pub use runs::RunFilter;
-pub use schedules::ScheduleInput;
+pub use runs::{RunFilter, ServerStats};
+pub use schedules::{ScheduleDetail, ScheduleInput};
 pub use secrets::RunSecrets;
 pub use tokens::{NewToken, TOKEN_PREFIX, hash_secret};
 pub use webhooks::HookOutcome;

@@ -11,7 +11,58 @@ pub struct RunFilter {
     pub statuses: Vec<Status>,
 }
 
+/// Counts a server shows about itself (metrics, a dialect's status page).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ServerStats {
+    /// How many runs are in each status, for every status.
+    pub runs_by_status: Vec<(Status, u64)>,
+    /// Jobs executing now (in running runs).
+    pub jobs_running: u64,
+}
+
 impl App {
+    /// Starts a run of a workflow for a caller of an API: as
+    /// [`App::start_run`], with the trigger (`api`, by the caller's name)
+    /// made here so that every API records it alike.
+    pub async fn run_workflow(
+        &self,
+        by: &Caller,
+        workflow_id: &str,
+        version: Option<i32>,
+        inputs: &BTreeMap<String, serde_json::Value>,
+    ) -> Result<RunRecord> {
+        let mut trigger = Trigger::new("api");
+        trigger.by = Some(by.name.clone());
+        self.start_run(workflow_id, version, inputs, trigger).await
+    }
+
+    /// How many runs are in each status, and how many jobs run now.
+    pub async fn stats(&self) -> Result<ServerStats> {
+        let store = self.engine.store();
+        let mut stats = ServerStats::default();
+        for status in Status::ALL {
+            let q = RunQuery {
+                statuses: vec![status],
+                ..RunQuery::default()
+            };
+            stats
+                .runs_by_status
+                .push((status, store.count_runs(&q).await?));
+        }
+        let running = store
+            .list_runs(&RunQuery {
+                statuses: vec![Status::Running],
+                ..RunQuery::default()
+            })
+            .await?;
+        stats.jobs_running = running
+            .iter()
+            .flat_map(|r| r.stages.iter().flat_map(|s| s.jobs.iter()))
+            .filter(|j| j.status == Status::Running)
+            .count() as u64;
+        Ok(stats)
+    }
+
     /// Starts a run of a workflow's latest version (or `version`) with
     /// `inputs` for its params.
     pub async fn start_run(

@@ -2,6 +2,39 @@
 
 use super::applications::check_ref_name;
 use super::dispatch::full_ref;
+
+/// A schedule as every API shows it: the stored schedule (also reached
+/// through `Deref`), its next fire time and the expression in words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleDetail {
+    /// The schedule.
+    pub schedule: StoredSchedule,
+    /// The next fire time after the moment it was read (also when paused);
+    /// `None` when the expression never fires again.
+    pub next_fire_at: Option<DateTime<Utc>>,
+    /// The expression in words.
+    pub description: Option<String>,
+}
+
+impl ScheduleDetail {
+    /// `s` with its next fire time after `now`.
+    pub fn of(s: StoredSchedule, now: DateTime<Utc>) -> Self {
+        let parsed = Schedule::parse(&s.expression, s.timezone.as_deref()).ok();
+        ScheduleDetail {
+            next_fire_at: parsed.as_ref().and_then(|p| p.next_after(now)),
+            description: parsed.as_ref().map(Schedule::describe),
+            schedule: s,
+        }
+    }
+}
+
+impl std::ops::Deref for ScheduleDetail {
+    type Target = StoredSchedule;
+
+    fn deref(&self) -> &StoredSchedule {
+        &self.schedule
+    }
+}
 use super::*;
 
 /// A schedule as given to create or update one.
@@ -72,7 +105,7 @@ impl App {
         target: ScheduleTarget,
         target_id: &str,
         input: ScheduleInput,
-    ) -> Result<StoredSchedule> {
+    ) -> Result<ScheduleDetail> {
         self.check_target(target, target_id).await?;
         let now = Utc::now();
         let mut s = StoredSchedule {
@@ -90,11 +123,18 @@ impl App {
         };
         Self::apply_schedule(&mut s, input, true)?;
         self.catalog.insert_schedule(&s).await?;
-        Ok(s)
+        Ok(ScheduleDetail::of(s, Utc::now()))
     }
 
-    /// A schedule.
-    pub async fn schedule(&self, id: &str) -> Result<StoredSchedule> {
+    /// A schedule, with its next fire time.
+    pub async fn schedule(&self, id: &str) -> Result<ScheduleDetail> {
+        Ok(ScheduleDetail::of(
+            self.stored_schedule(id).await?,
+            Utc::now(),
+        ))
+    }
+
+    async fn stored_schedule(&self, id: &str) -> Result<StoredSchedule> {
         self.catalog
             .schedule(id)
             .await?
@@ -104,19 +144,27 @@ impl App {
             })
     }
 
-    /// The schedules of a workflow or application.
+    /// The schedules of a workflow or application, each with its next
+    /// fire time.
     pub async fn schedules(
         &self,
         target: ScheduleTarget,
         target_id: &str,
-    ) -> Result<Vec<StoredSchedule>> {
+    ) -> Result<Vec<ScheduleDetail>> {
         self.check_target(target, target_id).await?;
-        Ok(self.catalog.schedules(Some((target, target_id))).await?)
+        let now = Utc::now();
+        Ok(self
+            .catalog
+            .schedules(Some((target, target_id)))
+            .await?
+            .into_iter()
+            .map(|s| ScheduleDetail::of(s, now))
+            .collect())
     }
 
     /// Changes a schedule; absent fields keep their value.
-    pub async fn update_schedule(&self, id: &str, input: ScheduleInput) -> Result<StoredSchedule> {
-        let mut s = self.schedule(id).await?;
+    pub async fn update_schedule(&self, id: &str, input: ScheduleInput) -> Result<ScheduleDetail> {
+        let mut s = self.stored_schedule(id).await?;
         Self::apply_schedule(&mut s, input, false)?;
         s.updated_at = Utc::now();
         if !self.catalog.update_schedule(&s).await? {
@@ -125,7 +173,7 @@ impl App {
                 id: id.to_owned(),
             });
         }
-        Ok(s)
+        Ok(ScheduleDetail::of(s, Utc::now()))
     }
 
     /// Deletes a schedule.

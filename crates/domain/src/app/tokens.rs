@@ -24,13 +24,20 @@ pub fn hash_secret(secret: &str) -> String {
 }
 
 impl App {
-    /// Creates a token; its secret is in the answer and nowhere else.
-    pub async fn create_token(
-        &self,
-        name: &str,
-        is_admin: bool,
-        by: Option<&Caller>,
-    ) -> Result<NewToken> {
+    /// Creates a token for `by` (who must be allowed to manage tokens);
+    /// its secret is in the answer and nowhere else.
+    pub async fn create_token(&self, by: &Caller, name: &str, is_admin: bool) -> Result<NewToken> {
+        self.authorize(by, Permission::ManageTokens)?;
+        self.new_token(name, is_admin, Some(by)).await
+    }
+
+    /// Creates a token on the operator's behalf (the command line, the
+    /// first admin token of an empty database): no caller, no check.
+    pub async fn issue_token(&self, name: &str, is_admin: bool) -> Result<NewToken> {
+        self.new_token(name, is_admin, None).await
+    }
+
+    async fn new_token(&self, name: &str, is_admin: bool, by: Option<&Caller>) -> Result<NewToken> {
         let mut bytes = [0u8; 32];
         getrandom::fill(&mut bytes)
             .map_err(|e| DomainError::Internal(format!("no randomness: {e}")))?;
@@ -87,13 +94,16 @@ impl App {
         Ok(self.catalog.count_tokens().await?)
     }
 
-    /// Every token (no secrets).
-    pub async fn tokens(&self) -> Result<Vec<ApiToken>> {
+    /// Every token (no secrets), for a caller allowed to manage tokens.
+    pub async fn tokens(&self, by: &Caller) -> Result<Vec<ApiToken>> {
+        self.authorize(by, Permission::ManageTokens)?;
         Ok(self.catalog.tokens().await?)
     }
 
-    /// Revokes a token: it is refused from the next request on.
-    pub async fn revoke_token(&self, id: &str) -> Result<()> {
+    /// Revokes a token, for a caller allowed to manage tokens: it is
+    /// refused from the next request on.
+    pub async fn revoke_token(&self, by: &Caller, id: &str) -> Result<()> {
+        self.authorize(by, Permission::ManageTokens)?;
         let revoked = self.catalog.revoke_token(id, Utc::now()).await?;
         // Whatever it was cached as, it is not any more.
         lock(&self.caches.callers).clear();

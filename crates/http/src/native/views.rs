@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use slipway_core::{JobRecord, LogLine, RunRecord, StageRecord, Status};
 use slipway_domain::{
     ApiToken, Application, ApplicationInput, HookOutcome, LastRun, NewToken, Page, Project,
-    Repository, RepositoryInput, ScheduleInput, SecretMeta, StoredSchedule, TriggerRule, Workflow,
+    Repository, RepositoryInput, ScheduleDetail, ScheduleInput, SecretMeta, TriggerRule, Workflow,
     WorkflowVersion,
 };
 use std::collections::BTreeMap;
@@ -866,13 +866,12 @@ pub struct ScheduleView {
     pub updated_at: DateTime<Utc>,
 }
 
-impl ScheduleView {
-    /// The view of `s`, with its next fire time after `now`.
-    pub fn at(s: StoredSchedule, now: DateTime<Utc>) -> Self {
-        let parsed = slipway_domain::Schedule::parse(&s.expression, s.timezone.as_deref()).ok();
+impl From<ScheduleDetail> for ScheduleView {
+    fn from(d: ScheduleDetail) -> Self {
+        let s = d.schedule;
         ScheduleView {
-            next_fire_at: parsed.as_ref().and_then(|p| p.next_after(now)),
-            description: parsed.as_ref().map(slipway_domain::Schedule::describe),
+            next_fire_at: d.next_fire_at,
+            description: d.description,
             id: s.id,
             target: s.target.as_str().to_owned(),
             target_id: s.target_id,

@@ -17,23 +17,13 @@ use crate::views::LogLineView;
 use actix_web::http::header;
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, get, web};
-use slipway_core::{Event, LogKey, LogLine, RunId, RunRecord};
-use slipway_domain::App;
-use tokio::sync::{broadcast, mpsc};
+use slipway_domain::{Followed, LogFollow, LogStart};
+use tokio::sync::mpsc;
 
 /// Lines read from the store per query when a whole log is sent.
 const PAGE: usize = 5000;
 /// The most lines `tail` may ask for.
 const MAX_TAIL: i64 = 100_000;
-
-/// The log key of a job of a run, after checking both exist.
-async fn key_of(app: &App, run: &str, job: &str) -> ApiResult<(LogKey, RunRecord)> {
-    let record = app.run(run).await?;
-    if record.job_named(job).is_none() {
-        return Err(ApiError::not_found(format!("run {run} has no job `{job}`")));
-    }
-    Ok((LogKey::new(RunId(run.to_owned()), job), record))
-}
 
 /// A job's whole log.
 #[utoipa::path(
@@ -63,15 +53,11 @@ pub async fn whole(
 ) -> ApiResult<HttpResponse> {
     let json = Query::of(&req)?.word("format", &["text", "json"])? == Some("json");
     let (run, job) = path.into_inner();
-    let (key, _) = key_of(st.app(), &run, &job).await?;
-    let logs = st.app().engine().logs().clone();
+    let log = st.app().job_log(&run, &job).await?;
     let mut out = String::new();
     let mut after = 0;
     loop {
-        let lines = logs
-            .read_after(&key, after, PAGE)
-            .await
-            .map_err(ApiError::internal)?;
+        let lines = log.read_after(after, PAGE).await?;
         let Some(last) = lines.last() else { break };
         after = last.seq;
         for l in &lines {
@@ -137,49 +123,21 @@ pub async fn stream(
                 })?,
         ),
     };
-    let (run, job) = path.into_inner();
-    let (key, _) = key_of(st.app(), &run, &job).await?;
-
-    // Subscribe first, then read what is stored.
-    let engine = st.app().engine().clone();
-    let live = engine.logs().subscribe(&key);
-    let events = engine.subscribe();
-    let logs = engine.logs().clone();
-    let (first, after) = match (resume, tail) {
-        (Some(after), _) => {
-            let after = after.unsigned_abs();
-            (logs.read_after(&key, after, 0).await, after)
-        }
-        (None, Some(n)) => {
-            // Where the log ends now, then its last n lines: the stream
-            // goes on after whichever comes first.
-            let end = match logs.tail(&key, 1).await {
-                Ok(l) => l.last().map_or(0, |l| l.seq),
-                Err(e) => return Err(ApiError::internal(e)),
-            };
-            let lines = logs.tail(&key, usize::try_from(n).unwrap_or(0)).await;
-            let start = match &lines {
-                Ok(l) => l.first().map_or(end, |l| l.seq.saturating_sub(1)),
-                Err(_) => end,
-            };
-            (lines, start)
-        }
-        (None, None) => (logs.read_after(&key, 0, 0).await, 0),
+    let start = match (resume, tail) {
+        (Some(after), _) => LogStart::After(after.unsigned_abs()),
+        (None, Some(n)) => LogStart::Tail(usize::try_from(n).unwrap_or(0)),
+        (None, None) => LogStart::Beginning,
     };
-    let first = first.map_err(ApiError::internal)?;
+    let (run, job) = path.into_inner();
+    let follow = st.app().follow_log(&run, &job, start).await?;
 
     let (tx, rx) = mpsc::channel::<Bytes>(64);
-    let feed = Feed {
-        app: st.app().clone(),
-        key,
-        live,
-        events,
+    tokio::spawn(feed(
+        follow,
         tx,
-        last: after,
-        heartbeat: st.settings().heartbeat,
-        shutdown: st.shutdown().clone(),
-    };
-    tokio::spawn(feed.run(first));
+        st.settings().heartbeat,
+        st.shutdown().clone(),
+    ));
     let body = futures::stream::unfold(rx, |mut rx| async move {
         rx.recv()
             .await
@@ -192,128 +150,44 @@ pub async fn stream(
         .streaming(body))
 }
 
-/// The task behind one live stream.
-struct Feed {
-    app: App,
-    key: LogKey,
-    live: broadcast::Receiver<LogLine>,
-    events: broadcast::Receiver<Event>,
+/// The task behind one live stream: the domain's [`LogFollow`] turned
+/// into events, with a heartbeat comment while nothing happens. It ends
+/// when the job is over for good, the client leaves or the server stops.
+async fn feed(
+    mut follow: LogFollow,
     tx: mpsc::Sender<Bytes>,
-    /// The last `seq` sent.
-    last: u64,
     heartbeat: std::time::Duration,
     shutdown: slipway_core::CancellationToken,
-}
-
-/// Why a feed stops early.
-struct Gone;
-
-impl Feed {
-    async fn send(&mut self, lines: &[LogLine]) -> Result<(), Gone> {
-        for l in lines {
-            if l.seq <= self.last {
-                continue;
-            }
-            let data = serde_json::to_string(&LogLineView::from(l)).map_err(|_| Gone)?;
-            let event = format!("id: {}\ndata: {data}\n\n", l.seq);
-            self.tx.send(Bytes::from(event)).await.map_err(|_| Gone)?;
-            self.last = l.seq;
-        }
-        Ok(())
-    }
-
-    /// Sends whatever the store holds after the last line sent.
-    async fn catch_up(&mut self) -> Result<(), Gone> {
-        let lines = self
-            .app
-            .engine()
-            .logs()
-            .read_after(&self.key, self.last, 0)
-            .await
-            .map_err(|_| Gone)?;
-        self.send(&lines).await
-    }
-
-    /// The job's status when it has finished for good (no retry of the
-    /// job pending), else `None`.
-    async fn finished(&self) -> Result<Option<String>, Gone> {
-        let run = self
-            .app
-            .run(self.key.run.as_str())
-            .await
-            .map_err(|_| Gone)?;
-        let Some(job) = run.job_named(&self.key.job) else {
-            return Err(Gone);
-        };
-        if !job.status.is_terminal() {
-            return Ok(None);
-        }
-        let retries = run
-            .plan
-            .stages
-            .iter()
-            .flat_map(|s| s.jobs.iter())
-            .find(|j| j.name == self.key.job)
-            .map_or(0, |j| j.retries);
-        let retry_pending = job.status == slipway_core::Status::Failed
-            && job.attempts <= retries
-            && !run.status.is_terminal();
-        Ok((!retry_pending).then(|| job.status.as_str().to_owned()))
-    }
-
-    async fn run(mut self, first: Vec<LogLine>) {
-        let _ = self.drive(first).await;
-    }
-
-    async fn drive(&mut self, first: Vec<LogLine>) -> Result<(), Gone> {
-        self.send(&first).await?;
-        let start = tokio::time::Instant::now() + self.heartbeat;
-        let mut beat = tokio::time::interval_at(start, self.heartbeat);
-        let mut check = true;
-        loop {
-            if check {
-                check = false;
-                if let Some(status) = self.finished().await? {
-                    self.catch_up().await?;
+) {
+    let start = tokio::time::Instant::now() + heartbeat;
+    let mut beat = tokio::time::interval_at(start, heartbeat);
+    loop {
+        let event = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tx.closed() => return,
+            _ = beat.tick() => Bytes::from_static(b": heartbeat\n\n"),
+            // `next` is cancel-safe: a heartbeat loses no line.
+            item = follow.next() => match item {
+                Ok(Some(Followed::Line(l))) => {
+                    let Ok(data) = serde_json::to_string(&LogLineView::from(&l)) else {
+                        return;
+                    };
+                    Bytes::from(format!("id: {}\ndata: {data}\n\n", l.seq))
+                }
+                Ok(Some(Followed::End(status))) => {
                     let end = format!("event: end\ndata: {{\"status\":\"{status}\"}}\n\n");
-                    let _ = self.tx.send(Bytes::from(end)).await;
-                    return Ok(());
+                    let _ = tx.send(Bytes::from(end)).await;
+                    return;
                 }
-            }
-            tokio::select! {
-                _ = self.shutdown.cancelled() => return Ok(()),
-                _ = self.tx.closed() => return Err(Gone),
-                _ = beat.tick() => {
-                    self.tx.send(Bytes::from_static(b": heartbeat\n\n")).await.map_err(|_| Gone)?;
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "following a log failed");
+                    return;
                 }
-                line = self.live.recv() => match line {
-                    Ok(l) if l.seq == self.last + 1 => self.send(std::slice::from_ref(&l)).await?,
-                    Ok(l) if l.seq <= self.last => {}
-                    // A gap (lines stored before we subscribed, or missed):
-                    // the store has them.
-                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => self.catch_up().await?,
-                    Err(broadcast::error::RecvError::Closed) => {
-                        self.live = self.app.engine().logs().subscribe(&self.key);
-                        self.catch_up().await?;
-                    }
-                },
-                event = self.events.recv() => match event {
-                    Ok(Event::Job { run, job, status })
-                        if run == self.key.run && job == self.key.job && status.is_terminal() =>
-                    {
-                        check = true;
-                    }
-                    Ok(Event::Run { run, status }) if run == self.key.run && status.is_terminal() => {
-                        check = true;
-                    }
-                    Ok(_) => {}
-                    Err(broadcast::error::RecvError::Lagged(_)) => check = true,
-                    Err(broadcast::error::RecvError::Closed) => {
-                        self.events = self.app.engine().subscribe();
-                        check = true;
-                    }
-                },
-            }
+            },
+        };
+        if tx.send(event).await.is_err() {
+            return;
         }
     }
 }

@@ -6,11 +6,13 @@
 //! OpenAPI document and browsable UI, bearer-token auth, the health checks
 //! and Prometheus metrics, and the one place where errors become status
 //! codes and the one error shape (see [`error`]). The five dialects will
-//! live here too.
+//! live here too, each a sibling of [`native`] plugged in through
+//! [`dialect`].
 //!
 //! **Depends on** `slipway-domain` and `slipway-core`. **Must not** hold
 //! product logic: handlers read the request, call one use case of
-//! [`slipway_domain::App`] and shape the answer; a dialect translates
+//! [`slipway_domain::App`] and shape the answer; no handler calls the
+//! engine or a store, or decides a permission; a dialect translates
 //! paths, field names, status words, time formats and error shapes, never
 //! re-implements a use case. It knows nothing of SQL or processes.
 //!

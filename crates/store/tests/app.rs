@@ -88,7 +88,12 @@ async fn caches_follow_changes(t: &TestDb) {
         let caller = app.authenticate(&made.secret).await.unwrap().unwrap();
         assert_eq!(caller.name, "ci");
     }
-    app.revoke_token(&made.token.id).await.unwrap();
+    let admin = slipway_domain::Caller {
+        name: "root".into(),
+        token_id: "root".into(),
+        is_admin: true,
+    };
+    app.revoke_token(&admin, &made.token.id).await.unwrap();
     assert!(app.authenticate(&made.secret).await.unwrap().is_none());
     assert!(app.authenticate("slw_wrong").await.unwrap().is_none());
 }

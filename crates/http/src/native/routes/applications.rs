@@ -34,7 +34,7 @@ pub async fn create(
     id: web::Path<String>,
     body: JsonBody<ApplicationCreate>,
 ) -> ApiResult<HttpResponse> {
-    let input = body.into_inner();
+    let input = body.into_inner()?;
     let made = st.app().create_application(&id, input.into()).await?;
     Ok(HttpResponse::Created().json(ApplicationView::from(made)))
 }
@@ -150,7 +150,7 @@ pub async fn update(
     id: web::Path<String>,
     body: JsonBody<ApplicationUpdate>,
 ) -> ApiResult<HttpResponse> {
-    let input = body.into_inner();
+    let input = body.into_inner()?;
     let changed = st.app().update_application(&id, input.into()).await?;
     Ok(HttpResponse::Ok().json(ApplicationView::from(changed)))
 }
@@ -201,7 +201,7 @@ pub async fn dispatch(
     id: web::Path<String>,
     body: JsonBody<DispatchBody>,
 ) -> ApiResult<HttpResponse> {
-    let input = body.into_inner();
+    let input = body.into_inner()?;
     let app = st.app().clone();
     let id = id.into_inner();
     let run = st

@@ -28,7 +28,7 @@ pub async fn create(
     st: web::Data<State>,
     body: JsonBody<ProjectCreate>,
 ) -> ApiResult<HttpResponse> {
-    let input = body.into_inner();
+    let input = body.into_inner()?;
     let project = st
         .app()
         .create_project(ProjectInput {
@@ -108,7 +108,7 @@ pub async fn update(
     id: web::Path<String>,
     body: JsonBody<ProjectUpdate>,
 ) -> ApiResult<HttpResponse> {
-    let input = body.into_inner();
+    let input = body.into_inner()?;
     let project = st
         .app()
         .update_project(

@@ -32,7 +32,7 @@ pub async fn start(
     id: web::Path<String>,
     body: JsonBody<RunStart>,
 ) -> ApiResult<HttpResponse> {
-    let input = body.into_inner();
+    let input = body.into_inner()?;
     let app = st.app().clone();
     let workflow = id.into_inner();
     let run = st
@@ -234,7 +234,7 @@ pub async fn approve(
     path: web::Path<(String, String)>,
     body: JsonBody<DecisionInput>,
 ) -> ApiResult<HttpResponse> {
-    decide(caller, st, path, body.into_inner(), true).await
+    decide(caller, st, path, body.into_inner()?, true).await
 }
 
 /// Rejects a stage that waits for approval (the run fails).
@@ -262,5 +262,5 @@ pub async fn reject(
     path: web::Path<(String, String)>,
     body: JsonBody<DecisionInput>,
 ) -> ApiResult<HttpResponse> {
-    decide(caller, st, path, body.into_inner(), false).await
+    decide(caller, st, path, body.into_inner()?, false).await
 }

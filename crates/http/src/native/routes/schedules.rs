@@ -73,7 +73,7 @@ pub async fn create_workflow(
     id: web::Path<String>,
     body: JsonBody<ScheduleCreate>,
 ) -> ApiResult<HttpResponse> {
-    create_for(&st, ScheduleTarget::Workflow, &id, body.into_inner()).await
+    create_for(&st, ScheduleTarget::Workflow, &id, body.into_inner()?).await
 }
 
 /// Lists an application's schedules, oldest first.
@@ -118,7 +118,7 @@ pub async fn create_application(
     id: web::Path<String>,
     body: JsonBody<ScheduleCreate>,
 ) -> ApiResult<HttpResponse> {
-    create_for(&st, ScheduleTarget::Application, &id, body.into_inner()).await
+    create_for(&st, ScheduleTarget::Application, &id, body.into_inner()?).await
 }
 
 /// A schedule, with its next fire time.
@@ -163,7 +163,7 @@ pub async fn update(
     id: web::Path<String>,
     body: JsonBody<ScheduleUpdate>,
 ) -> ApiResult<HttpResponse> {
-    let input = body.into_inner();
+    let input = body.into_inner()?;
     let changed = st.app().update_schedule(&id, input.into()).await?;
     Ok(HttpResponse::Ok().json(ScheduleView::from(changed)))
 }

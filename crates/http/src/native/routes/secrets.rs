@@ -91,7 +91,7 @@ pub async fn put_project(
     body: JsonBody<SecretPut>,
 ) -> ApiResult<HttpResponse> {
     let (id, name) = path.into_inner();
-    put_of(&st, SecretOwner::Project(&id), &name, body.into_inner()).await
+    put_of(&st, SecretOwner::Project(&id), &name, body.into_inner()?).await
 }
 
 /// Deletes a project secret.
@@ -168,7 +168,13 @@ pub async fn put_application(
     body: JsonBody<SecretPut>,
 ) -> ApiResult<HttpResponse> {
     let (id, name) = path.into_inner();
-    put_of(&st, SecretOwner::Application(&id), &name, body.into_inner()).await
+    put_of(
+        &st,
+        SecretOwner::Application(&id),
+        &name,
+        body.into_inner()?,
+    )
+    .await
 }
 
 /// Deletes an application secret.

@@ -27,7 +27,7 @@ pub async fn create(
     st: web::Data<State>,
     body: JsonBody<TokenCreate>,
 ) -> ApiResult<HttpResponse> {
-    let input = body.into_inner();
+    let input = body.into_inner()?;
     let made = st
         .app()
         .create_token(&caller.0, &input.name, input.admin)

@@ -2,8 +2,13 @@
 //! and a webhook secret. What starts their runs is in `dispatch`,
 //! `webhooks` and `schedules`; see docs/applications.md.
 
-use super::*;
+use super::{App, DomainError, Result, check_name, new_id};
+use crate::catalog::{Application, Page, PageRequest, Repository, TriggerRule};
+use crate::filter::{Filter, FilterError};
 use crate::secrets;
+use crate::webhook::Provider;
+use chrono::Utc;
+use slipway_core::{Problem, Status};
 
 /// Where an application's workflow template is, unless it says otherwise.
 pub const DEFAULT_TEMPLATE_PATH: &str = ".slipway/workflow.yaml";

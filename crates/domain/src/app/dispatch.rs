@@ -3,7 +3,12 @@
 //! commit, checkout, cancel-superseded).
 
 use super::applications::{check_ref_name, detail};
-use super::*;
+use super::{ACTIVE, App, Caller, DomainError, Result};
+use crate::catalog::Application;
+use crate::definition::{Format, WorkflowDefinition};
+use slipway_core::source::{CommitInfo, Remote, SourceError};
+use slipway_core::{Problem, RunId, RunQuery, RunRecord, RunRequest, Trigger};
+use std::collections::BTreeMap;
 
 /// A manual dispatch of an application.
 #[derive(Debug, Clone, Default)]

@@ -3,9 +3,11 @@
 //! dialect's polling route) uses these, so the follow protocol and the
 //! "finished for good" rule live here only.
 
-use super::*;
+use super::{App, DomainError, Result};
+use slipway_core::{Engine, RunId, RunRecord, Status};
 use slipway_core::{Event, LogKey, LogLine, LogSink};
 use std::collections::VecDeque;
+use std::sync::Arc;
 use tokio::sync::broadcast;
 
 /// A job's log, once the run and the job are known to exist.

@@ -29,23 +29,10 @@ pub use secrets::RunSecrets;
 pub use tokens::{NewToken, TOKEN_PREFIX, hash_secret};
 pub use webhooks::HookOutcome;
 
-use crate::catalog::{
-    ApiToken, Application, CatalogStore, Page, PageRequest, Project, Repository, ScheduleTarget,
-    SecretMeta, StoredSchedule, TriggerRule, Workflow, WorkflowVersion,
-};
-use crate::definition::{Format, WorkflowDefinition};
-use crate::filter::{Filter, FilterError};
-use crate::schedule::Schedule;
-use crate::secrets::{SecretKey, SecretName, SecretOwner};
-use crate::webhook::{self, EventKind, Headers, Provider};
-use chrono::{DateTime, Utc};
-use serde::Serialize;
-use slipway_core::source::{CommitInfo, GitSource, Remote, SourceError};
-use slipway_core::{
-    Decision, Engine, Problem, Registry, RunId, RunQuery, RunRecord, RunRequest, SecretSource,
-    Status, Trigger,
-};
-use std::collections::BTreeMap;
+use crate::catalog::{CatalogStore, Page};
+use crate::secrets::SecretKey;
+use slipway_core::source::GitSource;
+use slipway_core::{Engine, Problem, Registry, Status};
 use std::sync::Arc;
 
 pub use crate::error::DomainError;

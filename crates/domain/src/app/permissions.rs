@@ -2,7 +2,7 @@
 //! Every use case that needs a permission asks [`App::authorize`]; no API
 //! layer decides one itself.
 
-use super::*;
+use super::{App, Caller, DomainError, Result};
 
 /// Something a caller may or may not be allowed to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -1,6 +1,9 @@
 //! Projects: create, read, list, update, delete.
 
-use super::*;
+use super::{ACTIVE, App, DomainError, Result, check_name, new_id};
+use crate::catalog::{Page, PageRequest, Project};
+use chrono::Utc;
+use slipway_core::RunQuery;
 
 /// A project's name and description.
 #[derive(Debug, Clone, Default)]

@@ -1,6 +1,14 @@
 //! Runs: start, read, list, cancel, retry, approve or reject.
 
-use super::*;
+use super::{
+    App, CACHE_ENTRIES, CACHE_TTL, Caller, DomainError, Result, RunListKey, lock, params_problems,
+};
+use crate::catalog::{Page, PageRequest};
+use crate::definition::WorkflowDefinition;
+use serde::Serialize;
+use slipway_core::{Decision, RunId, RunQuery, RunRecord, RunRequest, Status, Trigger};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Which runs to list.
 #[derive(Debug, Clone, Default)]

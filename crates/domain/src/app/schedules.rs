@@ -1,6 +1,7 @@
 //! Cron schedules of workflows and applications, and firing them.
 
 use super::applications::check_ref_name;
+use super::applications::detail;
 use super::dispatch::full_ref;
 
 /// A schedule as every API shows it: the stored schedule (also reached
@@ -35,7 +36,12 @@ impl std::ops::Deref for ScheduleDetail {
         &self.schedule
     }
 }
-use super::*;
+use super::{App, DomainError, Result, new_id};
+use crate::catalog::{ScheduleTarget, StoredSchedule};
+use crate::schedule::Schedule;
+use chrono::{DateTime, Utc};
+use slipway_core::{Problem, RunId, Trigger};
+use std::collections::BTreeMap;
 
 /// A schedule as given to create or update one.
 #[derive(Debug, Clone, Default)]

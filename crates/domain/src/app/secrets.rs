@@ -1,6 +1,13 @@
 //! Stored secrets of projects and applications, and the secrets runs get.
 
-use super::*;
+use super::applications::MAX_SECRET_LEN;
+use super::{App, DomainError, Result};
+use crate::catalog::{CatalogStore, SecretMeta};
+use crate::secrets::{SecretKey, SecretName, SecretOwner};
+use chrono::Utc;
+use slipway_core::{Problem, RunRecord, SecretSource};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 impl App {
     /// The owner's store key, once the owner is known to exist.

@@ -1,7 +1,12 @@
 //! API tokens and authentication.
 
-use super::*;
+use super::permissions::Permission;
+use super::{App, CACHE_ENTRIES, CACHE_TTL, Caller, DomainError, Result, check_name, lock, new_id};
+use crate::catalog::ApiToken;
+use chrono::Utc;
+use serde::Serialize;
 use sha2::{Digest, Sha256};
+use slipway_core::Problem;
 
 /// A token and, once, its secret.
 #[derive(Debug, Clone, Serialize)]

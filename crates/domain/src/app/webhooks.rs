@@ -1,9 +1,16 @@
 //! Webhook deliveries: verify, deduplicate, match a trigger rule, start
 //! a run.
 
+use super::applications::detail;
 use super::applications::webhook_aad;
-use super::*;
+use super::{App, DomainError, Result};
+use crate::catalog::Application;
 use crate::secrets;
+use crate::webhook::{self, EventKind, Headers, Provider};
+use chrono::Utc;
+use serde::Serialize;
+use slipway_core::{Problem, Trigger};
+use std::collections::BTreeMap;
 
 /// What happened to a webhook delivery.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -1,6 +1,10 @@
 //! Workflows and their versions.
 
-use super::*;
+use super::{App, Caller, DomainError, Result, new_id};
+use crate::catalog::{Page, PageRequest, Workflow, WorkflowVersion};
+use crate::definition::{Format, WorkflowDefinition};
+use chrono::Utc;
+use slipway_core::Problem;
 
 impl App {
     /// Parses and validates a definition text.

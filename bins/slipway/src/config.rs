@@ -203,6 +203,20 @@ impl Config {
     }
 }
 
+/// `[dialects.<name>] enabled = ...` as switches: every API on unless
+/// turned off; a name that is no API is refused.
+fn dialect_switches(
+    file: std::collections::BTreeMap<String, DialectFile>,
+) -> Result<slipway_http::dialect::Switches, String> {
+    let mut switches = slipway_http::dialect::Switches::all_on();
+    for (name, d) in file {
+        switches
+            .set(&name, d.enabled.unwrap_or(true))
+            .map_err(|e| format!("dialects.{name}: {e}"))?;
+    }
+    Ok(switches)
+}
+
 fn read_file(explicit: Option<&Path>) -> Result<FileConfig, String> {
     let path = match explicit {
         Some(p) => p.to_path_buf(),
@@ -239,12 +253,7 @@ pub fn resolve(cli: &Cli, serve: Option<&ServeArgs>) -> Result<Config, String> {
     if body_limit == 0 {
         return Err("body_limit must be at least 1 byte".into());
     }
-    let mut dialects = slipway_http::dialect::Switches::all_on();
-    for (name, d) in file.dialects.unwrap_or_default() {
-        dialects
-            .set(&name, d.enabled.unwrap_or(true))
-            .map_err(|e| format!("dialects.{name}: {e}"))?;
-    }
+    let dialects = dialect_switches(file.dialects.unwrap_or_default())?;
     Ok(Config {
         listen: serve
             .listen
@@ -299,4 +308,28 @@ pub fn resolve(cli: &Cli, serve: Option<&ServeArgs>) -> Result<Config, String> {
         },
         dialects,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn switches(text: &str) -> Result<slipway_http::dialect::Switches, String> {
+        let file: FileConfig = toml::from_str(text).map_err(|e| e.to_string())?;
+        dialect_switches(file.dialects.unwrap_or_default())
+    }
+
+    #[test]
+    fn every_dialect_is_on_unless_the_file_turns_it_off() {
+        let all = switches("").expect("an empty file");
+        assert!(slipway_http::dialect::NAMES.iter().all(|n| all.enabled(n)));
+        let some =
+            switches("[dialects.zadig]\nenabled = false\n[dialects.native]\nenabled = true\n")
+                .expect("a valid file");
+        assert!(!some.enabled("zadig"));
+        assert!(some.enabled("native") && some.enabled("daocloud"));
+        let err = switches("[dialects.cobol]\nenabled = false\n").expect_err("unknown name");
+        assert!(err.contains("dialects.cobol"), "{err}");
+        assert!(switches("[dialects.zadig]\nenable = false\n").is_err());
+    }
 }

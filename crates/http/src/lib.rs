@@ -58,13 +58,26 @@ pub fn app(
     let dialects: Arc<[&'static dialect::Dialect]> =
         dialect::enabled(&state.settings().dialects).into();
     let fallback = dialects.clone();
+    // Outside every API's prefixes: the native 404 (it points at the
+    // native document) while the native API is on, a bare one otherwise.
+    let default: fn(&HttpRequest) -> actix_web::HttpResponse =
+        if dialects.iter().any(|d| d.name == native::DIALECT.name) {
+            native::not_found
+        } else {
+            not_found
+        };
     App::new()
         .app_data(web::Data::new(state))
         .configure(routes::configure_health)
         .configure(|cfg| dialect::configure(&dialects, cfg))
         .default_service(web::to(move |req: HttpRequest| {
             let dialects = fallback.clone();
-            async move { dialect::fallback(&dialects, &req, native::not_found) }
+            async move { dialect::fallback(&dialects, &req, default) }
         }))
         .wrap(actix_web::middleware::from_fn(metrics::middleware))
+}
+
+/// The 404 for a path outside every enabled API.
+fn not_found(_: &HttpRequest) -> actix_web::HttpResponse {
+    actix_web::ResponseError::error_response(&ApiError::not_found("no such route"))
 }

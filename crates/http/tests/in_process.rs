@@ -334,11 +334,13 @@ async fn a_dialect_turned_off_has_no_routes_but_health_stays() {
     let mut off = Switches::all_on();
     off.set("native", false).unwrap();
     let srv = test::init_service(slipway_http::app(state(&f, off))).await;
-    let (code, _) = call!(
+    let (code, body) = call_json!(
         &srv,
         with(&f.admin, TestRequest::get().uri("/api/v1/projects"))
     );
     assert_eq!(code, StatusCode::NOT_FOUND);
+    // Not pointed at a document that is not served.
+    assert_eq!(body["error"]["message"], "no such route");
     let (code, _) = call!(&srv, TestRequest::get().uri("/api/v1/openapi.json"));
     assert_eq!(code, StatusCode::NOT_FOUND);
     let (code, _) = call!(&srv, TestRequest::get().uri("/healthz"));

@@ -1,6 +1,13 @@
 //! Applications, their repositories and trigger rules, dispatches.
 
-use super::*;
+use super::SecretText;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use slipway_domain::{
+    Application, ApplicationInput, LastRun, Repository, RepositoryInput, TriggerRule,
+};
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
 
 /// Where an application's code lives.
 #[derive(Debug, Serialize, ToSchema)]

@@ -1,6 +1,7 @@
 //! The health checks.
 
-use super::*;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 /// The answer of the health checks.
 #[derive(Debug, Serialize, ToSchema)]

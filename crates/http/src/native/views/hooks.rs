@@ -1,6 +1,8 @@
 //! What a webhook delivery did.
 
-use super::*;
+use serde::Serialize;
+use slipway_domain::HookOutcome;
+use utoipa::ToSchema;
 
 /// What a webhook delivery did.
 #[derive(Debug, Serialize, ToSchema)]

@@ -1,6 +1,9 @@
 //! Log lines.
 
-use super::*;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use slipway_core::LogLine;
+use utoipa::ToSchema;
 
 /// A stored log line.
 #[derive(Debug, Serialize, ToSchema)]

@@ -2,15 +2,9 @@
 //! hold. Domain and engine types are converted here, so that the API's
 //! shape is decided in one place and documented in the OpenAPI document.
 
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use slipway_core::{JobRecord, LogLine, RunRecord, StageRecord, Status};
-use slipway_domain::{
-    ApiToken, Application, ApplicationInput, HookOutcome, LastRun, NewToken, Page, Project,
-    Repository, RepositoryInput, ScheduleDetail, ScheduleInput, SecretMeta, TriggerRule, Workflow,
-    WorkflowVersion,
-};
-use std::collections::BTreeMap;
+use slipway_core::Status;
+use slipway_domain::Page;
 use utoipa::ToSchema;
 
 /// A status of a run, a stage or a job.

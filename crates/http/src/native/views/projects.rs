@@ -1,6 +1,9 @@
 //! Projects.
 
-use super::*;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use slipway_domain::Project;
+use utoipa::ToSchema;
 
 /// A project.
 #[derive(Debug, Serialize, ToSchema)]

@@ -1,6 +1,11 @@
 //! Runs, stages, jobs and decisions.
 
-use super::*;
+use super::StatusWord;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use slipway_core::{JobRecord, RunRecord, StageRecord};
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
 
 /// What starts a run.
 #[derive(Debug, Default, Deserialize, ToSchema)]

@@ -1,6 +1,10 @@
 //! Cron schedules.
 
-use super::*;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use slipway_domain::{ScheduleDetail, ScheduleInput};
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
 
 /// A cron schedule of a workflow or an application.
 #[derive(Debug, Serialize, ToSchema)]

@@ -1,6 +1,10 @@
 //! Secrets: names and times, never values.
 
-use super::*;
+use super::SecretText;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use slipway_domain::SecretMeta;
+use utoipa::ToSchema;
 
 /// A stored secret: its name and times, never its value.
 #[derive(Debug, Serialize, ToSchema)]

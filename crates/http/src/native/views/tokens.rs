@@ -1,6 +1,9 @@
 //! API tokens.
 
-use super::*;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use slipway_domain::{ApiToken, NewToken};
+use utoipa::ToSchema;
 
 /// A new token.
 #[derive(Debug, Deserialize, ToSchema)]

@@ -1,6 +1,9 @@
 //! Workflows and their versions.
 
-use super::*;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use slipway_domain::{Workflow, WorkflowVersion};
+use utoipa::ToSchema;
 
 /// A workflow (its definition lives in its versions).
 #[derive(Debug, Serialize, ToSchema)]

@@ -127,6 +127,14 @@ struct FileConfig {
     secret_key: Option<String>,
     scheduler_interval: Option<u64>,
     workspace_retention_hours: Option<u64>,
+    dialects: Option<std::collections::BTreeMap<String, DialectFile>>,
+}
+
+/// `[dialects.<name>]` in `slipway.toml`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DialectFile {
+    enabled: Option<bool>,
 }
 
 /// The settings in force.
@@ -164,6 +172,8 @@ pub struct Config {
     pub scheduler_interval: Option<Duration>,
     /// How long a finished run's workspace is kept; `None`: for ever.
     pub workspace_retention: Option<Duration>,
+    /// Which APIs are served (`dialects.<name>.enabled`; all by default).
+    pub dialects: slipway_http::dialect::Switches,
 }
 
 /// A configured key: its `Debug` never shows it.
@@ -191,6 +201,20 @@ impl Config {
     pub fn secret_key_file(&self) -> PathBuf {
         self.data_dir.join("secret.key")
     }
+}
+
+/// `[dialects.<name>] enabled = ...` as switches: every API on unless
+/// turned off; a name that is no API is refused.
+fn dialect_switches(
+    file: std::collections::BTreeMap<String, DialectFile>,
+) -> Result<slipway_http::dialect::Switches, String> {
+    let mut switches = slipway_http::dialect::Switches::all_on();
+    for (name, d) in file {
+        switches
+            .set(&name, d.enabled.unwrap_or(true))
+            .map_err(|e| format!("dialects.{name}: {e}"))?;
+    }
+    Ok(switches)
 }
 
 fn read_file(explicit: Option<&Path>) -> Result<FileConfig, String> {
@@ -229,6 +253,7 @@ pub fn resolve(cli: &Cli, serve: Option<&ServeArgs>) -> Result<Config, String> {
     if body_limit == 0 {
         return Err("body_limit must be at least 1 byte".into());
     }
+    let dialects = dialect_switches(file.dialects.unwrap_or_default())?;
     Ok(Config {
         listen: serve
             .listen
@@ -281,5 +306,30 @@ pub fn resolve(cli: &Cli, serve: Option<&ServeArgs>) -> Result<Config, String> {
             0 => None,
             h => Some(Duration::from_secs(h.saturating_mul(3600))),
         },
+        dialects,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn switches(text: &str) -> Result<slipway_http::dialect::Switches, String> {
+        let file: FileConfig = toml::from_str(text).map_err(|e| e.to_string())?;
+        dialect_switches(file.dialects.unwrap_or_default())
+    }
+
+    #[test]
+    fn every_dialect_is_on_unless_the_file_turns_it_off() {
+        let all = switches("").expect("an empty file");
+        assert!(slipway_http::dialect::NAMES.iter().all(|n| all.enabled(n)));
+        let some =
+            switches("[dialects.zadig]\nenabled = false\n[dialects.native]\nenabled = true\n")
+                .expect("a valid file");
+        assert!(!some.enabled("zadig"));
+        assert!(some.enabled("native") && some.enabled("daocloud"));
+        let err = switches("[dialects.cobol]\nenabled = false\n").expect_err("unknown name");
+        assert!(err.contains("dialects.cobol"), "{err}");
+        assert!(switches("[dialects.zadig]\nenable = false\n").is_err());
+    }
 }

@@ -94,7 +94,7 @@ pub async fn create_token(config: &Config, name: &str, admin: bool) -> Result<()
     let parts = build(config).await?;
     let made = parts
         .app
-        .create_token(name, admin, None)
+        .issue_token(name, admin)
         .await
         .map_err(|e| e.to_string())?;
     eprintln!(
@@ -121,7 +121,7 @@ async fn first_token(app: &App) -> Result<(), String> {
         }
         _ => {
             let made = app
-                .create_token("admin", true, None)
+                .issue_token("admin", true)
                 .await
                 .map_err(|e| e.to_string())?;
             println!("admin token (shown once, keep it): {}", made.secret);
@@ -161,6 +161,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
 
     let settings = slipway_http::Settings {
         body_limit: config.body_limit,
+        dialects: config.dialects.clone(),
         ..slipway_http::Settings::default()
     };
     let state = slipway_http::State::new(

@@ -1,7 +1,8 @@
 //! Errors of the domain crate.
 
+use crate::catalog::CatalogStoreError;
 use crate::definition::Format;
-use slipway_core::Problem;
+use slipway_core::{CoreError, Problem, StoreError};
 
 /// Why a workflow definition text could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -50,4 +51,108 @@ fn join(problems: &[Problem]) -> String {
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+// ---- use cases ----
+
+/// What went wrong in a use case. Only `slipway-http` turns these into
+/// status codes.
+#[derive(Debug, thiserror::Error)]
+pub enum DomainError {
+    /// Input that breaks rules; every problem is listed with its path.
+    #[error("invalid input: {}", join(.0))]
+    Invalid(Vec<Problem>),
+    /// No such thing.
+    #[error("{kind} {id} not found")]
+    NotFound {
+        /// What was looked for (`project`, `workflow`, `run`, ...).
+        kind: &'static str,
+        /// Its id.
+        id: String,
+    },
+    /// The request does not fit the current state (a name taken, a run
+    /// that is not waiting, a project with active runs, ...).
+    #[error("{0}")]
+    Conflict(String),
+    /// The caller may not do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The request could not be authenticated (a webhook whose signature
+    /// or token does not match).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// A service Slipway depends on (a git host) failed.
+    #[error("{0}")]
+    Upstream(String),
+    /// A store or the engine failed.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<CatalogStoreError> for DomainError {
+    fn from(e: CatalogStoreError) -> Self {
+        match e {
+            CatalogStoreError::Duplicate(m) => DomainError::Conflict(m),
+            CatalogStoreError::Missing(m) => DomainError::Conflict(m),
+            CatalogStoreError::Store(e) => DomainError::from(e),
+        }
+    }
+}
+
+impl From<StoreError> for DomainError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(id) => DomainError::NotFound {
+                kind: "run",
+                id: id.to_string(),
+            },
+            StoreError::Conflict { .. } => DomainError::Conflict(e.to_string()),
+            other => DomainError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<CoreError> for DomainError {
+    fn from(e: CoreError) -> Self {
+        match e {
+            CoreError::InvalidPlan(p) => DomainError::Invalid(p.problems),
+            CoreError::RunNotFound(id) => DomainError::NotFound {
+                kind: "run",
+                id: id.to_string(),
+            },
+            CoreError::StageNotFound { run, stage } => DomainError::NotFound {
+                kind: "stage",
+                id: format!("{stage} of run {run}"),
+            },
+            CoreError::Conflict(m) => DomainError::Conflict(m),
+            CoreError::NotAnApprover { .. } => DomainError::Forbidden(e.to_string()),
+            CoreError::IllegalTransition { .. } | CoreError::ShuttingDown => {
+                DomainError::Conflict(e.to_string())
+            }
+            CoreError::Store(s) => DomainError::from(s),
+            other => DomainError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<crate::secrets::SecretError> for DomainError {
+    fn from(e: crate::secrets::SecretError) -> Self {
+        DomainError::Internal(format!("secret: {e}"))
+    }
+}
+
+/// Prefixes problems with `params.` (inputs are checked against params).
+pub(crate) fn params_problems(problems: Vec<Problem>) -> DomainError {
+    DomainError::Invalid(
+        problems
+            .into_iter()
+            .map(|p| {
+                if p.path == "params" || p.path.starts_with("params.") {
+                    p
+                } else {
+                    Problem::new(format!("params.{}", p.path), p.message)
+                }
+            })
+            .collect(),
+    )
 }

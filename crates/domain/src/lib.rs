@@ -13,27 +13,32 @@
 //! Filled so far: [`definition`], the workflow definition format (see
 //! `docs/workflow-format.md`); [`catalog`], projects, workflows and their
 //! versions, applications, stored secrets, schedules, API tokens, and the
-//! [`CatalogStore`] port; [`app`] and [`applications`], the use cases
-//! ([`App`]): dispatch, redeploy, webhooks, cron; [`schedule`], cron
+//! [`CatalogStore`] port; [`app`], the use cases ([`App`], one file per
+//! topic: projects, workflows, runs, logs, tokens, permissions,
+//! applications, secrets, dispatch, webhooks, schedules); [`schedule`], cron
 //! expressions; [`webhook`], webhook signatures and events; [`filter`],
 //! CEL trigger filters; [`secrets`], secret values sealed at rest;
-//! [`limits`], the limits on names and values, in one place.
+//! [`limits`], the limits on names and values, in one place;
+//! [`memory`], an in-memory [`CatalogStore`] (with core's in-memory run
+//! store and log sink, `App` runs without a database).
 
 pub mod app;
-pub mod applications;
+pub use app::applications;
 pub mod catalog;
 pub mod definition;
 pub mod error;
 pub mod filter;
 pub mod limits;
+pub mod memory;
 pub mod schedule;
 pub mod secrets;
 pub mod webhook;
 pub mod workloads;
 
-pub use app::{App, Caller, DomainError, NewToken, ProjectInput, RunFilter};
-pub use applications::{
-    ApplicationInput, DispatchInput, HookOutcome, RepositoryInput, RunSecrets, ScheduleInput,
+pub use app::{
+    App, ApplicationInput, Caller, DispatchInput, Followed, HookOutcome, JobLog, LogFollow,
+    LogStart, NewToken, Permission, ProjectInput, RepositoryInput, RunFilter, RunSecrets,
+    ScheduleDetail, ScheduleInput, ServerStats,
 };
 pub use catalog::{
     ApiToken, Application, CatalogStore, CatalogStoreError, LastRun, Order, Page, PageRequest,
@@ -44,7 +49,8 @@ pub use definition::{
     ApprovalDef, Format, JobDef, MAX_DURATION, ParamDef, ParamType, StageDef, WorkflowDefinition,
     format_duration, parse_duration,
 };
-pub use error::DefinitionError;
+pub use error::{DefinitionError, DomainError};
+pub use memory::MemoryCatalog;
 pub use schedule::{FiresBetween, Schedule, ScheduleError};
 pub use secrets::{SecretError, SecretKey, SecretName, SecretOwner};
 pub use slipway_core::Problem;

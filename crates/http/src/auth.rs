@@ -1,9 +1,11 @@
-//! Bearer-token authentication: the [`Caller`] extractor.
+//! Bearer-token authentication of the native API: the [`Caller`]
+//! extractor.
 //!
 //! Every `/api/v1` route but the health checks and the API's own document
 //! takes a [`Caller`] argument; extracting it reads `Authorization: Bearer
-//! <token>` and asks the domain (which hashes the secret and compares in
-//! constant time) who it is. Missing, unknown and revoked tokens get 401.
+//! <token>` (the native dialect's header, [`bearer`]) and asks the domain,
+//! through the dialect seam ([`crate::dialect::authenticate`]), who it is.
+//! Missing, unknown and revoked tokens get 401.
 
 use crate::error::ApiError;
 use crate::state::State;
@@ -11,36 +13,28 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
 use futures::future::LocalBoxFuture;
+use slipway_domain::DomainError;
 
 /// The authenticated caller of a request.
 #[derive(Debug, Clone)]
 pub struct Caller(pub slipway_domain::Caller);
 
-impl Caller {
-    /// 403 unless the caller's token is an admin token.
-    pub fn require_admin(&self) -> Result<(), ApiError> {
-        if self.0.is_admin {
-            Ok(())
-        } else {
-            Err(ApiError::forbidden("this route needs an admin token"))
-        }
-    }
-}
-
 /// The secret of an `Authorization: Bearer` header.
-pub fn bearer(req: &HttpRequest) -> Result<String, ApiError> {
+pub fn bearer(req: &HttpRequest) -> Result<String, DomainError> {
+    let unauthorized = |m: &str| DomainError::Unauthorized(m.to_owned());
     let value = req
         .headers()
         .get(header::AUTHORIZATION)
-        .ok_or_else(|| ApiError::unauthorized("missing `Authorization: Bearer <token>` header"))?;
+        .ok_or_else(|| unauthorized("missing `Authorization: Bearer <token>` header"))?;
     let value = value
         .to_str()
-        .map_err(|_| ApiError::unauthorized("unreadable Authorization header"))?;
-    let (scheme, secret) = value.trim().split_once(' ').ok_or_else(|| {
-        ApiError::unauthorized("the Authorization header must be `Bearer <token>`")
-    })?;
+        .map_err(|_| unauthorized("unreadable Authorization header"))?;
+    let (scheme, secret) = value
+        .trim()
+        .split_once(' ')
+        .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <token>`"))?;
     if !scheme.eq_ignore_ascii_case("bearer") || secret.trim().is_empty() {
-        return Err(ApiError::unauthorized(
+        return Err(unauthorized(
             "the Authorization header must be `Bearer <token>`",
         ));
     }
@@ -53,14 +47,13 @@ impl FromRequest for Caller {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<State>>().cloned();
-        let secret = bearer(req);
+        let req = req.clone();
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::internal("no state"))?;
-            let secret = secret?;
-            match state.app().authenticate(&secret).await? {
-                Some(caller) => Ok(Caller(caller)),
-                None => Err(ApiError::unauthorized("unknown or revoked token")),
-            }
+            crate::dialect::authenticate(&crate::native::DIALECT, state.app(), &req)
+                .await
+                .map(Caller)
+                .map_err(ApiError::from)
         })
     }
 }

@@ -6,11 +6,13 @@
 //! OpenAPI document and browsable UI, bearer-token auth, the health checks
 //! and Prometheus metrics, and the one place where errors become status
 //! codes and the one error shape (see [`error`]). The five dialects will
-//! live here too.
+//! live here too, each a sibling of [`native`] plugged in through
+//! [`dialect`].
 //!
 //! **Depends on** `slipway-domain` and `slipway-core`. **Must not** hold
 //! product logic: handlers read the request, call one use case of
-//! [`slipway_domain::App`] and shape the answer; a dialect translates
+//! [`slipway_domain::App`] and shape the answer; no handler calls the
+//! engine or a store, or decides a permission; a dialect translates
 //! paths, field names, status words, time formats and error shapes, never
 //! re-implements a use case. It knows nothing of SQL or processes.
 //!
@@ -18,29 +20,30 @@
 //! `HttpServer`; docs/api.md describes the API for people.
 
 pub mod auth;
-pub mod error;
+pub mod body;
+pub mod dialect;
 pub mod input;
 pub mod metrics;
+pub mod native;
 pub mod openapi;
-pub mod routes;
 pub mod state;
-pub mod views;
+
+pub use native::{error, routes, views};
 
 pub use error::{ApiError, ErrorBody};
 pub use state::{Settings, State};
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::{App, HttpResponse, web};
-use utoipa_swagger_ui::SwaggerUi;
+use actix_web::{App, HttpRequest, web};
+use std::sync::Arc;
 
-/// Where the OpenAPI document is served.
-pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
-/// Where the browsable API documentation is served.
-pub const DOCS_PATH: &str = "/api/v1/docs/";
+pub use native::{DOCS_PATH, OPENAPI_PATH};
 
-/// The actix application: every route, the docs, the metrics middleware
-/// and a 404 in the API's error shape for everything else.
+/// The actix application: the health checks and metrics, every enabled
+/// API (each registering its routes at the root, see [`dialect`]), the
+/// metrics middleware, and for an unknown path the fallback of the API
+/// whose prefix it is under (else the native 404).
 pub fn app(
     state: State,
 ) -> App<
@@ -52,50 +55,29 @@ pub fn app(
         InitError = (),
     >,
 > {
+    let dialects: Arc<[&'static dialect::Dialect]> =
+        dialect::enabled(&state.settings().dialects).into();
+    let fallback = dialects.clone();
+    // Outside every API's prefixes: the native 404 (it points at the
+    // native document) while the native API is on, a bare one otherwise.
+    let default: fn(&HttpRequest) -> actix_web::HttpResponse =
+        if dialects.iter().any(|d| d.name == native::DIALECT.name) {
+            native::not_found
+        } else {
+            not_found
+        };
     App::new()
         .app_data(web::Data::new(state))
-        .configure(routes::configure_serving)
-        .route(OPENAPI_PATH, web::get().to(openapi_json))
-        .service(
-            SwaggerUi::new("/api/v1/docs/{_:.*}")
-                .config(utoipa_swagger_ui::Config::new([OPENAPI_PATH])),
-        )
-        .default_service(web::to(no_route))
+        .configure(routes::configure_health)
+        .configure(|cfg| dialect::configure(&dialects, cfg))
+        .default_service(web::to(move |req: HttpRequest| {
+            let dialects = fallback.clone();
+            async move { dialect::fallback(&dialects, &req, default) }
+        }))
         .wrap(actix_web::middleware::from_fn(metrics::middleware))
 }
 
-/// The OpenAPI document (made once, see `openapi::document_json`).
-async fn openapi_json() -> Result<HttpResponse, ApiError> {
-    let json = openapi::document_json().map_err(ApiError::internal)?;
-    Ok(HttpResponse::Ok()
-        .content_type("application/json")
-        .body(json))
-}
-
-/// What answers a request no route took: 405 with an `Allow` header when
-/// the path is a known route's (the method is not one it has), else 404;
-/// both in the API's error shape.
-async fn no_route(req: actix_web::HttpRequest) -> HttpResponse {
-    let allowed = openapi::methods_of(req.path());
-    if allowed.is_empty() {
-        return actix_web::ResponseError::error_response(&ApiError::not_found(
-            "no such route; the API is described at /api/v1/openapi.json",
-        ));
-    }
-    let allow = allowed.join(", ");
-    let error = ApiError::new(
-        actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-        format!(
-            "{} is not a method of {}; it takes {allow}",
-            req.method(),
-            req.path()
-        ),
-    );
-    let mut res = actix_web::ResponseError::error_response(&error);
-    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&allow) {
-        res.headers_mut()
-            .insert(actix_web::http::header::ALLOW, value);
-    }
-    res
+/// The 404 for a path outside every enabled API.
+fn not_found(_: &HttpRequest) -> actix_web::HttpResponse {
+    actix_web::ResponseError::error_response(&ApiError::not_found("no such route"))
 }

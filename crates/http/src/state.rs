@@ -16,6 +16,8 @@ pub struct Settings {
     pub body_limit: usize,
     /// How often a live log stream sends a heartbeat comment.
     pub heartbeat: Duration,
+    /// Which APIs are served (all by default).
+    pub dialects: crate::dialect::Switches,
 }
 
 impl Default for Settings {
@@ -23,6 +25,7 @@ impl Default for Settings {
         Settings {
             body_limit: 1024 * 1024,
             heartbeat: Duration::from_secs(15),
+            dialects: crate::dialect::Switches::all_on(),
         }
     }
 }

@@ -3,10 +3,10 @@
 
 use crate::State;
 use crate::auth::Caller;
+use crate::body::JsonBody;
 use crate::error::{ApiResult, ErrorBody};
-use crate::input;
 use crate::views::{NewTokenView, TokenCreate, TokenList, TokenView};
-use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
+use actix_web::{HttpResponse, delete, get, post, web};
 
 /// Creates a token; the answer holds its secret, which is never shown again.
 #[utoipa::path(
@@ -25,15 +25,12 @@ use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
 pub async fn create(
     caller: Caller,
     st: web::Data<State>,
-    req: HttpRequest,
-    body: web::Payload,
+    body: JsonBody<TokenCreate>,
 ) -> ApiResult<HttpResponse> {
-    caller.require_admin()?;
-    let body = input::read_body(&req, body, st.settings().body_limit).await?;
-    let input: TokenCreate = input::json(&req, &body)?;
+    let input = body.into_inner()?;
     let made = st
         .app()
-        .create_token(&input.name, input.admin, Some(&caller.0))
+        .create_token(&caller.0, &input.name, input.admin)
         .await?;
     Ok(HttpResponse::Created().json(NewTokenView::from(made)))
 }
@@ -50,10 +47,9 @@ pub async fn create(
 )]
 #[get("/api/v1/tokens")]
 pub async fn list(caller: Caller, st: web::Data<State>) -> ApiResult<HttpResponse> {
-    caller.require_admin()?;
     let items: Vec<TokenView> = st
         .app()
-        .tokens()
+        .tokens(&caller.0)
         .await?
         .into_iter()
         .map(Into::into)
@@ -82,7 +78,6 @@ pub async fn revoke(
     st: web::Data<State>,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    caller.require_admin()?;
-    st.app().revoke_token(&id).await?;
+    st.app().revoke_token(&caller.0, &id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -4,21 +4,19 @@
 
 use crate::State;
 use crate::auth::Caller;
+use crate::body::JsonBody;
 use crate::error::{ApiResult, ErrorBody};
-use crate::input;
 use crate::views::{ScheduleCreate, ScheduleList, ScheduleUpdate, ScheduleView};
-use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
-use chrono::Utc;
+use actix_web::{HttpResponse, delete, get, patch, post, web};
 use slipway_domain::ScheduleTarget;
 
 async fn list_of(st: &State, target: ScheduleTarget, id: &str) -> ApiResult<HttpResponse> {
-    let now = Utc::now();
     let items = st
         .app()
         .schedules(target, id)
         .await?
         .into_iter()
-        .map(|s| ScheduleView::at(s, now))
+        .map(ScheduleView::from)
         .collect();
     Ok(HttpResponse::Ok().json(ScheduleList { items }))
 }
@@ -27,13 +25,10 @@ async fn create_for(
     st: &State,
     target: ScheduleTarget,
     id: &str,
-    req: &HttpRequest,
-    body: web::Payload,
+    input: ScheduleCreate,
 ) -> ApiResult<HttpResponse> {
-    let body = input::read_body(req, body, st.settings().body_limit).await?;
-    let input: ScheduleCreate = input::json(req, &body)?;
     let made = st.app().create_schedule(target, id, input.into()).await?;
-    Ok(HttpResponse::Created().json(ScheduleView::at(made, Utc::now())))
+    Ok(HttpResponse::Created().json(ScheduleView::from(made)))
 }
 
 /// Lists a workflow's schedules, oldest first.
@@ -76,10 +71,9 @@ pub async fn create_workflow(
     _caller: Caller,
     st: web::Data<State>,
     id: web::Path<String>,
-    req: HttpRequest,
-    body: web::Payload,
+    body: JsonBody<ScheduleCreate>,
 ) -> ApiResult<HttpResponse> {
-    create_for(&st, ScheduleTarget::Workflow, &id, &req, body).await
+    create_for(&st, ScheduleTarget::Workflow, &id, body.into_inner()?).await
 }
 
 /// Lists an application's schedules, oldest first.
@@ -122,10 +116,9 @@ pub async fn create_application(
     _caller: Caller,
     st: web::Data<State>,
     id: web::Path<String>,
-    req: HttpRequest,
-    body: web::Payload,
+    body: JsonBody<ScheduleCreate>,
 ) -> ApiResult<HttpResponse> {
-    create_for(&st, ScheduleTarget::Application, &id, &req, body).await
+    create_for(&st, ScheduleTarget::Application, &id, body.into_inner()?).await
 }
 
 /// A schedule, with its next fire time.
@@ -146,7 +139,7 @@ pub async fn get_one(
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let found = st.app().schedule(&id).await?;
-    Ok(HttpResponse::Ok().json(ScheduleView::at(found, Utc::now())))
+    Ok(HttpResponse::Ok().json(ScheduleView::from(found)))
 }
 
 /// Changes a schedule: fields present replace, absent ones stay.
@@ -168,13 +161,11 @@ pub async fn update(
     _caller: Caller,
     st: web::Data<State>,
     id: web::Path<String>,
-    req: HttpRequest,
-    body: web::Payload,
+    body: JsonBody<ScheduleUpdate>,
 ) -> ApiResult<HttpResponse> {
-    let body = input::read_body(&req, body, st.settings().body_limit).await?;
-    let input: ScheduleUpdate = input::json(&req, &body)?;
+    let input = body.into_inner()?;
     let changed = st.app().update_schedule(&id, input.into()).await?;
-    Ok(HttpResponse::Ok().json(ScheduleView::at(changed, Utc::now())))
+    Ok(HttpResponse::Ok().json(ScheduleView::from(changed)))
 }
 
 /// Deletes a schedule.

@@ -4,10 +4,10 @@
 
 use crate::State;
 use crate::auth::Caller;
+use crate::body::JsonBody;
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::input;
 use crate::views::{SecretList, SecretPut, SecretView};
-use actix_web::{HttpRequest, HttpResponse, delete, get, put, web};
+use actix_web::{HttpResponse, delete, get, put, web};
 use slipway_domain::SecretOwner;
 
 async fn list_of(st: &State, owner: SecretOwner<'_>) -> ApiResult<HttpResponse> {
@@ -25,11 +25,8 @@ async fn put_of(
     st: &State,
     owner: SecretOwner<'_>,
     name: &str,
-    req: &HttpRequest,
-    body: web::Payload,
+    input: SecretPut,
 ) -> ApiResult<HttpResponse> {
-    let body = input::read_body(req, body, st.settings().body_limit).await?;
-    let input: SecretPut = input::json(req, &body)?;
     let created = st.app().put_secret(owner, name, &input.value.0).await?;
     // The times are the store's: read them back.
     let meta = st
@@ -91,11 +88,10 @@ pub async fn put_project(
     _caller: Caller,
     st: web::Data<State>,
     path: web::Path<(String, String)>,
-    req: HttpRequest,
-    body: web::Payload,
+    body: JsonBody<SecretPut>,
 ) -> ApiResult<HttpResponse> {
     let (id, name) = path.into_inner();
-    put_of(&st, SecretOwner::Project(&id), &name, &req, body).await
+    put_of(&st, SecretOwner::Project(&id), &name, body.into_inner()?).await
 }
 
 /// Deletes a project secret.
@@ -169,11 +165,16 @@ pub async fn put_application(
     _caller: Caller,
     st: web::Data<State>,
     path: web::Path<(String, String)>,
-    req: HttpRequest,
-    body: web::Payload,
+    body: JsonBody<SecretPut>,
 ) -> ApiResult<HttpResponse> {
     let (id, name) = path.into_inner();
-    put_of(&st, SecretOwner::Application(&id), &name, &req, body).await
+    put_of(
+        &st,
+        SecretOwner::Application(&id),
+        &name,
+        body.into_inner()?,
+    )
+    .await
 }
 
 /// Deletes an application secret.

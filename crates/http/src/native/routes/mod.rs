@@ -12,15 +12,22 @@ pub mod secrets;
 pub mod tokens;
 pub mod workflows;
 
-/// Calls `.service(..)` on `$cfg` for every route, whichever kind of
-/// service config it is: the OpenAPI document and the served application
-/// are built from this one list.
-macro_rules! every_route {
+/// Calls `.service(..)` on `$cfg` for the health checks and metrics,
+/// which the server serves whichever APIs are on.
+macro_rules! health_routes {
     ($cfg:ident) => {
         $cfg.service(health::healthz)
             .service(health::readyz)
-            .service(health::metrics)
-            .service(projects::create)
+            .service(health::metrics);
+    };
+}
+
+/// Calls `.service(..)` on `$cfg` for every route of the native API,
+/// whichever kind of service config it is: the OpenAPI document and the
+/// served application are built from this one list.
+macro_rules! every_route {
+    ($cfg:ident) => {
+        $cfg.service(projects::create)
             .service(projects::list)
             .service(projects::get_one)
             .service(projects::update)
@@ -71,6 +78,7 @@ macro_rules! every_route {
 /// Registers every route with its OpenAPI description (used to build the
 /// document once, see `openapi::document`).
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
+    health_routes!(cfg);
     every_route!(cfg);
 }
 
@@ -78,5 +86,16 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) 
 /// descriptions (each HTTP worker builds its application, and collecting
 /// them is a few megabytes per worker).
 pub fn configure_serving(cfg: &mut actix_web::web::ServiceConfig) {
+    configure_health(cfg);
+    configure_api_serving(cfg);
+}
+
+/// Registers the health checks and metrics for serving.
+pub fn configure_health(cfg: &mut actix_web::web::ServiceConfig) {
+    health_routes!(cfg);
+}
+
+/// Registers the native API's routes (no health checks) for serving.
+pub fn configure_api_serving(cfg: &mut actix_web::web::ServiceConfig) {
     every_route!(cfg);
 }

@@ -4,11 +4,11 @@
 
 use crate::State;
 use crate::auth::Caller;
+use crate::body::JsonBody;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::input::{self, Query};
 use crate::views::{DecisionInput, RunPage, RunStart, RunView};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
-use slipway_core::Trigger;
 use slipway_domain::{Order, RunFilter};
 
 /// Starts a run of a workflow with values for its params.
@@ -30,18 +30,14 @@ pub async fn start(
     caller: Caller,
     st: web::Data<State>,
     id: web::Path<String>,
-    req: HttpRequest,
-    body: web::Payload,
+    body: JsonBody<RunStart>,
 ) -> ApiResult<HttpResponse> {
-    let body = input::read_body(&req, body, st.settings().body_limit).await?;
-    let input: RunStart = input::json(&req, &body)?;
+    let input = body.into_inner()?;
     let app = st.app().clone();
     let workflow = id.into_inner();
-    let mut trigger = Trigger::new("api");
-    trigger.by = Some(caller.0.name.clone());
     let run = st
         .on_main(async move {
-            app.start_run(&workflow, input.version, &input.params, trigger)
+            app.run_workflow(&caller.0, &workflow, input.version, &input.params)
                 .await
         })
         .await??;
@@ -196,12 +192,9 @@ async fn decide(
     caller: Caller,
     st: web::Data<State>,
     path: web::Path<(String, String)>,
-    req: HttpRequest,
-    body: web::Payload,
+    input: DecisionInput,
     approved: bool,
 ) -> ApiResult<HttpResponse> {
-    let body = input::read_body(&req, body, st.settings().body_limit).await?;
-    let input: DecisionInput = input::json(&req, &body)?;
     let (run, stage) = path.into_inner();
     let run = st
         .app()
@@ -239,10 +232,9 @@ pub async fn approve(
     caller: Caller,
     st: web::Data<State>,
     path: web::Path<(String, String)>,
-    req: HttpRequest,
-    body: web::Payload,
+    body: JsonBody<DecisionInput>,
 ) -> ApiResult<HttpResponse> {
-    decide(caller, st, path, req, body, true).await
+    decide(caller, st, path, body.into_inner()?, true).await
 }
 
 /// Rejects a stage that waits for approval (the run fails).
@@ -268,8 +260,7 @@ pub async fn reject(
     caller: Caller,
     st: web::Data<State>,
     path: web::Path<(String, String)>,
-    req: HttpRequest,
-    body: web::Payload,
+    body: JsonBody<DecisionInput>,
 ) -> ApiResult<HttpResponse> {
-    decide(caller, st, path, req, body, false).await
+    decide(caller, st, path, body.into_inner()?, false).await
 }

@@ -3,6 +3,7 @@
 
 use crate::State;
 use crate::auth::Caller;
+use crate::body::JsonBody;
 use crate::error::{ApiResult, ErrorBody};
 use crate::input::{self, Query};
 use crate::views::{
@@ -31,11 +32,9 @@ pub async fn create(
     _caller: Caller,
     st: web::Data<State>,
     id: web::Path<String>,
-    req: HttpRequest,
-    body: web::Payload,
+    body: JsonBody<ApplicationCreate>,
 ) -> ApiResult<HttpResponse> {
-    let body = input::read_body(&req, body, st.settings().body_limit).await?;
-    let input: ApplicationCreate = input::json(&req, &body)?;
+    let input = body.into_inner()?;
     let made = st.app().create_application(&id, input.into()).await?;
     Ok(HttpResponse::Created().json(ApplicationView::from(made)))
 }
@@ -149,11 +148,9 @@ pub async fn update(
     _caller: Caller,
     st: web::Data<State>,
     id: web::Path<String>,
-    req: HttpRequest,
-    body: web::Payload,
+    body: JsonBody<ApplicationUpdate>,
 ) -> ApiResult<HttpResponse> {
-    let body = input::read_body(&req, body, st.settings().body_limit).await?;
-    let input: ApplicationUpdate = input::json(&req, &body)?;
+    let input = body.into_inner()?;
     let changed = st.app().update_application(&id, input.into()).await?;
     Ok(HttpResponse::Ok().json(ApplicationView::from(changed)))
 }
@@ -202,11 +199,9 @@ pub async fn dispatch(
     caller: Caller,
     st: web::Data<State>,
     id: web::Path<String>,
-    req: HttpRequest,
-    body: web::Payload,
+    body: JsonBody<DispatchBody>,
 ) -> ApiResult<HttpResponse> {
-    let body = input::read_body(&req, body, st.settings().body_limit).await?;
-    let input: DispatchBody = input::json(&req, &body)?;
+    let input = body.into_inner()?;
     let app = st.app().clone();
     let id = id.into_inner();
     let run = st

@@ -2,8 +2,9 @@
 
 use crate::State;
 use crate::auth::Caller;
+use crate::body::JsonBody;
 use crate::error::{ApiResult, ErrorBody};
-use crate::input::{self, Query};
+use crate::input::Query;
 use crate::views::{ProjectCreate, ProjectPage, ProjectUpdate, ProjectView};
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use slipway_domain::{Order, ProjectInput};
@@ -25,11 +26,9 @@ use slipway_domain::{Order, ProjectInput};
 pub async fn create(
     _caller: Caller,
     st: web::Data<State>,
-    req: HttpRequest,
-    body: web::Payload,
+    body: JsonBody<ProjectCreate>,
 ) -> ApiResult<HttpResponse> {
-    let body = input::read_body(&req, body, st.settings().body_limit).await?;
-    let input: ProjectCreate = input::json(&req, &body)?;
+    let input = body.into_inner()?;
     let project = st
         .app()
         .create_project(ProjectInput {
@@ -107,11 +106,9 @@ pub async fn update(
     _caller: Caller,
     st: web::Data<State>,
     id: web::Path<String>,
-    req: HttpRequest,
-    body: web::Payload,
+    body: JsonBody<ProjectUpdate>,
 ) -> ApiResult<HttpResponse> {
-    let body = input::read_body(&req, body, st.settings().body_limit).await?;
-    let input: ProjectUpdate = input::json(&req, &body)?;
+    let input = body.into_inner()?;
     let project = st
         .app()
         .update_project(

@@ -6,7 +6,6 @@ use crate::State;
 use crate::error::{ApiError, ApiResult};
 use crate::views::Health;
 use actix_web::{HttpResponse, get, web};
-use slipway_core::{RunQuery, Status};
 use std::time::Duration;
 
 /// The process is up.
@@ -56,31 +55,15 @@ pub async fn readyz(st: web::Data<State>) -> HttpResponse {
 )]
 #[get("/metrics")]
 pub async fn metrics(st: web::Data<State>) -> ApiResult<HttpResponse> {
-    let store = st.app().engine().store().clone();
+    let stats = st.app().stats().await?;
     let m = st.metrics();
-    for status in Status::ALL {
-        let q = RunQuery {
-            statuses: vec![status],
-            ..RunQuery::default()
-        };
-        let n = store.count_runs(&q).await.map_err(ApiError::internal)?;
+    for (status, n) in stats.runs_by_status {
         m.runs
             .with_label_values(&[status.as_str()])
             .set(i64::try_from(n).unwrap_or(i64::MAX));
     }
-    let running = store
-        .list_runs(&RunQuery {
-            statuses: vec![Status::Running],
-            ..RunQuery::default()
-        })
-        .await
-        .map_err(ApiError::internal)?;
-    let jobs = running
-        .iter()
-        .flat_map(|r| r.stages.iter().flat_map(|s| s.jobs.iter()))
-        .filter(|j| j.status == Status::Running)
-        .count();
-    m.jobs_running.set(i64::try_from(jobs).unwrap_or(i64::MAX));
+    m.jobs_running
+        .set(i64::try_from(stats.jobs_running).unwrap_or(i64::MAX));
     let text = m.render().map_err(ApiError::internal)?;
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")

@@ -1,0 +1,341 @@
+//! Applications: a repository bound to trigger rules, a template path
+//! and a webhook secret. What starts their runs is in `dispatch`,
+//! `webhooks` and `schedules`; see docs/applications.md.
+
+use super::{App, DomainError, Result, check_name, new_id};
+use crate::catalog::{Application, Page, PageRequest, Repository, TriggerRule};
+use crate::filter::{Filter, FilterError};
+use crate::secrets;
+use crate::webhook::Provider;
+use chrono::Utc;
+use slipway_core::{Problem, Status};
+
+/// Where an application's workflow template is, unless it says otherwise.
+pub const DEFAULT_TEMPLATE_PATH: &str = ".slipway/workflow.yaml";
+/// The branch an application uses unless it says otherwise.
+pub const DEFAULT_BRANCH: &str = "main";
+/// The longest secret value accepted, in bytes.
+pub const MAX_SECRET_LEN: usize = crate::limits::MAX_VALUE_BYTES;
+/// The trigger events a rule may name.
+pub const TRIGGER_EVENTS: [&str; 3] = ["push", "tag_push", "pull_request"];
+
+/// What a trigger detail records, by key (also read back by the store for
+/// an application's latest run).
+pub mod detail {
+    pub use slipway_core::record::detail_keys::{AUTHOR, COMMIT, MESSAGE, REF};
+    /// The application the run belongs to.
+    pub const APPLICATION: &str = "application";
+    /// The template path the plan was read from.
+    pub const TEMPLATE: &str = "template";
+    /// The run a redeploy repeats.
+    pub const REPEATS: &str = "repeats";
+    /// The runs a newer push cancelled (comma-separated).
+    pub const SUPERSEDES: &str = "supersedes";
+    /// The webhook delivery id.
+    pub const DELIVERY: &str = "delivery";
+    /// The webhook event name.
+    pub const EVENT: &str = "event";
+    /// The schedule that fired.
+    pub const SCHEDULE: &str = "schedule";
+    /// The fire time a schedule started the run for.
+    pub const FIRE_TIME: &str = "fire_time";
+}
+
+/// A repository as given to create or update an application.
+#[derive(Debug, Clone, Default)]
+pub struct RepositoryInput {
+    /// `github`, `gitlab`, `gitee` or `generic`.
+    pub provider: Option<String>,
+    /// The owner on the host.
+    pub owner: Option<String>,
+    /// The repository's name on the host.
+    pub name: Option<String>,
+    /// The clone URL.
+    pub url: Option<String>,
+    /// The host's id for it.
+    pub provider_repo_id: Option<String>,
+}
+
+/// What creating or updating an application takes; on update, absent
+/// fields keep their value.
+#[derive(Debug, Clone, Default)]
+pub struct ApplicationInput {
+    /// Unique in the project.
+    pub name: Option<String>,
+    /// Free text.
+    pub description: Option<String>,
+    /// Its repository (on update, the given fields replace).
+    pub repository: Option<RepositoryInput>,
+    /// Default `main`.
+    pub default_branch: Option<String>,
+    /// Default [`DEFAULT_TEMPLATE_PATH`].
+    pub template_path: Option<String>,
+    /// Webhook rules (replace all on update).
+    pub triggers: Option<Vec<TriggerRule>>,
+    /// Cancel older runs of a ref when a newer push arrives.
+    pub cancel_superseded: Option<bool>,
+    /// The webhook secret (write-only; empty removes it).
+    pub webhook_secret: Option<String>,
+}
+
+/// A relative path inside a repository: no `..`, no leading `/`, no
+/// empty segment.
+fn check_repo_path(path: &str, at: &str, problems: &mut Vec<Problem>) {
+    if path.is_empty() {
+        problems.push(Problem::new(at, "required"));
+    } else if path.starts_with('/')
+        || path
+            .split('/')
+            .any(|s| s.is_empty() || s == ".." || s == ".")
+        || path.contains('\\')
+        || path.chars().any(char::is_control)
+    {
+        problems.push(Problem::new(
+            at,
+            "must be a relative path inside the repository (no `..`, `.`, empty parts or leading `/`)",
+        ));
+    }
+}
+
+pub(crate) fn check_ref_name(name: &str, at: &str, problems: &mut Vec<Problem>) {
+    if name.trim().is_empty() {
+        problems.push(Problem::new(at, "required"));
+    } else if name.chars().any(|c| c.is_whitespace() || c.is_control())
+        || name.contains("..")
+        || name.starts_with('-')
+    {
+        problems.push(Problem::new(at, "is not a valid git ref name"));
+    }
+}
+
+impl App {
+    /// A compiled filter, from the cache when its source was seen before;
+    /// compiling (a thread of its own, see `Filter::compile`) runs on a
+    /// blocking thread, never on the async workers.
+    pub(crate) async fn filter(&self, source: &str) -> std::result::Result<Filter, FilterError> {
+        if let Some(f) = crate::app::lock(&self.caches.filters).get(source) {
+            return Ok(f.clone());
+        }
+        let owned = source.to_owned();
+        let compiled = tokio::task::spawn_blocking(move || Filter::compile(&owned))
+            .await
+            .map_err(|e| FilterError::Compile {
+                message: format!("the compiler task failed: {e}"),
+            })??;
+        let mut cache = crate::app::lock(&self.caches.filters);
+        if cache.len() >= 4096 {
+            cache.clear();
+        }
+        cache.insert(source.to_owned(), compiled.clone());
+        Ok(compiled)
+    }
+
+    // ---- applications ----
+
+    async fn check_triggers(&self, rules: &[TriggerRule], problems: &mut Vec<Problem>) {
+        for (i, rule) in rules.iter().enumerate() {
+            if !TRIGGER_EVENTS.contains(&rule.event.as_str()) {
+                problems.push(Problem::new(
+                    format!("triggers[{i}].event"),
+                    format!("must be one of {}", TRIGGER_EVENTS.join(", ")),
+                ));
+            }
+            if let Err(e) = self.filter(&rule.filter).await {
+                problems.push(Problem::new(format!("triggers[{i}].filter"), e.to_string()));
+            }
+            if !rule.template.is_empty() {
+                check_repo_path(&rule.template, &format!("triggers[{i}].template"), problems);
+            }
+        }
+    }
+
+    async fn apply_input(
+        &self,
+        app: &mut Application,
+        input: ApplicationInput,
+        creating: bool,
+    ) -> Result<()> {
+        let mut problems = Vec::new();
+        if let Some(name) = input.name {
+            app.name = name;
+        }
+        check_name("name", &app.name, &mut problems);
+        if let Some(d) = input.description {
+            app.description = d;
+        }
+        match input.repository {
+            Some(r) => {
+                match r.provider.map(|p| p.parse::<Provider>()) {
+                    Some(Ok(p)) => app.repository.provider = p,
+                    Some(Err(_)) => problems.push(Problem::new(
+                        "repository.provider",
+                        "must be one of github, gitlab, gitee, generic",
+                    )),
+                    None if creating => {
+                        problems.push(Problem::new("repository.provider", "required"));
+                    }
+                    None => {}
+                }
+                if let Some(v) = r.owner {
+                    app.repository.owner = v;
+                }
+                if let Some(v) = r.name {
+                    app.repository.name = v;
+                }
+                if let Some(v) = r.url {
+                    app.repository.url = v;
+                }
+                if let Some(v) = r.provider_repo_id {
+                    app.repository.provider_repo_id = v;
+                }
+            }
+            None if creating => problems.push(Problem::new("repository", "required")),
+            None => {}
+        }
+        for (field, value) in [
+            ("repository.owner", &app.repository.owner),
+            ("repository.name", &app.repository.name),
+        ] {
+            if value.trim().is_empty() {
+                problems.push(Problem::new(field, "required"));
+            }
+        }
+        let url = &app.repository.url;
+        if url.trim().is_empty() {
+            problems.push(Problem::new("repository.url", "required"));
+        } else if !["https://", "http://", "git://", "ssh://", "file://"]
+            .iter()
+            .any(|s| url.starts_with(s))
+            || url.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            problems.push(Problem::new(
+                "repository.url",
+                "must be an https://, http://, git://, ssh:// or file:// URL",
+            ));
+        }
+        if let Some(b) = input.default_branch {
+            app.default_branch = b;
+        }
+        check_ref_name(&app.default_branch, "default_branch", &mut problems);
+        if let Some(t) = input.template_path {
+            app.template_path = t;
+        }
+        check_repo_path(&app.template_path, "template_path", &mut problems);
+        if let Some(rules) = input.triggers {
+            app.triggers = rules;
+        }
+        self.check_triggers(&app.triggers, &mut problems).await;
+        if let Some(c) = input.cancel_superseded {
+            app.cancel_superseded = c;
+        }
+        if !problems.is_empty() {
+            return Err(DomainError::Invalid(problems));
+        }
+        if let Some(secret) = input.webhook_secret {
+            app.webhook_secret = if secret.is_empty() {
+                None
+            } else {
+                Some(secrets::seal(self.key()?, &secret, &webhook_aad(&app.id))?)
+            };
+        }
+        Ok(())
+    }
+
+    /// Creates an application in a project.
+    pub async fn create_application(
+        &self,
+        project_id: &str,
+        input: ApplicationInput,
+    ) -> Result<Application> {
+        self.project(project_id).await?;
+        let now = Utc::now();
+        let mut app = Application {
+            id: new_id(),
+            project_id: project_id.to_owned(),
+            name: String::new(),
+            description: String::new(),
+            repository: Repository {
+                provider: Provider::Generic,
+                owner: String::new(),
+                name: String::new(),
+                url: String::new(),
+                provider_repo_id: String::new(),
+            },
+            default_branch: DEFAULT_BRANCH.to_owned(),
+            template_path: DEFAULT_TEMPLATE_PATH.to_owned(),
+            triggers: Vec::new(),
+            cancel_superseded: false,
+            webhook_secret: None,
+            created_at: now,
+            updated_at: now,
+            last_run: None,
+        };
+        self.apply_input(&mut app, input, true).await?;
+        self.catalog.insert_application(&app).await?;
+        Ok(app)
+    }
+
+    /// An application, with its latest run.
+    pub async fn application(&self, id: &str) -> Result<Application> {
+        self.catalog
+            .application(id)
+            .await?
+            .ok_or_else(|| DomainError::NotFound {
+                kind: "application",
+                id: id.to_owned(),
+            })
+    }
+
+    /// A page of applications (of one project, or all), sorted by `name`,
+    /// `created_at` or `last_run_at`, optionally only those whose latest
+    /// run has `last_status`.
+    pub async fn applications(
+        &self,
+        project_id: Option<&str>,
+        last_status: Option<Status>,
+        page: &PageRequest,
+    ) -> Result<Page<Application>> {
+        if let Some(p) = project_id {
+            self.project(p).await?;
+        }
+        let status = last_status.map(|s| s.as_str());
+        Ok(self.catalog.applications(project_id, status, page).await?)
+    }
+
+    /// Changes an application; absent fields keep their value.
+    pub async fn update_application(
+        &self,
+        id: &str,
+        input: ApplicationInput,
+    ) -> Result<Application> {
+        let mut app = self.application(id).await?;
+        self.apply_input(&mut app, input, false).await?;
+        app.updated_at = Utc::now();
+        if !self.catalog.update_application(&app).await? {
+            return Err(DomainError::NotFound {
+                kind: "application",
+                id: id.to_owned(),
+            });
+        }
+        self.application(id).await
+    }
+
+    /// Deletes an application with its secrets and schedules; refused
+    /// while it has active runs.
+    pub async fn delete_application(&self, id: &str) -> Result<()> {
+        self.application(id).await?;
+        self.refuse_active(&[id.to_owned()], "application").await?;
+        if !self.catalog.delete_application(id).await? {
+            return Err(DomainError::NotFound {
+                kind: "application",
+                id: id.to_owned(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The AAD of an application's webhook secret.
+pub(crate) fn webhook_aad(app_id: &str) -> String {
+    format!("application/{app_id}/webhook")
+}

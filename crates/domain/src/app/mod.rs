@@ -1,0 +1,168 @@
+//! `App`: the use cases every API calls, on top of the engine and the
+//! catalog store, one file per topic. A dialect (an HTTP API) is written
+//! against `App` and the view types alone: it never reaches the engine or
+//! a store, and never decides a permission itself.
+
+pub mod applications;
+mod dispatch;
+mod logs;
+mod permissions;
+mod projects;
+mod runs;
+mod schedules;
+mod secrets;
+mod tokens;
+mod webhooks;
+mod workflows;
+
+pub use applications::{
+    ApplicationInput, DEFAULT_BRANCH, DEFAULT_TEMPLATE_PATH, MAX_SECRET_LEN, RepositoryInput,
+    TRIGGER_EVENTS, detail,
+};
+pub use dispatch::DispatchInput;
+pub use logs::{Followed, JobLog, LogFollow, LogStart, job_over_for_good};
+pub use permissions::{Permission, may};
+pub use projects::ProjectInput;
+pub use runs::{RunFilter, ServerStats};
+pub use schedules::{ScheduleDetail, ScheduleInput};
+pub use secrets::RunSecrets;
+pub use tokens::{NewToken, TOKEN_PREFIX, hash_secret};
+pub use webhooks::HookOutcome;
+
+use crate::catalog::{CatalogStore, Page};
+use crate::secrets::SecretKey;
+use slipway_core::source::GitSource;
+use slipway_core::{Engine, Problem, Registry, Status};
+use std::sync::Arc;
+
+pub use crate::error::DomainError;
+pub(crate) use crate::error::params_problems;
+
+/// A result of a use case.
+pub type Result<T, E = DomainError> = std::result::Result<T, E>;
+
+/// Who is calling.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The token's name.
+    pub name: String,
+    /// The token's id.
+    pub token_id: String,
+    /// May manage tokens.
+    pub is_admin: bool,
+}
+
+/// Statuses in which a run is not finished.
+pub const ACTIVE: [Status; 4] = [
+    Status::Created,
+    Status::Queued,
+    Status::Running,
+    Status::WaitingApproval,
+];
+
+/// How long an authenticated token and a page of runs are kept in memory.
+/// Within one server both are dropped at once when they change (a revoke,
+/// any status change of a run); the time only bounds how long another
+/// server sharing the database may lag behind.
+pub const CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// At most this many cached entries of each kind.
+const CACHE_ENTRIES: usize = 1024;
+
+/// Which page of which runs (the key of a cached page).
+type RunListKey = (Option<String>, Vec<Status>, u32, u32, bool);
+
+/// A cached page of runs: the engine generation it was read at, when, and
+/// the page.
+type CachedPage = (u64, std::time::Instant, Arc<Page<slipway_core::RunSummary>>);
+
+#[derive(Default)]
+pub(crate) struct Caches {
+    /// Token hash → the caller, and when it was looked up.
+    callers: std::sync::Mutex<std::collections::HashMap<String, (Caller, std::time::Instant)>>,
+    /// Run list pages, with the engine generation they were read at.
+    run_pages: std::sync::Mutex<std::collections::HashMap<RunListKey, CachedPage>>,
+    /// Compiled trigger filters, by source.
+    pub(crate) filters: std::sync::Mutex<std::collections::HashMap<String, crate::filter::Filter>>,
+}
+
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The application: every use case, for every API.
+#[derive(Clone)]
+pub struct App {
+    pub(crate) catalog: Arc<dyn CatalogStore>,
+    pub(crate) engine: Engine,
+    registry: Registry,
+    pub(crate) caches: Arc<Caches>,
+    pub(crate) secret_key: Option<Arc<crate::secrets::SecretKey>>,
+    pub(crate) git: Option<Arc<dyn slipway_core::source::GitSource>>,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App").finish_non_exhaustive()
+    }
+}
+
+pub(crate) fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+pub(crate) fn check_name(path: &str, name: &str, problems: &mut Vec<Problem>) {
+    let trimmed = name.trim();
+    if trimmed.is_empty() {
+        problems.push(Problem::new(path, "required"));
+    } else if let Some(why) = crate::limits::name_problem(trimmed) {
+        problems.push(Problem::new(path, why));
+    } else if trimmed != name {
+        problems.push(Problem::new(path, "no leading or trailing spaces"));
+    }
+}
+
+impl App {
+    /// The application on `catalog` and `engine`; `registry` must be the
+    /// engine's (it validates definitions).
+    pub fn new(catalog: Arc<dyn CatalogStore>, engine: Engine, registry: Registry) -> Self {
+        App {
+            catalog,
+            engine,
+            registry,
+            caches: Arc::default(),
+            secret_key: None,
+            git: None,
+        }
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Sets the key that seals secrets (required for secrets and webhook
+    /// secrets).
+    pub fn with_secret_key(mut self, key: SecretKey) -> Self {
+        self.secret_key = Some(Arc::new(key));
+        self
+    }
+
+    /// Sets where application templates and commits are read from.
+    pub fn with_git(mut self, git: Arc<dyn GitSource>) -> Self {
+        self.git = Some(git);
+        self
+    }
+
+    pub(crate) fn key(&self) -> Result<&SecretKey> {
+        self.secret_key
+            .as_deref()
+            .ok_or_else(|| DomainError::Internal("no secret key is configured".into()))
+    }
+
+    pub(crate) fn git(&self) -> Result<&Arc<dyn GitSource>> {
+        self.git
+            .as_ref()
+            .ok_or_else(|| DomainError::Internal("no git source is configured".into()))
+    }
+}

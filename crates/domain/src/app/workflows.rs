@@ -1,0 +1,150 @@
+//! Workflows and their versions.
+
+use super::{App, Caller, DomainError, Result, new_id};
+use crate::catalog::{Page, PageRequest, Workflow, WorkflowVersion};
+use crate::definition::{Format, WorkflowDefinition};
+use chrono::Utc;
+use slipway_core::Problem;
+
+impl App {
+    /// Parses and validates a definition text.
+    pub fn check_definition(&self, text: &str, format: Format) -> Result<WorkflowDefinition> {
+        let def = WorkflowDefinition::parse(text, format)
+            .map_err(|e| DomainError::Invalid(e.problems()))?;
+        def.validate(&self.registry).map_err(DomainError::Invalid)?;
+        Ok(def)
+    }
+
+    fn version_of(
+        &self,
+        workflow_id: &str,
+        version: i32,
+        def: &WorkflowDefinition,
+        text: &str,
+        format: Format,
+        by: Option<&Caller>,
+    ) -> Result<WorkflowVersion> {
+        Ok(WorkflowVersion {
+            workflow_id: workflow_id.to_owned(),
+            version,
+            definition: serde_json::to_value(def)
+                .map_err(|e| DomainError::Internal(format!("definition to JSON: {e}")))?,
+            format,
+            source: text.to_owned(),
+            created_by: by.map(|c| c.name.clone()),
+            created_at: Utc::now(),
+        })
+    }
+
+    /// Creates a workflow in a project from a definition (its `name` names
+    /// the workflow).
+    pub async fn create_workflow(
+        &self,
+        project_id: &str,
+        text: &str,
+        format: Format,
+        by: Option<&Caller>,
+    ) -> Result<(Workflow, WorkflowVersion)> {
+        self.project(project_id).await?;
+        let def = self.check_definition(text, format)?;
+        let now = Utc::now();
+        let workflow = Workflow {
+            id: new_id(),
+            project_id: project_id.to_owned(),
+            name: def.name.clone(),
+            latest_version: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        let version = self.version_of(&workflow.id, 1, &def, text, format, by)?;
+        self.catalog.insert_workflow(&workflow, &version).await?;
+        Ok((workflow, version))
+    }
+
+    /// Adds a version to a workflow. The definition's name must stay the
+    /// workflow's.
+    pub async fn update_workflow(
+        &self,
+        id: &str,
+        text: &str,
+        format: Format,
+        by: Option<&Caller>,
+    ) -> Result<(Workflow, WorkflowVersion)> {
+        let mut workflow = self.workflow(id).await?;
+        let def = self.check_definition(text, format)?;
+        if def.name != workflow.name {
+            return Err(DomainError::Invalid(vec![Problem::new(
+                "name",
+                format!(
+                    "must stay `{}` (a workflow keeps its name; create another workflow instead)",
+                    workflow.name
+                ),
+            )]));
+        }
+        let next = workflow.latest_version + 1;
+        let version = self.version_of(id, next, &def, text, format, by)?;
+        self.catalog.add_version(&version).await?;
+        workflow.latest_version = next;
+        workflow.updated_at = version.created_at;
+        Ok((workflow, version))
+    }
+
+    /// A workflow.
+    pub async fn workflow(&self, id: &str) -> Result<Workflow> {
+        self.catalog
+            .workflow(id)
+            .await?
+            .ok_or_else(|| DomainError::NotFound {
+                kind: "workflow",
+                id: id.to_owned(),
+            })
+    }
+
+    /// A version of a workflow (`None`: the latest).
+    pub async fn workflow_version(
+        &self,
+        id: &str,
+        version: Option<i32>,
+    ) -> Result<(Workflow, WorkflowVersion)> {
+        let workflow = self.workflow(id).await?;
+        let v = version.unwrap_or(workflow.latest_version);
+        let found = self
+            .catalog
+            .version(id, v)
+            .await?
+            .ok_or_else(|| DomainError::NotFound {
+                kind: "workflow version",
+                id: format!("{v} of workflow {id}"),
+            })?;
+        Ok((workflow, found))
+    }
+
+    /// A page of a project's workflows.
+    pub async fn workflows(&self, project_id: &str, page: &PageRequest) -> Result<Page<Workflow>> {
+        self.project(project_id).await?;
+        Ok(self.catalog.workflows(project_id, page).await?)
+    }
+
+    /// A page of a workflow's versions, newest first.
+    pub async fn workflow_versions(
+        &self,
+        id: &str,
+        page: &PageRequest,
+    ) -> Result<Page<WorkflowVersion>> {
+        self.workflow(id).await?;
+        Ok(self.catalog.versions(id, page).await?)
+    }
+
+    /// Deletes a workflow; refused while it has active runs.
+    pub async fn delete_workflow(&self, id: &str) -> Result<()> {
+        self.workflow(id).await?;
+        self.refuse_active(&[id.to_owned()], "workflow").await?;
+        if !self.catalog.delete_workflow(id).await? {
+            return Err(DomainError::NotFound {
+                kind: "workflow",
+                id: id.to_owned(),
+            });
+        }
+        Ok(())
+    }
+}

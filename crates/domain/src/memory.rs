@@ -1,0 +1,665 @@
+//! An in-memory [`CatalogStore`], beside core's in-memory run store and
+//! log sink: with them, [`crate::App`] runs with no database at all (use
+//! case tests, an API built in process, an embedding tool). It keeps the
+//! rules the SQL store keeps: unique names, versions added only on the
+//! latest, deletes that take what belongs to the deleted thing along,
+//! deliveries recorded once, fire times claimed by compare-and-set.
+//! Nothing survives the process.
+
+use crate::applications::detail;
+use crate::catalog::{
+    ApiToken, Application, CatalogStore, CatalogStoreError, LastRun, Order, Page, PageRequest,
+    Project, ScheduleTarget, SecretMeta, StoredSchedule, Workflow, WorkflowVersion,
+};
+use crate::secrets::SecretOwner;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use slipway_core::{RunId, RunStore};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// A stored secret: its sealed value, when it was created and updated.
+type SealedSecret = (String, DateTime<Utc>, DateTime<Utc>);
+
+/// Everything the catalog holds.
+#[derive(Default)]
+struct Data {
+    projects: BTreeMap<String, Project>,
+    workflows: BTreeMap<String, Workflow>,
+    /// (workflow id, version) → version.
+    versions: BTreeMap<(String, i32), WorkflowVersion>,
+    /// id → (token, secret hash).
+    tokens: BTreeMap<String, (ApiToken, String)>,
+    applications: BTreeMap<String, Application>,
+    /// application id → its latest run's id.
+    last_runs: HashMap<String, String>,
+    /// (owner key, name) → (sealed value, created, updated).
+    secrets: BTreeMap<(String, String), SealedSecret>,
+    /// (application id, delivery id).
+    deliveries: BTreeSet<(String, String)>,
+    schedules: BTreeMap<String, StoredSchedule>,
+}
+
+/// The catalog in memory. Cheap to clone; clones share their data.
+#[derive(Clone, Default)]
+pub struct MemoryCatalog {
+    data: Arc<Mutex<Data>>,
+    /// Where applications' latest runs are read from (none: applications
+    /// show no latest run).
+    runs: Option<Arc<dyn RunStore>>,
+}
+
+impl std::fmt::Debug for MemoryCatalog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryCatalog").finish_non_exhaustive()
+    }
+}
+
+impl MemoryCatalog {
+    /// An empty catalog whose applications show no latest run.
+    pub fn new() -> Self {
+        MemoryCatalog::default()
+    }
+
+    /// An empty catalog that reads applications' latest runs from `runs`
+    /// (the engine's run store), as the SQL store joins them.
+    pub fn with_runs(runs: Arc<dyn RunStore>) -> Self {
+        MemoryCatalog {
+            data: Arc::default(),
+            runs: Some(runs),
+        }
+    }
+
+    fn data(&self) -> MutexGuard<'_, Data> {
+        self.data.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// `app` with its latest run filled in from the run store.
+    async fn with_last_run(&self, mut app: Application) -> Result<Application, CatalogStoreError> {
+        let id = self.data().last_runs.get(&app.id).cloned();
+        app.last_run = match (id, &self.runs) {
+            (Some(id), Some(runs)) => runs.get_run(&RunId(id)).await?.map(|r| LastRun {
+                run_id: r.id.to_string(),
+                commit: r.trigger.detail.get(detail::COMMIT).cloned(),
+                message: r.trigger.detail.get(detail::MESSAGE).cloned(),
+                git_ref: r.trigger.detail.get(detail::REF).cloned(),
+                status: r.status.as_str().to_owned(),
+                completed: r.status.is_terminal(),
+                created_at: r.created_at,
+            }),
+            _ => None,
+        };
+        Ok(app)
+    }
+}
+
+/// The page `page` of `items`, already sorted.
+fn page_of<T>(items: Vec<T>, page: &PageRequest) -> Page<T> {
+    let total = items.len() as u64;
+    let skip = usize::try_from(page.offset()).unwrap_or(usize::MAX);
+    Page {
+        items: items
+            .into_iter()
+            .skip(skip)
+            .take(page.per_page as usize)
+            .collect(),
+        total,
+        page: page.page,
+        per_page: page.per_page,
+    }
+}
+
+/// Sorts by `key`, then by id, in `order`.
+fn sort_by<T, K: Ord>(items: &mut [T], order: Order, key: impl Fn(&T) -> (K, String)) {
+    items.sort_by(|a, b| {
+        let o = key(a).cmp(&key(b));
+        if order == Order::Desc { o.reverse() } else { o }
+    });
+}
+
+fn sort_named<T>(
+    items: &mut [T],
+    page: &PageRequest,
+    name: impl Fn(&T) -> (&str, DateTime<Utc>, &str),
+) {
+    if page.sort == "created_at" {
+        sort_by(items, page.order, |t| {
+            let (_, at, id) = name(t);
+            (at, id.to_owned())
+        });
+    } else {
+        sort_by(items, page.order, |t| {
+            let (n, _, id) = name(t);
+            (n.to_owned(), id.to_owned())
+        });
+    }
+}
+
+/// The owner keys of an application's and a project's secrets.
+fn owner_of_app(id: &str) -> String {
+    SecretOwner::Application(id).key()
+}
+
+impl Data {
+    fn drop_application(&mut self, id: &str) {
+        self.applications.remove(id);
+        self.last_runs.remove(id);
+        let owner = owner_of_app(id);
+        self.secrets.retain(|(o, _), _| *o != owner);
+        self.deliveries.retain(|(a, _)| a != id);
+        self.schedules
+            .retain(|_, s| !(s.target == ScheduleTarget::Application && s.target_id == id));
+    }
+
+    fn drop_workflow(&mut self, id: &str) {
+        self.workflows.remove(id);
+        self.versions.retain(|(w, _), _| w != id);
+        self.schedules
+            .retain(|_, s| !(s.target == ScheduleTarget::Workflow && s.target_id == id));
+    }
+}
+
+#[async_trait]
+impl CatalogStore for MemoryCatalog {
+    async fn insert_project(&self, project: &Project) -> Result<(), CatalogStoreError> {
+        let mut d = self.data();
+        if d.projects.values().any(|p| p.name == project.name) {
+            return Err(CatalogStoreError::Duplicate(format!(
+                "a project named `{}` exists already",
+                project.name
+            )));
+        }
+        d.projects.insert(project.id.clone(), project.clone());
+        Ok(())
+    }
+
+    async fn project(&self, id: &str) -> Result<Option<Project>, CatalogStoreError> {
+        Ok(self.data().projects.get(id).cloned())
+    }
+
+    async fn projects(&self, page: &PageRequest) -> Result<Page<Project>, CatalogStoreError> {
+        let mut all: Vec<Project> = self.data().projects.values().cloned().collect();
+        sort_named(&mut all, page, |p| (&p.name, p.created_at, &p.id));
+        Ok(page_of(all, page))
+    }
+
+    async fn update_project(&self, project: &Project) -> Result<bool, CatalogStoreError> {
+        let mut d = self.data();
+        if d.projects
+            .values()
+            .any(|p| p.name == project.name && p.id != project.id)
+        {
+            return Err(CatalogStoreError::Duplicate(format!(
+                "a project named `{}` exists already",
+                project.name
+            )));
+        }
+        match d.projects.get_mut(&project.id) {
+            Some(p) => {
+                p.name = project.name.clone();
+                p.description = project.description.clone();
+                p.updated_at = project.updated_at;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    async fn delete_project(&self, id: &str) -> Result<bool, CatalogStoreError> {
+        let mut d = self.data();
+        if d.projects.remove(id).is_none() {
+            return Ok(false);
+        }
+        let workflows: Vec<String> = d
+            .workflows
+            .values()
+            .filter(|w| w.project_id == id)
+            .map(|w| w.id.clone())
+            .collect();
+        for w in workflows {
+            d.drop_workflow(&w);
+        }
+        let apps: Vec<String> = d
+            .applications
+            .values()
+            .filter(|a| a.project_id == id)
+            .map(|a| a.id.clone())
+            .collect();
+        for a in apps {
+            d.drop_application(&a);
+        }
+        let owner = SecretOwner::Project(id).key();
+        d.secrets.retain(|(o, _), _| *o != owner);
+        Ok(true)
+    }
+
+    async fn insert_workflow(
+        &self,
+        workflow: &Workflow,
+        first: &WorkflowVersion,
+    ) -> Result<(), CatalogStoreError> {
+        let mut d = self.data();
+        if !d.projects.contains_key(&workflow.project_id) {
+            return Err(CatalogStoreError::Missing("the project is gone".into()));
+        }
+        if d.workflows
+            .values()
+            .any(|w| w.project_id == workflow.project_id && w.name == workflow.name)
+        {
+            return Err(CatalogStoreError::Duplicate(format!(
+                "the project has a workflow named `{}` already",
+                workflow.name
+            )));
+        }
+        d.workflows.insert(workflow.id.clone(), workflow.clone());
+        d.versions
+            .insert((workflow.id.clone(), first.version), first.clone());
+        Ok(())
+    }
+
+    async fn add_version(&self, version: &WorkflowVersion) -> Result<(), CatalogStoreError> {
+        let mut d = self.data();
+        let Some(w) = d.workflows.get_mut(&version.workflow_id) else {
+            return Err(CatalogStoreError::Missing("the workflow is gone".into()));
+        };
+        if w.latest_version + 1 != version.version {
+            return Err(CatalogStoreError::Duplicate(
+                "the workflow changed meanwhile; fetch it and try again".into(),
+            ));
+        }
+        w.latest_version = version.version;
+        w.updated_at = version.created_at;
+        d.versions.insert(
+            (version.workflow_id.clone(), version.version),
+            version.clone(),
+        );
+        Ok(())
+    }
+
+    async fn workflow(&self, id: &str) -> Result<Option<Workflow>, CatalogStoreError> {
+        Ok(self.data().workflows.get(id).cloned())
+    }
+
+    async fn workflows(
+        &self,
+        project_id: &str,
+        page: &PageRequest,
+    ) -> Result<Page<Workflow>, CatalogStoreError> {
+        let mut all: Vec<Workflow> = self
+            .data()
+            .workflows
+            .values()
+            .filter(|w| w.project_id == project_id)
+            .cloned()
+            .collect();
+        sort_named(&mut all, page, |w| (&w.name, w.created_at, &w.id));
+        Ok(page_of(all, page))
+    }
+
+    async fn workflow_ids(&self, project_id: &str) -> Result<Vec<String>, CatalogStoreError> {
+        Ok(self
+            .data()
+            .workflows
+            .values()
+            .filter(|w| w.project_id == project_id)
+            .map(|w| w.id.clone())
+            .collect())
+    }
+
+    async fn version(
+        &self,
+        workflow_id: &str,
+        version: i32,
+    ) -> Result<Option<WorkflowVersion>, CatalogStoreError> {
+        Ok(self
+            .data()
+            .versions
+            .get(&(workflow_id.to_owned(), version))
+            .cloned())
+    }
+
+    async fn versions(
+        &self,
+        workflow_id: &str,
+        page: &PageRequest,
+    ) -> Result<Page<WorkflowVersion>, CatalogStoreError> {
+        let mut all: Vec<WorkflowVersion> = self
+            .data()
+            .versions
+            .values()
+            .filter(|v| v.workflow_id == workflow_id)
+            .cloned()
+            .collect();
+        all.sort_by_key(|v| std::cmp::Reverse(v.version));
+        Ok(page_of(all, page))
+    }
+
+    async fn delete_workflow(&self, id: &str) -> Result<bool, CatalogStoreError> {
+        let mut d = self.data();
+        if !d.workflows.contains_key(id) {
+            return Ok(false);
+        }
+        d.drop_workflow(id);
+        Ok(true)
+    }
+
+    async fn insert_token(
+        &self,
+        token: &ApiToken,
+        secret_hash: &str,
+    ) -> Result<(), CatalogStoreError> {
+        let mut d = self.data();
+        if d.tokens.values().any(|(_, h)| h == secret_hash) || d.tokens.contains_key(&token.id) {
+            return Err(CatalogStoreError::Duplicate(
+                "that token exists already".into(),
+            ));
+        }
+        d.tokens
+            .insert(token.id.clone(), (token.clone(), secret_hash.to_owned()));
+        Ok(())
+    }
+
+    async fn token_by_hash(
+        &self,
+        secret_hash: &str,
+    ) -> Result<Option<(ApiToken, String)>, CatalogStoreError> {
+        Ok(self
+            .data()
+            .tokens
+            .values()
+            .find(|(_, h)| h == secret_hash)
+            .cloned())
+    }
+
+    async fn tokens(&self) -> Result<Vec<ApiToken>, CatalogStoreError> {
+        let mut all: Vec<ApiToken> = self
+            .data()
+            .tokens
+            .values()
+            .map(|(t, _)| t.clone())
+            .collect();
+        all.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
+        Ok(all)
+    }
+
+    async fn revoke_token(&self, id: &str, at: DateTime<Utc>) -> Result<bool, CatalogStoreError> {
+        match self.data().tokens.get_mut(id) {
+            Some((t, _)) => {
+                t.revoked_at.get_or_insert(at);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    async fn touch_token(&self, id: &str, at: DateTime<Utc>) -> Result<(), CatalogStoreError> {
+        if let Some((t, _)) = self.data().tokens.get_mut(id) {
+            t.last_used_at = Some(at);
+        }
+        Ok(())
+    }
+
+    async fn count_tokens(&self) -> Result<u64, CatalogStoreError> {
+        Ok(self.data().tokens.len() as u64)
+    }
+
+    async fn insert_application(&self, app: &Application) -> Result<(), CatalogStoreError> {
+        let mut d = self.data();
+        if !d.projects.contains_key(&app.project_id) {
+            return Err(CatalogStoreError::Missing("the project is gone".into()));
+        }
+        if d.applications
+            .values()
+            .any(|a| a.project_id == app.project_id && a.name == app.name)
+        {
+            return Err(CatalogStoreError::Duplicate(format!(
+                "the project has an application named `{}` already",
+                app.name
+            )));
+        }
+        let mut stored = app.clone();
+        stored.last_run = None;
+        d.applications.insert(app.id.clone(), stored);
+        Ok(())
+    }
+
+    async fn application(&self, id: &str) -> Result<Option<Application>, CatalogStoreError> {
+        let found = self.data().applications.get(id).cloned();
+        match found {
+            Some(app) => Ok(Some(self.with_last_run(app).await?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn applications(
+        &self,
+        project_id: Option<&str>,
+        last_status: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<Application>, CatalogStoreError> {
+        let found: Vec<Application> = self
+            .data()
+            .applications
+            .values()
+            .filter(|a| project_id.is_none_or(|p| a.project_id == p))
+            .cloned()
+            .collect();
+        let mut all = Vec::with_capacity(found.len());
+        for app in found {
+            let app = self.with_last_run(app).await?;
+            if last_status.is_none_or(|s| app.last_run.as_ref().is_some_and(|r| r.status == s)) {
+                all.push(app);
+            }
+        }
+        if page.sort == "last_run_at" {
+            sort_by(&mut all, page.order, |a| {
+                (a.last_run.as_ref().map(|r| r.created_at), a.id.clone())
+            });
+        } else {
+            sort_named(&mut all, page, |a| (&a.name, a.created_at, &a.id));
+        }
+        Ok(page_of(all, page))
+    }
+
+    async fn update_application(&self, app: &Application) -> Result<bool, CatalogStoreError> {
+        let mut d = self.data();
+        if d.applications
+            .values()
+            .any(|a| a.project_id == app.project_id && a.name == app.name && a.id != app.id)
+        {
+            return Err(CatalogStoreError::Duplicate(format!(
+                "the project has an application named `{}` already",
+                app.name
+            )));
+        }
+        match d.applications.get_mut(&app.id) {
+            Some(stored) => {
+                let (project_id, created_at) = (stored.project_id.clone(), stored.created_at);
+                *stored = Application {
+                    project_id,
+                    created_at,
+                    last_run: None,
+                    ..app.clone()
+                };
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    async fn delete_application(&self, id: &str) -> Result<bool, CatalogStoreError> {
+        let mut d = self.data();
+        if !d.applications.contains_key(id) {
+            return Ok(false);
+        }
+        d.drop_application(id);
+        Ok(true)
+    }
+
+    async fn application_ids(&self, project_id: &str) -> Result<Vec<String>, CatalogStoreError> {
+        Ok(self
+            .data()
+            .applications
+            .values()
+            .filter(|a| a.project_id == project_id)
+            .map(|a| a.id.clone())
+            .collect())
+    }
+
+    async fn set_last_run(&self, app_id: &str, run_id: &str) -> Result<(), CatalogStoreError> {
+        let mut d = self.data();
+        if !d.applications.contains_key(app_id) {
+            return Err(CatalogStoreError::Missing(format!(
+                "application {app_id} is gone"
+            )));
+        }
+        d.last_runs.insert(app_id.to_owned(), run_id.to_owned());
+        Ok(())
+    }
+
+    async fn put_secret(
+        &self,
+        owner: &str,
+        name: &str,
+        sealed: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, CatalogStoreError> {
+        let mut d = self.data();
+        let key = (owner.to_owned(), name.to_owned());
+        match d.secrets.get_mut(&key) {
+            Some((value, _, updated)) => {
+                *value = sealed.to_owned();
+                *updated = at;
+                Ok(false)
+            }
+            None => {
+                d.secrets.insert(key, (sealed.to_owned(), at, at));
+                Ok(true)
+            }
+        }
+    }
+
+    async fn secrets(&self, owner: &str) -> Result<Vec<SecretMeta>, CatalogStoreError> {
+        Ok(self
+            .data()
+            .secrets
+            .iter()
+            .filter(|((o, _), _)| o == owner)
+            .map(|((_, name), (_, created, updated))| SecretMeta {
+                name: name.clone(),
+                created_at: *created,
+                updated_at: *updated,
+            })
+            .collect())
+    }
+
+    async fn sealed_secrets(
+        &self,
+        owner: &str,
+    ) -> Result<Vec<(String, String)>, CatalogStoreError> {
+        Ok(self
+            .data()
+            .secrets
+            .iter()
+            .filter(|((o, _), _)| o == owner)
+            .map(|((_, name), (value, _, _))| (name.clone(), value.clone()))
+            .collect())
+    }
+
+    async fn delete_secret(&self, owner: &str, name: &str) -> Result<bool, CatalogStoreError> {
+        Ok(self
+            .data()
+            .secrets
+            .remove(&(owner.to_owned(), name.to_owned()))
+            .is_some())
+    }
+
+    async fn record_delivery(
+        &self,
+        app_id: &str,
+        delivery_id: &str,
+        _at: DateTime<Utc>,
+    ) -> Result<bool, CatalogStoreError> {
+        let mut d = self.data();
+        if !d.applications.contains_key(app_id) {
+            return Err(CatalogStoreError::Missing("the application is gone".into()));
+        }
+        Ok(d.deliveries
+            .insert((app_id.to_owned(), delivery_id.to_owned())))
+    }
+
+    async fn forget_delivery(
+        &self,
+        app_id: &str,
+        delivery_id: &str,
+    ) -> Result<(), CatalogStoreError> {
+        self.data()
+            .deliveries
+            .remove(&(app_id.to_owned(), delivery_id.to_owned()));
+        Ok(())
+    }
+
+    async fn insert_schedule(&self, schedule: &StoredSchedule) -> Result<(), CatalogStoreError> {
+        let mut d = self.data();
+        if d.schedules.contains_key(&schedule.id) {
+            return Err(CatalogStoreError::Duplicate(
+                "that schedule exists already".into(),
+            ));
+        }
+        d.schedules.insert(schedule.id.clone(), schedule.clone());
+        Ok(())
+    }
+
+    async fn schedule(&self, id: &str) -> Result<Option<StoredSchedule>, CatalogStoreError> {
+        Ok(self.data().schedules.get(id).cloned())
+    }
+
+    async fn schedules(
+        &self,
+        target: Option<(ScheduleTarget, &str)>,
+    ) -> Result<Vec<StoredSchedule>, CatalogStoreError> {
+        let mut all: Vec<StoredSchedule> = self
+            .data()
+            .schedules
+            .values()
+            .filter(|s| target.is_none_or(|(t, id)| s.target == t && s.target_id == id))
+            .cloned()
+            .collect();
+        all.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(all)
+    }
+
+    async fn update_schedule(&self, schedule: &StoredSchedule) -> Result<bool, CatalogStoreError> {
+        match self.data().schedules.get_mut(&schedule.id) {
+            Some(s) => {
+                s.expression = schedule.expression.clone();
+                s.timezone = schedule.timezone.clone();
+                s.git_ref = schedule.git_ref.clone();
+                s.params = schedule.params.clone();
+                s.enabled = schedule.enabled;
+                s.updated_at = schedule.updated_at;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    async fn delete_schedule(&self, id: &str) -> Result<bool, CatalogStoreError> {
+        Ok(self.data().schedules.remove(id).is_some())
+    }
+
+    async fn claim_fire(
+        &self,
+        id: &str,
+        previous: Option<DateTime<Utc>>,
+        fired_at: DateTime<Utc>,
+    ) -> Result<bool, CatalogStoreError> {
+        match self.data().schedules.get_mut(id) {
+            Some(s) if s.last_fired_at == previous => {
+                s.last_fired_at = Some(fired_at);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! The seam every API of the server plugs into: the native API and the
+//! five dialects to come (`serverless_devs`, `daocloud`, `codearts`,
+//! `zadig`, `deploy_api`), each a sibling module of [`crate::native`].
+//!
+//! A [`Dialect`] says, as plain functions:
+//!
+//! - (a) its routes, registered one by one **at the server root**. Not an
+//!   actix scope: dialects share the prefixes `/v1/` and `/api/` with each
+//!   other and with the native API, and a scope would swallow the others'
+//!   paths;
+//! - (b) how it reads its own auth header into the secret of a token, which
+//!   [`authenticate`] turns into the same [`slipway_domain::Caller`] every
+//!   API gets;
+//! - (c) how a [`DomainError`] looks in its own error body;
+//! - (d) what it answers for an unknown path under its own prefixes;
+//! - (e) its own OpenAPI document and the path it is served at (built once
+//!   per process, never per worker);
+//! - (f) its name, the key of its switch `dialects.<name>.enabled` in the
+//!   server's configuration (all on by default; [`Switches`]).
+//!
+//! A dialect is written against [`slipway_domain::App`] and the domain's
+//! view types alone: no handler calls the engine or a store, or decides a
+//! permission (docs/architecture.md).
+
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpRequest, HttpResponse};
+use slipway_domain::{App, Caller, DomainError};
+use std::collections::BTreeSet;
+
+/// The names of every API, the native one first: the keys of
+/// `dialects.<name>.enabled`. Names of dialects not built yet are
+/// accepted (turning one off changes nothing until it exists).
+pub const NAMES: [&str; 6] = [
+    "native",
+    "serverless_devs",
+    "daocloud",
+    "codearts",
+    "zadig",
+    "deploy_api",
+];
+
+/// An API's OpenAPI document.
+#[derive(Debug, Clone, Copy)]
+pub struct OpenApiDoc {
+    /// Where it is served (`GET`).
+    pub path: &'static str,
+    /// The document as JSON; made once per process by the dialect (a
+    /// `OnceLock`), so that it costs nothing per worker or request.
+    pub json: fn() -> Result<Bytes, String>,
+}
+
+/// One API of the server: how it plugs in. See the module docs for (a)
+/// to (f).
+#[derive(Debug, Clone, Copy)]
+pub struct Dialect {
+    /// (f) Its name, one of [`NAMES`].
+    pub name: &'static str,
+    /// (d) The path prefixes it owns for its fallback (`/api/v1/`); a
+    /// request for an unknown path goes to the dialect with the longest
+    /// matching prefix.
+    pub prefixes: &'static [&'static str],
+    /// (a) Registers its routes, one by one, at the server root.
+    pub routes: fn(&mut web::ServiceConfig),
+    /// (b) The token secret its auth header carries; `Err` (an
+    /// `Unauthorized` in its words) when the header is missing or
+    /// malformed.
+    pub secret: fn(&HttpRequest) -> Result<String, DomainError>,
+    /// (c) A domain error as its answer (status and body).
+    pub error: fn(DomainError) -> HttpResponse,
+    /// (d) Its answer for an unknown path under its prefixes.
+    pub fallback: fn(&HttpRequest) -> HttpResponse,
+    /// (e) Its OpenAPI document, if it has one.
+    pub openapi: Option<OpenApiDoc>,
+}
+
+impl Dialect {
+    /// Whether `path` is under one of its prefixes; the length of the
+    /// longest that matches.
+    fn owns(&self, path: &str) -> Option<usize> {
+        self.prefixes
+            .iter()
+            .filter(|p| path.starts_with(**p))
+            .map(|p| p.len())
+            .max()
+    }
+}
+
+/// The caller a request stands for, read with `dialect`'s own header: the
+/// same [`Caller`] for the same token whichever API it came through. The
+/// dialect's extractor turns an error into its answer with
+/// [`Dialect::error`].
+pub async fn authenticate(
+    dialect: &Dialect,
+    app: &App,
+    req: &HttpRequest,
+) -> Result<Caller, DomainError> {
+    let secret = (dialect.secret)(req)?;
+    app.authenticate(&secret)
+        .await?
+        .ok_or_else(|| DomainError::Unauthorized("unknown or revoked token".into()))
+}
+
+/// Which APIs are turned off (all are on unless named here).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Switches {
+    off: BTreeSet<String>,
+}
+
+impl Switches {
+    /// Every API on.
+    pub fn all_on() -> Self {
+        Switches::default()
+    }
+
+    /// Turns `name` on or off.
+    ///
+    /// # Errors
+    /// `name` is not one of [`NAMES`] (the message lists them).
+    pub fn set(&mut self, name: &str, enabled: bool) -> Result<(), String> {
+        if !NAMES.contains(&name) {
+            return Err(format!(
+                "no dialect `{name}`; expected one of {}",
+                NAMES.join(", ")
+            ));
+        }
+        if enabled {
+            self.off.remove(name);
+        } else {
+            self.off.insert(name.to_owned());
+        }
+        Ok(())
+    }
+
+    /// Whether `name` is on.
+    pub fn enabled(&self, name: &str) -> bool {
+        !self.off.contains(name)
+    }
+}
+
+/// Every API built so far, the native one first.
+pub fn all() -> &'static [Dialect] {
+    static ALL: [Dialect; 1] = [crate::native::DIALECT];
+    &ALL
+}
+
+/// The APIs `switches` leaves on.
+pub fn enabled(switches: &Switches) -> Vec<&'static Dialect> {
+    all().iter().filter(|d| switches.enabled(d.name)).collect()
+}
+
+/// Registers every enabled API's routes and documents at the root.
+pub fn configure(dialects: &[&'static Dialect], cfg: &mut web::ServiceConfig) {
+    for d in dialects {
+        (d.routes)(cfg);
+        if let Some(doc) = d.openapi {
+            let make = doc.json;
+            cfg.route(
+                doc.path,
+                web::get().to(move || async move {
+                    match make() {
+                        Ok(json) => HttpResponse::Ok()
+                            .content_type("application/json")
+                            .body(json),
+                        Err(e) => {
+                            tracing::error!(error = %e, "building an OpenAPI document");
+                            HttpResponse::InternalServerError().finish()
+                        }
+                    }
+                }),
+            );
+        }
+    }
+}
+
+/// The answer for a path no route matched: the fallback of the enabled
+/// API with the longest prefix of the path, else `default`.
+pub fn fallback(
+    dialects: &[&'static Dialect],
+    req: &HttpRequest,
+    default: fn(&HttpRequest) -> HttpResponse,
+) -> HttpResponse {
+    let path = req.path();
+    let owner = dialects
+        .iter()
+        .filter_map(|d| d.owns(path).map(|n| (n, d)))
+        .max_by_key(|(n, _)| *n);
+    match owner {
+        Some((_, d)) => (d.fallback)(req),
+        None => default(req),
+    }
+}

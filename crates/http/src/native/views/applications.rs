@@ -1,0 +1,345 @@
+//! Applications, their repositories and trigger rules, dispatches.
+
+use super::SecretText;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use slipway_domain::{
+    Application, ApplicationInput, LastRun, Repository, RepositoryInput, TriggerRule,
+};
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+
+/// Where an application's code lives.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RepositoryView {
+    /// `github`, `gitlab`, `gitee` or `generic`.
+    pub provider: String,
+    /// The owner (user, group or organisation) on the host.
+    pub owner: String,
+    /// The repository's name on the host.
+    pub name: String,
+    /// The clone URL Slipway fetches from.
+    pub url: String,
+    /// The host's own id for the repository (may be empty).
+    pub provider_repo_id: String,
+}
+
+impl From<Repository> for RepositoryView {
+    fn from(r: Repository) -> Self {
+        RepositoryView {
+            provider: r.provider.as_str().to_owned(),
+            owner: r.owner,
+            name: r.name,
+            url: r.url,
+            provider_repo_id: r.provider_repo_id,
+        }
+    }
+}
+
+/// A webhook trigger rule: deliveries of `event` whose payload passes
+/// `filter` start a run of `template`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TriggerRuleView {
+    /// `push` (a branch), `tag_push` or `pull_request` (opened or updated).
+    pub event: String,
+    /// A CEL expression over `body` and `headers`; empty (the default)
+    /// matches every delivery.
+    #[serde(default)]
+    pub filter: String,
+    /// The template's path in the repository; empty (the default) means
+    /// the application's `template_path`.
+    #[serde(default)]
+    pub template: String,
+}
+
+impl From<TriggerRule> for TriggerRuleView {
+    fn from(t: TriggerRule) -> Self {
+        TriggerRuleView {
+            event: t.event,
+            filter: t.filter,
+            template: t.template,
+        }
+    }
+}
+
+impl From<TriggerRuleView> for TriggerRule {
+    fn from(t: TriggerRuleView) -> Self {
+        TriggerRule {
+            event: t.event,
+            filter: t.filter,
+            template: t.template,
+        }
+    }
+}
+
+/// An application's latest run, in short.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LastRunView {
+    /// The run.
+    pub run_id: String,
+    /// The commit it ran.
+    pub commit: Option<String>,
+    /// That commit's message (first line).
+    pub message: Option<String>,
+    /// The ref it ran (`refs/heads/main`, `refs/tags/v1`).
+    #[serde(rename = "ref")]
+    pub git_ref: Option<String>,
+    /// Its status word (`queued`, `running`, `passed`, ...).
+    pub status: String,
+    /// Whether it has finished.
+    pub completed: bool,
+    /// When it was started.
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<LastRun> for LastRunView {
+    fn from(l: LastRun) -> Self {
+        LastRunView {
+            run_id: l.run_id,
+            commit: l.commit,
+            message: l.message,
+            git_ref: l.git_ref,
+            status: l.status,
+            completed: l.completed,
+            created_at: l.created_at,
+        }
+    }
+}
+
+/// An application (never its webhook secret).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApplicationView {
+    /// Its id (also the concurrency key of its runs).
+    pub id: String,
+    /// Its project.
+    pub project_id: String,
+    /// Its name, unique in the project.
+    pub name: String,
+    /// Free text.
+    pub description: String,
+    /// Its repository.
+    pub repository: RepositoryView,
+    /// The branch dispatches and schedules use when none is given.
+    pub default_branch: String,
+    /// The workflow template's path in the repository.
+    pub template_path: String,
+    /// Webhook trigger rules, tried in order.
+    pub triggers: Vec<TriggerRuleView>,
+    /// Whether a newer push cancels older active runs of the same ref.
+    pub cancel_superseded: bool,
+    /// Whether a webhook secret is set (the secret itself is never shown).
+    pub webhook_secret_set: bool,
+    /// Where the repository host sends webhooks:
+    /// `/api/v1/hooks/<provider>/<id>`.
+    pub webhook_url: String,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+    /// Its latest run, if it ever ran.
+    pub last_run: Option<LastRunView>,
+}
+
+impl From<Application> for ApplicationView {
+    fn from(a: Application) -> Self {
+        ApplicationView {
+            webhook_url: format!("/api/v1/hooks/{}/{}", a.repository.provider, a.id),
+            webhook_secret_set: a.webhook_secret.is_some(),
+            id: a.id,
+            project_id: a.project_id,
+            name: a.name,
+            description: a.description,
+            repository: a.repository.into(),
+            default_branch: a.default_branch,
+            template_path: a.template_path,
+            triggers: a.triggers.into_iter().map(Into::into).collect(),
+            cancel_superseded: a.cancel_superseded,
+            created_at: a.created_at,
+            updated_at: a.updated_at,
+            last_run: a.last_run.map(Into::into),
+        }
+    }
+}
+
+/// A repository, as given to create an application.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RepositoryCreate {
+    /// `github`, `gitlab`, `gitee` or `generic`.
+    pub provider: String,
+    /// The owner on the host.
+    pub owner: String,
+    /// The repository's name on the host.
+    pub name: String,
+    /// The clone URL (`https://`, `http://`, `git://`, `ssh://` or `file://`).
+    pub url: String,
+    /// The host's own id for it.
+    #[serde(default)]
+    pub provider_repo_id: Option<String>,
+}
+
+/// Changes to a repository; absent fields stay as they are.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RepositoryUpdate {
+    /// `github`, `gitlab`, `gitee` or `generic`.
+    #[serde(default)]
+    pub provider: Option<String>,
+    /// The owner on the host.
+    #[serde(default)]
+    pub owner: Option<String>,
+    /// The repository's name on the host.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The clone URL.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// The host's own id for it.
+    #[serde(default)]
+    pub provider_repo_id: Option<String>,
+}
+
+impl From<RepositoryCreate> for RepositoryInput {
+    fn from(r: RepositoryCreate) -> Self {
+        RepositoryInput {
+            provider: Some(r.provider),
+            owner: Some(r.owner),
+            name: Some(r.name),
+            url: Some(r.url),
+            provider_repo_id: r.provider_repo_id,
+        }
+    }
+}
+
+impl From<RepositoryUpdate> for RepositoryInput {
+    fn from(r: RepositoryUpdate) -> Self {
+        RepositoryInput {
+            provider: r.provider,
+            owner: r.owner,
+            name: r.name,
+            url: r.url,
+            provider_repo_id: r.provider_repo_id,
+        }
+    }
+}
+
+/// A new application.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApplicationCreate {
+    /// Its name (1 to 100 characters, unique in the project).
+    pub name: String,
+    /// Free text.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Its repository.
+    pub repository: RepositoryCreate,
+    /// The branch dispatches and schedules use (default `main`).
+    #[serde(default)]
+    pub default_branch: Option<String>,
+    /// The template's path in the repository (default
+    /// `.slipway/workflow.yaml`); relative, without `..`.
+    #[serde(default)]
+    pub template_path: Option<String>,
+    /// Webhook trigger rules, tried in order.
+    #[serde(default)]
+    pub triggers: Option<Vec<TriggerRuleView>>,
+    /// Whether a newer push cancels older active runs of the same ref
+    /// (default false).
+    #[serde(default)]
+    pub cancel_superseded: Option<bool>,
+    /// The webhook secret (write-only).
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub webhook_secret: Option<SecretText>,
+}
+
+impl From<ApplicationCreate> for ApplicationInput {
+    fn from(a: ApplicationCreate) -> Self {
+        ApplicationInput {
+            name: Some(a.name),
+            description: a.description,
+            repository: Some(a.repository.into()),
+            default_branch: a.default_branch,
+            template_path: a.template_path,
+            triggers: a.triggers.map(|t| t.into_iter().map(Into::into).collect()),
+            cancel_superseded: a.cancel_superseded,
+            webhook_secret: a.webhook_secret.map(|s| s.0),
+        }
+    }
+}
+
+/// Changes to an application; fields present replace, absent fields stay
+/// as they are.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApplicationUpdate {
+    /// A new name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// A new description.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Repository fields to change (the ones given replace).
+    #[serde(default)]
+    pub repository: Option<RepositoryUpdate>,
+    /// A new default branch.
+    #[serde(default)]
+    pub default_branch: Option<String>,
+    /// A new template path.
+    #[serde(default)]
+    pub template_path: Option<String>,
+    /// New trigger rules (replace all of them).
+    #[serde(default)]
+    pub triggers: Option<Vec<TriggerRuleView>>,
+    /// Whether a newer push cancels older active runs of the same ref.
+    #[serde(default)]
+    pub cancel_superseded: Option<bool>,
+    /// A new webhook secret (write-only); `""` removes it.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub webhook_secret: Option<SecretText>,
+}
+
+impl From<ApplicationUpdate> for ApplicationInput {
+    fn from(a: ApplicationUpdate) -> Self {
+        ApplicationInput {
+            name: a.name,
+            description: a.description,
+            repository: a.repository.map(Into::into),
+            default_branch: a.default_branch,
+            template_path: a.template_path,
+            triggers: a.triggers.map(|t| t.into_iter().map(Into::into).collect()),
+            cancel_superseded: a.cancel_superseded,
+            webhook_secret: a.webhook_secret.map(|s| s.0),
+        }
+    }
+}
+
+/// A manual run of an application.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DispatchBody {
+    /// A branch or tag name, or a full ref (`refs/heads/main`,
+    /// `refs/tags/v1`).
+    #[serde(rename = "ref")]
+    pub git_ref: String,
+    /// A commit id (hex); the ref's head when absent.
+    #[serde(default)]
+    pub commit: Option<String>,
+    /// Values for the template's params, by name.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub inputs: BTreeMap<String, serde_json::Value>,
+}
+
+impl From<DispatchBody> for slipway_domain::DispatchInput {
+    fn from(d: DispatchBody) -> Self {
+        slipway_domain::DispatchInput {
+            git_ref: Some(d.git_ref),
+            commit: d.commit,
+            inputs: d.inputs,
+        }
+    }
+}

@@ -1,0 +1,126 @@
+//! The JSON shapes of the native API: what requests carry and answers
+//! hold. Domain and engine types are converted here, so that the API's
+//! shape is decided in one place and documented in the OpenAPI document.
+
+use serde::{Deserialize, Serialize};
+use slipway_core::Status;
+use slipway_domain::Page;
+use utoipa::ToSchema;
+
+/// A status of a run, a stage or a job.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusWord {
+    /// Recorded, not yet scheduled.
+    Created,
+    /// Waiting for a concurrency slot or its turn.
+    Queued,
+    /// Executing.
+    Running,
+    /// Held by an approval gate.
+    WaitingApproval,
+    /// Finished successfully.
+    Passed,
+    /// Finished unsuccessfully.
+    Failed,
+    /// Stopped on request.
+    Cancelled,
+    /// Stopped by its time limit.
+    TimedOut,
+    /// Not executed.
+    Skipped,
+}
+
+impl From<Status> for StatusWord {
+    fn from(s: Status) -> Self {
+        match s {
+            Status::Created => StatusWord::Created,
+            Status::Queued => StatusWord::Queued,
+            Status::Running => StatusWord::Running,
+            Status::WaitingApproval => StatusWord::WaitingApproval,
+            Status::Passed => StatusWord::Passed,
+            Status::Failed => StatusWord::Failed,
+            Status::Cancelled => StatusWord::Cancelled,
+            Status::TimedOut => StatusWord::TimedOut,
+            Status::Skipped => StatusWord::Skipped,
+        }
+    }
+}
+
+mod applications;
+mod health;
+mod hooks;
+mod logs;
+mod projects;
+mod runs;
+mod schedules;
+mod secrets;
+mod tokens;
+mod workflows;
+
+pub use applications::*;
+pub use health::*;
+pub use hooks::*;
+pub use logs::*;
+pub use projects::*;
+pub use runs::*;
+pub use schedules::*;
+pub use secrets::*;
+pub use tokens::*;
+pub use workflows::*;
+
+// ---- write-only text ----
+
+/// A secret value in a request: deserialized like a string, never shown
+/// by `Debug` (so a request logged by mistake does not leak it).
+#[derive(Clone, Default, Deserialize)]
+#[serde(transparent)]
+pub struct SecretText(pub String);
+
+impl std::fmt::Debug for SecretText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretText(<redacted>)")
+    }
+}
+
+macro_rules! page_of {
+    ($name:ident, $item:ty, $doc:literal) => {
+        #[doc = $doc]
+        #[derive(Debug, Serialize, ToSchema)]
+        pub struct $name {
+            /// The items of this page.
+            pub items: Vec<$item>,
+            /// How many items there are in all.
+            pub total: u64,
+            /// This page, from 1.
+            pub page: u32,
+            /// Items per page.
+            pub per_page: u32,
+        }
+
+        impl $name {
+            /// Converts a domain page.
+            pub fn of<T>(p: Page<T>) -> Self
+            where
+                $item: From<T>,
+            {
+                $name {
+                    items: p.items.into_iter().map(<$item>::from).collect(),
+                    total: p.total,
+                    page: p.page,
+                    per_page: p.per_page,
+                }
+            }
+        }
+    };
+}
+
+page_of!(ProjectPage, ProjectView, "A page of projects.");
+page_of!(WorkflowPage, WorkflowView, "A page of workflows.");
+page_of!(
+    VersionPage,
+    VersionView,
+    "A page of workflow versions, newest first."
+);
+page_of!(RunPage, RunSummary, "A page of runs.");
+page_of!(ApplicationPage, ApplicationView, "A page of applications.");

@@ -1,0 +1,349 @@
+//! The HTTP application built in process (`actix_web::test`, no binary,
+//! no database) over core's in-memory run store and log sink and the
+//! domain's in-memory catalog, with a tiny job kind registered here: one
+//! request or more per route group, asserting status and key fields. It
+//! shows that an API needs `App` and nothing below it.
+#![allow(clippy::unwrap_used)]
+
+use actix_web::http::StatusCode;
+use actix_web::test::{self, TestRequest};
+use serde_json::{Value, json};
+use slipway_core::{
+    Engine, JobContext, JobKind, JobOutcome, Problem, Registry, RunId, Stream, async_trait,
+};
+use slipway_domain::{App, MemoryCatalog, SecretKey};
+use slipway_http::dialect::Switches;
+use slipway_http::{Settings, State};
+use std::sync::Arc;
+
+/// `say`: writes each of `spec.lines` to its log and sets output `said`.
+struct Say;
+
+#[async_trait]
+impl JobKind for Say {
+    fn name(&self) -> &str {
+        "say"
+    }
+
+    fn validate(&self, spec: &Value) -> Result<(), Vec<Problem>> {
+        match spec.get("lines").and_then(Value::as_array) {
+            Some(lines) if lines.iter().all(Value::is_string) => Ok(()),
+            _ => Err(vec![Problem::new("lines", "required: a list of strings")]),
+        }
+    }
+
+    async fn run(&self, ctx: JobContext) -> JobOutcome {
+        let lines = ctx.spec["lines"].as_array().cloned().unwrap_or_default();
+        for line in &lines {
+            if let Err(e) = ctx
+                .log
+                .line(Stream::Stdout, line.as_str().unwrap_or(""))
+                .await
+            {
+                return JobOutcome::failed(e.to_string());
+            }
+        }
+        ctx.outputs.set("said", lines.len().to_string());
+        JobOutcome::Passed
+    }
+}
+
+struct Fixture {
+    app: App,
+    engine: Engine,
+    admin: String,
+    plain: String,
+    _dir: tempfile::TempDir,
+}
+
+async fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let mut registry = Registry::new();
+    registry.register(Arc::new(Say)).unwrap();
+    let engine = Engine::builder(registry.clone())
+        .workspace_root(dir.path())
+        .build();
+    let catalog = Arc::new(MemoryCatalog::with_runs(engine.store().clone()));
+    let app =
+        App::new(catalog, engine.clone(), registry).with_secret_key(SecretKey::generate().unwrap());
+    let admin = app.issue_token("admin", true).await.unwrap().secret;
+    let plain = app.issue_token("dev", false).await.unwrap().secret;
+    Fixture {
+        app,
+        engine,
+        admin,
+        plain,
+        _dir: dir,
+    }
+}
+
+fn state(f: &Fixture, dialects: Switches) -> State {
+    let settings = Settings {
+        dialects,
+        ..Settings::default()
+    };
+    State::new(f.app.clone(), settings, tokio::runtime::Handle::current()).unwrap()
+}
+
+/// Sends a request and answers the status and the body as text.
+macro_rules! call {
+    ($srv:expr, $req:expr $(,)?) => {{
+        let res = test::call_service($srv, $req.to_request()).await;
+        let status = res.status();
+        let body = test::read_body(res).await;
+        (status, String::from_utf8(body.to_vec()).unwrap())
+    }};
+}
+
+/// Sends a request and answers the status and the body as JSON.
+macro_rules! call_json {
+    ($srv:expr, $req:expr $(,)?) => {{
+        let (status, text) = call!($srv, $req);
+        let value: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, value)
+    }};
+}
+
+fn with(secret: &str, req: TestRequest) -> TestRequest {
+    req.insert_header(("Authorization", format!("Bearer {secret}")))
+}
+
+const WORKFLOW: &str = r#"{"name": "greet", "stages": [{"name": "s", "jobs": [
+    {"name": "hello", "kind": "say", "spec": {"lines": ["one", "two", "three"]}}
+]}]}"#;
+
+#[actix_web::test]
+async fn every_route_group_answers_in_process() {
+    let f = fixture().await;
+    let srv = test::init_service(slipway_http::app(state(&f, Switches::all_on()))).await;
+    let admin = |req: TestRequest| with(&f.admin, req);
+
+    // health
+    let (code, body) = call_json!(&srv, TestRequest::get().uri("/healthz"));
+    assert_eq!(
+        (code, body["status"].as_str()),
+        (StatusCode::OK, Some("ok"))
+    );
+    let (code, body) = call_json!(&srv, TestRequest::get().uri("/readyz"));
+    assert_eq!(
+        (code, body["status"].as_str()),
+        (StatusCode::OK, Some("ok"))
+    );
+
+    // projects
+    let (code, project) = call_json!(
+        &srv,
+        admin(TestRequest::post().uri("/api/v1/projects")).set_json(json!({"name": "shop"})),
+    );
+    assert_eq!(code, StatusCode::CREATED, "{project}");
+    assert_eq!(project["name"], "shop");
+    let pid = project["id"].as_str().unwrap().to_owned();
+    let (code, page) = call_json!(&srv, admin(TestRequest::get().uri("/api/v1/projects")));
+    assert_eq!((code, page["total"].as_u64()), (StatusCode::OK, Some(1)));
+    // The shared JSON extractor names the field at fault.
+    let (code, bad) = call_json!(
+        &srv,
+        admin(TestRequest::post().uri("/api/v1/projects")).set_json(json!({"name": 7})),
+    );
+    assert_eq!(code, StatusCode::BAD_REQUEST);
+    assert_eq!(bad["error"]["details"][0]["path"], "name");
+    // A bad token wins over a bad body: 401, not 400.
+    let (code, _) = call_json!(
+        &srv,
+        with("slw_wrong", TestRequest::post().uri("/api/v1/projects")).set_json(json!({"name": 7})),
+    );
+    assert_eq!(code, StatusCode::UNAUTHORIZED);
+    // No token: 401 in the native shape.
+    let (code, body) = call_json!(&srv, TestRequest::get().uri("/api/v1/projects"));
+    assert_eq!(code, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"]["code"], "unauthorized");
+
+    // workflows
+    let (code, wf) = call_json!(
+        &srv,
+        admin(TestRequest::post().uri(&format!("/api/v1/projects/{pid}/workflows")))
+            .insert_header(("Content-Type", "application/json"))
+            .set_payload(WORKFLOW),
+    );
+    assert_eq!(code, StatusCode::CREATED, "{wf}");
+    assert_eq!(wf["name"], "greet");
+    assert_eq!(wf["version"]["version"], 1);
+    let wid = wf["id"].as_str().unwrap().to_owned();
+
+    // runs: the trigger is the domain's, made from the caller
+    let (code, run) = call_json!(
+        &srv,
+        admin(TestRequest::post().uri(&format!("/api/v1/workflows/{wid}/runs")))
+            .set_json(json!({})),
+    );
+    assert_eq!(code, StatusCode::CREATED, "{run}");
+    assert_eq!(run["trigger"]["kind"], "api");
+    assert_eq!(run["trigger"]["by"], "admin");
+    let rid = run["id"].as_str().unwrap().to_owned();
+    let done = f.engine.wait(&RunId(rid.clone())).await.unwrap();
+    assert_eq!(done.status, slipway_core::Status::Passed);
+    let (code, run) = call_json!(
+        &srv,
+        admin(TestRequest::get().uri(&format!("/api/v1/runs/{rid}")))
+    );
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(run["status"], "passed");
+    assert_eq!(run["stages"][0]["jobs"][0]["outputs"]["said"], "3");
+    let (code, page) = call_json!(&srv, admin(TestRequest::get().uri("/api/v1/runs")));
+    assert_eq!((code, page["total"].as_u64()), (StatusCode::OK, Some(1)));
+
+    // logs: whole, and live (the stream ends by itself: the job is over)
+    let (code, text) = call!(
+        &srv,
+        admin(TestRequest::get().uri(&format!("/api/v1/runs/{rid}/jobs/hello/log"))),
+    );
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(text, "one\ntwo\nthree\n");
+    let (code, events) = call!(
+        &srv,
+        admin(TestRequest::get().uri(&format!("/api/v1/runs/{rid}/jobs/hello/log/stream")))
+            .insert_header(("Last-Event-ID", "1")),
+    );
+    assert_eq!(code, StatusCode::OK);
+    assert!(!events.contains("\"one\""), "{events}");
+    assert!(
+        events.contains("id: 2\n") && events.contains("\"text\":\"three\""),
+        "{events}"
+    );
+    assert!(
+        events.ends_with("event: end\ndata: {\"status\":\"passed\"}\n\n"),
+        "{events}"
+    );
+    let (code, body) = call_json!(
+        &srv,
+        admin(TestRequest::get().uri(&format!("/api/v1/runs/{rid}/jobs/nope/log"))),
+    );
+    assert_eq!(
+        (code, &body["error"]["code"]),
+        (StatusCode::NOT_FOUND, &json!("not_found"))
+    );
+
+    // tokens: the permission is the domain's
+    let (code, body) = call_json!(
+        &srv,
+        with(&f.plain, TestRequest::post().uri("/api/v1/tokens")).set_json(json!({"name": "x"})),
+    );
+    assert_eq!(
+        (code, &body["error"]["code"]),
+        (StatusCode::FORBIDDEN, &json!("forbidden"))
+    );
+    let (code, _) = call_json!(
+        &srv,
+        with(&f.plain, TestRequest::get().uri("/api/v1/tokens"))
+    );
+    assert_eq!(code, StatusCode::FORBIDDEN);
+    let (code, made) = call_json!(
+        &srv,
+        admin(TestRequest::post().uri("/api/v1/tokens")).set_json(json!({"name": "ci"})),
+    );
+    assert_eq!(code, StatusCode::CREATED, "{made}");
+    assert!(made["secret"].as_str().unwrap().starts_with("slw_"));
+    assert_eq!(made["created_by"], "admin");
+    let (code, list) = call_json!(&srv, admin(TestRequest::get().uri("/api/v1/tokens")));
+    assert_eq!((code, list["total"].as_u64()), (StatusCode::OK, Some(3)));
+    let tid = made["id"].as_str().unwrap();
+    let (code, _) = call!(
+        &srv,
+        admin(TestRequest::delete().uri(&format!("/api/v1/tokens/{tid}")))
+    );
+    assert_eq!(code, StatusCode::NO_CONTENT);
+
+    // applications
+    let (code, application) = call_json!(
+        &srv,
+        admin(TestRequest::post().uri(&format!("/api/v1/projects/{pid}/applications"))).set_json(
+            json!({"name": "site", "repository": {"provider": "github", "owner": "ops",
+                   "name": "site", "url": "https://example.invalid/ops/site.git"}}),
+        ),
+    );
+    assert_eq!(code, StatusCode::CREATED, "{application}");
+    assert_eq!(application["template_path"], ".slipway/workflow.yaml");
+    let aid = application["id"].as_str().unwrap().to_owned();
+    let (code, page) = call_json!(&srv, admin(TestRequest::get().uri("/api/v1/applications")));
+    assert_eq!((code, page["total"].as_u64()), (StatusCode::OK, Some(1)));
+
+    // secrets: never shown
+    let (code, secret) = call_json!(
+        &srv,
+        admin(TestRequest::put().uri(&format!("/api/v1/applications/{aid}/secrets/DB_PASSWORD")))
+            .set_json(json!({"value": "hunter2"})),
+    );
+    assert_eq!(code, StatusCode::CREATED, "{secret}");
+    assert_eq!(secret["name"], "DB_PASSWORD");
+    assert!(!secret.to_string().contains("hunter2"));
+    let (code, list) = call_json!(
+        &srv,
+        admin(TestRequest::get().uri(&format!("/api/v1/applications/{aid}/secrets"))),
+    );
+    assert_eq!(
+        (code, list["items"].as_array().map(Vec::len)),
+        (StatusCode::OK, Some(1))
+    );
+
+    // schedules: the next fire time is the domain's
+    let (code, schedule) = call_json!(
+        &srv,
+        admin(TestRequest::post().uri(&format!("/api/v1/workflows/{wid}/schedules")))
+            .set_json(json!({"expression": "*/5 * * * *"})),
+    );
+    assert_eq!(code, StatusCode::CREATED, "{schedule}");
+    let next: chrono::DateTime<chrono::Utc> =
+        serde_json::from_value(schedule["next_fire_at"].clone()).unwrap();
+    assert!(next > chrono::Utc::now());
+    assert_eq!(next.timestamp() % 300, 0);
+    let (code, list) = call_json!(
+        &srv,
+        admin(TestRequest::get().uri(&format!("/api/v1/workflows/{wid}/schedules"))),
+    );
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(list["items"][0]["next_fire_at"], schedule["next_fire_at"]);
+
+    // webhooks: no signature, nothing happens
+    let (code, _) = call!(
+        &srv,
+        TestRequest::post()
+            .uri(&format!("/api/v1/hooks/github/{aid}"))
+            .set_json(json!({})),
+    );
+    assert_eq!(code, StatusCode::UNAUTHORIZED);
+
+    // metrics count the run through the domain's statistics
+    let (code, text) = call!(&srv, TestRequest::get().uri("/metrics"));
+    assert_eq!(code, StatusCode::OK);
+    assert!(text.contains("slipway_runs{status=\"passed\"} 1"), "{text}");
+
+    // the document and an unknown path under the native prefix
+    let (code, doc) = call_json!(&srv, TestRequest::get().uri("/api/v1/openapi.json"));
+    assert_eq!(code, StatusCode::OK);
+    assert!(doc["paths"]["/api/v1/projects"].is_object());
+    let (code, body) = call_json!(&srv, admin(TestRequest::get().uri("/api/v1/nowhere")));
+    assert_eq!(
+        (code, &body["error"]["code"]),
+        (StatusCode::NOT_FOUND, &json!("not_found"))
+    );
+}
+
+#[actix_web::test]
+async fn a_dialect_turned_off_has_no_routes_but_health_stays() {
+    let f = fixture().await;
+    let mut off = Switches::all_on();
+    off.set("native", false).unwrap();
+    let srv = test::init_service(slipway_http::app(state(&f, off))).await;
+    let (code, body) = call_json!(
+        &srv,
+        with(&f.admin, TestRequest::get().uri("/api/v1/projects"))
+    );
+    assert_eq!(code, StatusCode::NOT_FOUND);
+    // Not pointed at a document that is not served.
+    assert_eq!(body["error"]["message"], "no such route");
+    let (code, _) = call!(&srv, TestRequest::get().uri("/api/v1/openapi.json"));
+    assert_eq!(code, StatusCode::NOT_FOUND);
+    let (code, _) = call!(&srv, TestRequest::get().uri("/healthz"));
+    assert_eq!(code, StatusCode::OK);
+    assert!(Switches::all_on().set("cobol", false).is_err());
+}

@@ -3,6 +3,7 @@
 
 use crate::error::{ApiError, ApiResult};
 use crate::metrics::Metrics;
+use actix_web::web::Bytes;
 use slipway_core::CancellationToken;
 use slipway_domain::App;
 use std::future::Future;
@@ -36,17 +37,47 @@ pub struct State {
     inner: Arc<Inner>,
 }
 
-/// A page of runs from the domain and its JSON, kept while the domain
-/// answers with that same page.
-type PageJson = (
-    Arc<slipway_domain::Page<slipway_core::RunSummary>>,
-    actix_web::web::Bytes,
-);
+/// The JSON of values the domain hands out as shared (`Arc`) while they
+/// are current, by the address of the value (held, so the address is not
+/// reused meanwhile): each is serialized once, however often it is asked
+/// for.
+struct JsonOf<T> {
+    entries: std::sync::Mutex<std::collections::HashMap<usize, (Arc<T>, Bytes)>>,
+}
+
+impl<T> Default for JsonOf<T> {
+    fn default() -> Self {
+        JsonOf {
+            entries: std::sync::Mutex::default(),
+        }
+    }
+}
+
+impl<T> JsonOf<T> {
+    fn json<V: serde::Serialize>(
+        &self,
+        value: Arc<T>,
+        view: impl FnOnce(&T) -> V,
+    ) -> Result<Bytes, serde_json::Error> {
+        let key = Arc::as_ptr(&value) as usize;
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, json)) = entries.get(&key) {
+            return Ok(json.clone());
+        }
+        let json = Bytes::from(serde_json::to_vec(&view(&value))?);
+        // Only values the domain still hands out are worth keeping.
+        entries.retain(|_, (v, _)| Arc::strong_count(v) > 1);
+        if entries.len() >= 1024 {
+            entries.clear();
+        }
+        entries.insert(key, (value, json.clone()));
+        Ok(json)
+    }
+}
 
 struct Inner {
-    /// Serialized run-list pages, by the address of the page they came
-    /// from (the page is held, so the address is not reused meanwhile).
-    run_pages: std::sync::Mutex<std::collections::HashMap<usize, PageJson>>,
+    run_pages: JsonOf<slipway_domain::Page<slipway_core::RunSummary>>,
+    runs: JsonOf<slipway_core::RunRecord>,
     app: App,
     settings: Settings,
     metrics: Metrics,
@@ -76,7 +107,8 @@ impl State {
     ) -> Result<Self, prometheus::Error> {
         Ok(State {
             inner: Arc::new(Inner {
-                run_pages: std::sync::Mutex::default(),
+                run_pages: JsonOf::default(),
+                runs: JsonOf::default(),
                 app,
                 settings,
                 metrics: Metrics::new()?,
@@ -95,25 +127,17 @@ impl State {
     pub fn run_page_json(
         &self,
         page: Arc<slipway_domain::Page<slipway_core::RunSummary>>,
-    ) -> Result<actix_web::web::Bytes, serde_json::Error> {
-        let key = Arc::as_ptr(&page) as usize;
-        let mut pages = self
-            .inner
+    ) -> Result<Bytes, serde_json::Error> {
+        self.inner
             .run_pages
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        if let Some((_, json)) = pages.get(&key) {
-            return Ok(json.clone());
-        }
-        let view = crate::views::RunPage::of((*page).clone());
-        let json = actix_web::web::Bytes::from(serde_json::to_vec(&view)?);
-        // Only pages still current are worth keeping.
-        pages.retain(|_, (p, _)| Arc::strong_count(p) > 1);
-        if pages.len() >= 1024 {
-            pages.clear();
-        }
-        pages.insert(key, (page, json.clone()));
-        Ok(json)
+            .json(page, |p| crate::views::RunPage::of(p.clone()))
+    }
+
+    /// The JSON of a run, made once per run record the domain hands out.
+    pub fn run_json(&self, run: Arc<slipway_core::RunRecord>) -> Result<Bytes, serde_json::Error> {
+        self.inner
+            .runs
+            .json(run, |r| crate::views::RunView::from(r.clone()))
     }
 
     /// The settings.

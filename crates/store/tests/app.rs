@@ -12,6 +12,8 @@ use std::sync::Arc;
 
 const WORKFLOW: &str = "name: hello\nstages:\n  - name: greet\n    jobs:\n      - name: say\n        kind: shell\n        spec: {steps: [{script: echo hello}]}\n";
 
+const SLOW: &str = "name: slow\nstages:\n  - name: wait\n    jobs:\n      - name: nap\n        kind: shell\n        spec: {steps: [{script: sleep 0.3}]}\n";
+
 fn page() -> PageRequest {
     PageRequest {
         page: 1,
@@ -81,6 +83,24 @@ async fn caches_follow_changes(t: &TestDb) {
     assert_eq!(listed.total, 2);
     assert_eq!(listed.items[0].id, second.id);
     engine.wait(&second.id).await.unwrap();
+
+    // A single run read while it runs, then right after it ends (well
+    // within `CACHE_TTL`): the second read is never the first one's
+    // cached record.
+    let (slow, _) = app
+        .create_workflow(&project.id, SLOW, Format::Yaml, None)
+        .await
+        .unwrap();
+    let third = app
+        .start_run(&slow.id, None, &BTreeMap::new(), Trigger::new("api"))
+        .await
+        .unwrap();
+    let running = app.run_shared(third.id.as_str()).await.unwrap();
+    assert!(!running.status.is_terminal(), "{}", running.status);
+    let ended = engine.wait(&third.id).await.unwrap();
+    let read = app.run_shared(third.id.as_str()).await.unwrap();
+    assert_eq!(read.status, Status::Passed);
+    assert_eq!(*read, ended, "{}", t.backend());
 
     // A token works until it is revoked, and not a moment after.
     let made = app.issue_token("ci", false).await.unwrap();

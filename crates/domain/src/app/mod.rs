@@ -72,16 +72,58 @@ const CACHE_ENTRIES: usize = 1024;
 /// Which page of which runs (the key of a cached page).
 type RunListKey = (Option<String>, Vec<Status>, u32, u32, bool);
 
-/// A cached page of runs: the engine generation it was read at, when, and
-/// the page.
-type CachedPage = (u64, std::time::Instant, Arc<Page<slipway_core::RunSummary>>);
+/// What was read from the run store, kept for as long as the engine's
+/// generation is the one it was read at (no status change recorded since)
+/// and at most [`CACHE_TTL`]; the same `Arc` is handed out meanwhile.
+pub(crate) struct RunCache<K, V> {
+    entries: std::sync::Mutex<std::collections::HashMap<K, Cached<V>>>,
+}
+
+/// A cached value: the engine generation it was read at, when, and the
+/// value.
+type Cached<V> = (u64, std::time::Instant, Arc<V>);
+
+impl<K, V> Default for RunCache<K, V> {
+    fn default() -> Self {
+        RunCache {
+            entries: std::sync::Mutex::default(),
+        }
+    }
+}
+
+impl<K: std::hash::Hash + Eq, V> RunCache<K, V> {
+    /// The value under `key` if it was read at `generation`, recently.
+    pub(crate) fn get<Q>(&self, key: &Q, generation: u64) -> Option<Arc<V>>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: std::hash::Hash + Eq + ?Sized,
+    {
+        lock(&self.entries)
+            .get(key)
+            .filter(|(g, at, _)| *g == generation && at.elapsed() < CACHE_TTL)
+            .map(|(_, _, v)| v.clone())
+    }
+
+    /// Keeps `value`, read at `generation` (read the generation before the
+    /// store: a change that lands while reading makes the entry stale at
+    /// once).
+    pub(crate) fn put(&self, key: K, generation: u64, value: Arc<V>) {
+        let mut entries = lock(&self.entries);
+        if entries.len() >= CACHE_ENTRIES {
+            entries.clear();
+        }
+        entries.insert(key, (generation, std::time::Instant::now(), value));
+    }
+}
 
 #[derive(Default)]
 pub(crate) struct Caches {
     /// Token hash → the caller, and when it was looked up.
     callers: std::sync::Mutex<std::collections::HashMap<String, (Caller, std::time::Instant)>>,
-    /// Run list pages, with the engine generation they were read at.
-    run_pages: std::sync::Mutex<std::collections::HashMap<RunListKey, CachedPage>>,
+    /// Run list pages.
+    run_pages: RunCache<RunListKey, Page<slipway_core::RunSummary>>,
+    /// Runs with their stages and jobs, by id.
+    runs: RunCache<String, slipway_core::RunRecord>,
     /// Compiled trigger filters, by source.
     pub(crate) filters: std::sync::Mutex<std::collections::HashMap<String, crate::filter::Filter>>,
 }

@@ -1,8 +1,6 @@
 //! Runs: start, read, list, cancel, retry, approve or reject.
 
-use super::{
-    App, CACHE_ENTRIES, CACHE_TTL, Caller, DomainError, Result, RunListKey, lock, params_problems,
-};
+use super::{App, Caller, DomainError, Result, RunListKey, params_problems};
 use crate::catalog::{Page, PageRequest};
 use crate::definition::WorkflowDefinition;
 use serde::Serialize;
@@ -100,19 +98,34 @@ impl App {
 
     /// A run.
     pub async fn run(&self, id: &str) -> Result<RunRecord> {
-        self.engine
+        Ok((*self.run_shared(id).await?).clone())
+    }
+
+    /// A run, answered with the same `Arc` for as long as it is current
+    /// (see [`super::CACHE_TTL`]), so that an API may keep what it derived from
+    /// it (its JSON) alongside.
+    pub async fn run_shared(&self, id: &str) -> Result<Arc<RunRecord>> {
+        let generation = self.engine.generation();
+        if let Some(run) = self.caches.runs.get(id, generation) {
+            return Ok(run);
+        }
+        let run = self
+            .engine
             .store()
             .get_run(&RunId(id.to_owned()))
             .await?
             .ok_or_else(|| DomainError::NotFound {
                 kind: "run",
                 id: id.to_owned(),
-            })
+            })?;
+        let run = Arc::new(run);
+        self.caches.runs.put(id.to_owned(), generation, run.clone());
+        Ok(run)
     }
 
     /// A page of runs (summaries: no plan, stages or jobs), newest first
     /// unless `page.order` is ascending. The same page is answered with the
-    /// same `Arc` for as long as it is current (see [`CACHE_TTL`]), so that
+    /// same `Arc` for as long as it is current (see [`super::CACHE_TTL`]), so that
     /// an API may keep what it derived from it (its JSON) alongside.
     pub async fn runs(
         &self,
@@ -136,11 +149,8 @@ impl App {
         // Read the generation before the store: a change that lands while
         // reading makes the entry stale at once.
         let generation = self.engine.generation();
-        if let Some((g, at, cached)) = lock(&self.caches.run_pages).get(&key)
-            && *g == generation
-            && at.elapsed() < CACHE_TTL
-        {
-            return Ok(cached.clone());
+        if let Some(cached) = self.caches.run_pages.get(&key, generation) {
+            return Ok(cached);
         }
         let (items, total) = self.engine.store().list_summaries(&q).await?;
         let found = Arc::new(Page {
@@ -149,11 +159,7 @@ impl App {
             page: page.page,
             per_page: page.per_page,
         });
-        let mut pages = lock(&self.caches.run_pages);
-        if pages.len() >= CACHE_ENTRIES {
-            pages.clear();
-        }
-        pages.insert(key, (generation, std::time::Instant::now(), found.clone()));
+        self.caches.run_pages.put(key, generation, found.clone());
         Ok(found)
     }
 

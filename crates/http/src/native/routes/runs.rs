@@ -108,8 +108,12 @@ pub async fn get_one(
     st: web::Data<State>,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let run = st.app().run(&id).await?;
-    Ok(HttpResponse::Ok().json(RunView::from(run)))
+    let run = st.app().run_shared(&id).await?;
+    // The same run record is serialized once, however often it is asked for.
+    let json = st.run_json(run).map_err(ApiError::internal)?;
+    Ok(HttpResponse::Ok()
+        .content_type(actix_web::http::header::ContentType::json())
+        .body(json))
 }
 
 /// Cancels a run that has not finished.

@@ -8,8 +8,12 @@
 //! jobs (see [`refs`] for the syntax) and an [`Event`] stream.
 //!
 //! The engine reaches the outside world only through ports: a [`RunStore`],
-//! a [`LogSink`] and a [`Clock`]. In-memory implementations ship in
-//! [`memory`], so the engine runs with nothing else.
+//! a [`LogSink`], a [`Clock`], and optionally a [`SecretSource`] (the
+//! secrets of runs resumed after a restart). In-memory implementations of
+//! the first three ship in [`memory`], so the engine runs with nothing
+//! else. [`source::GitSource`] is the port through which job kinds and
+//! the domain read git repositories (resolve, files and directories at a
+//! ref, checkouts); `slipway-git` implements it.
 //!
 //! **Must not depend on**: any other Slipway crate, HTTP, SQL, git
 //! libraries or dialects. Everything else depends on this crate.

@@ -1,10 +1,11 @@
 //! # slipway-domain: the CD product model and its use cases
 //!
 //! Projects, applications and their triggers, workflow definitions and
-//! their compilation into `slipway-core` plans, namespaces and workloads,
-//! releases, approvals and tickets, secrets, tokens and permissions. Its use
-//! cases (dispatch, redeploy, cancel, approve, ...) are what every HTTP
-//! dialect calls.
+//! their compilation into `slipway-core` plans, approvals, secrets, tokens
+//! and permissions, the Deploy API's manifests and pipelines; namespaces,
+//! workloads, releases and tickets are still to come. Its use cases
+//! (dispatch, redeploy, cancel, approve, ...) are what every HTTP API
+//! calls: a dialect is written against [`App`] and its view types alone.
 //!
 //! **Depends on** `slipway-core` only. **Must not depend on** HTTP, SQL,
 //! git libraries, process execution or any dialect: storage is reached
@@ -20,7 +21,9 @@
 //! CEL trigger filters; [`secrets`], secret values sealed at rest;
 //! [`limits`], the limits on names and values, in one place;
 //! [`memory`], an in-memory [`CatalogStore`] (with core's in-memory run
-//! store and log sink, `App` runs without a database).
+//! store and log sink, `App` runs without a database); [`workloads`], the
+//! Deploy API's `manifest.json` / `pipeline.json` and the asynchronous
+//! loads answered by `work_id`.
 
 pub mod app;
 pub use app::applications;

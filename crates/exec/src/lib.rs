@@ -12,7 +12,7 @@
 //!   `$SLIPWAY_OUTPUT`.
 //!
 //! [`register_builtin`] puts the built-in kinds into an engine's
-//! [`Registry`]. Scheduled (cron) triggers come in a later issue.
+//! [`Registry`]. (Cron schedules are the domain's: `slipway_domain::schedule`.)
 //!
 //! **Must not depend on**: any Slipway crate but `slipway-core`; HTTP, SQL
 //! or git libraries. Job kinds reach the engine only through

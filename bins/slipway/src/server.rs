@@ -164,12 +164,8 @@ pub async fn serve(config: Config) -> Result<(), String> {
         dialects: config.dialects.clone(),
         ..slipway_http::Settings::default()
     };
-    let state = slipway_http::State::new(
-        parts.app.clone(),
-        settings,
-        tokio::runtime::Handle::current(),
-    )
-    .map_err(|e| format!("metrics: {e}"))?;
+    let state = slipway_http::State::new(parts.app.clone(), settings)
+        .map_err(|e| format!("metrics: {e}"))?;
     let listener = std::net::TcpListener::bind(config.listen)
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;

@@ -161,9 +161,63 @@ impl Engine {
         self.inner.events.subscribe()
     }
 
+    /// Spawns `fut` on the engine's runtime (see
+    /// [`EngineBuilder::runtime`](crate::EngineBuilder::runtime)), or on the
+    /// caller's when the engine has none.
+    pub fn spawn<F>(&self, fut: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        match &self.inner.runtime {
+            Some(runtime) => runtime.spawn(fut),
+            None => tokio::spawn(fut),
+        }
+    }
+
+    /// Runs `work` on the engine's runtime and waits for it: work that
+    /// writes in several steps finishes even when the caller stops
+    /// waiting (a dropped future, an HTTP client that hung up), so no
+    /// run is left recorded but never started.
+    pub async fn detached<T, F, Fut>(&self, work: F) -> Result<T, CoreError>
+    where
+        F: FnOnce(Engine) -> Fut,
+        Fut: std::future::Future<Output = Result<T, CoreError>> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.spawn(work(self.clone()))
+            .await
+            .map_err(|e| CoreError::Task(e.to_string()))?
+    }
+
     /// Validates and records a run, then starts it (it may wait in
-    /// `queued` for a concurrency slot). Returns its id at once.
-    pub async fn submit(&self, req: RunRequest) -> Result<RunId, CoreError> {
+    /// `queued` for a concurrency slot). Returns its id at once. Once
+    /// called, the run is recorded and started even if the returned
+    /// future is dropped before it is ready.
+    pub async fn submit(&self, mut req: RunRequest) -> Result<RunId, CoreError> {
+        // Everything up to the write is synchronous, the place in line
+        // included, so runs submitted one after another keep their order
+        // whichever order the runtime runs the detached writes in.
+        let secrets = std::mem::take(&mut req.secrets);
+        let (record, made, ticket) = self.prepare(req)?;
+        self.detached(|engine| async move {
+            let id = record.id.clone();
+            engine.inner.store.insert_run(&record).await?;
+            for change in &made {
+                engine.inner.publish(&id, change, &record.plan);
+            }
+            engine.start_with(record, secrets, ticket);
+            Ok(id)
+        })
+        .await
+    }
+
+    /// A new run's record, the status changes it is recorded with, and its
+    /// place in its workflow's line.
+    fn prepare(
+        &self,
+        req: RunRequest,
+    ) -> Result<(RunRecord, Vec<StatusChange>, Option<Ticket>), CoreError> {
         req.plan.validate(&self.inner.registry)?;
         let id = RunId::new();
         let now = self.inner.clock.now();
@@ -224,12 +278,7 @@ impl Engine {
         for change in &made {
             record.apply(change)?;
         }
-        self.inner.store.insert_run(&record).await?;
-        for change in &made {
-            self.inner.publish(&id, change, &record.plan);
-        }
-        self.start_with(record, req.secrets, ticket);
-        Ok(id)
+        Ok((record, made, ticket))
     }
 
     /// Starts driving a run whose record is `queued`. The concurrency
@@ -277,8 +326,19 @@ impl Engine {
 
     /// Starts a finished run again: its failed, cancelled, timed-out and
     /// skipped jobs run again; passed jobs keep their status and outputs.
-    /// `secrets` are the secrets for this attempt (never stored).
+    /// `secrets` are the secrets for this attempt (never stored). Like
+    /// [`Engine::submit`], it completes even if its future is dropped.
     pub async fn retry(
+        &self,
+        id: &RunId,
+        secrets: BTreeMap<String, String>,
+    ) -> Result<(), CoreError> {
+        let id = id.clone();
+        self.detached(|engine| async move { engine.retry_here(&id, secrets).await })
+            .await
+    }
+
+    async fn retry_here(
         &self,
         id: &RunId,
         secrets: BTreeMap<String, String>,

@@ -81,6 +81,10 @@ pub enum CoreError {
     /// The engine is shutting down and takes no new work.
     #[error("the engine is shutting down")]
     ShuttingDown,
+    /// A task the engine ran on its runtime stopped before it finished
+    /// (it panicked, or the runtime was shutting down).
+    #[error("an engine task stopped: {0}")]
+    Task(String),
     /// A port failed.
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -1,12 +1,10 @@
 //! What every handler shares: the application, the settings, the metrics,
-//! the runtime that owns the engine's tasks, and the shutdown signal.
+//! the JSON caches, and the shutdown signal.
 
-use crate::error::{ApiError, ApiResult};
 use crate::metrics::Metrics;
 use actix_web::web::Bytes;
 use slipway_core::CancellationToken;
 use slipway_domain::App;
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -81,7 +79,6 @@ struct Inner {
     app: App,
     settings: Settings,
     metrics: Metrics,
-    runtime: tokio::runtime::Handle,
     shutdown: CancellationToken,
 }
 
@@ -94,17 +91,13 @@ impl std::fmt::Debug for State {
 }
 
 impl State {
-    /// The state for `app`. `runtime` is the runtime that outlives the HTTP
-    /// workers (the server's main runtime): work that keeps running after
-    /// the request, such as a run's driver task, is started there.
+    /// The state for `app`. Work that outlives a request (a run's driver,
+    /// a use case the client stopped waiting for) is the domain's to
+    /// place: the engine spawns it on the runtime it was built with.
     ///
     /// # Errors
     /// The metrics could not be set up (a malformed metric name).
-    pub fn new(
-        app: App,
-        settings: Settings,
-        runtime: tokio::runtime::Handle,
-    ) -> Result<Self, prometheus::Error> {
+    pub fn new(app: App, settings: Settings) -> Result<Self, prometheus::Error> {
         Ok(State {
             inner: Arc::new(Inner {
                 run_pages: JsonOf::default(),
@@ -112,7 +105,6 @@ impl State {
                 app,
                 settings,
                 metrics: Metrics::new()?,
-                runtime,
                 shutdown: CancellationToken::new(),
             }),
         })
@@ -153,20 +145,5 @@ impl State {
     /// Fired when the server stops: live streams end.
     pub fn shutdown(&self) -> &CancellationToken {
         &self.inner.shutdown
-    }
-
-    /// Runs `fut` on the main runtime and waits for it. Use cases that
-    /// start background work (a run's driver) go through here, so that
-    /// the work does not die with an HTTP worker thread.
-    pub async fn on_main<F, T>(&self, fut: F) -> ApiResult<T>
-    where
-        F: Future<Output = T> + Send + 'static,
-        T: Send + 'static,
-    {
-        self.inner
-            .runtime
-            .spawn(fut)
-            .await
-            .map_err(|e| ApiError::internal(format!("task failed: {e}")))
     }
 }

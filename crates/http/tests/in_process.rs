@@ -82,7 +82,7 @@ fn state(f: &Fixture, dialects: Switches) -> State {
         dialects,
         ..Settings::default()
     };
-    State::new(f.app.clone(), settings, tokio::runtime::Handle::current()).unwrap()
+    State::new(f.app.clone(), settings).unwrap()
 }
 
 /// Sends a request and answers the status and the body as text.

@@ -117,3 +117,103 @@ async fn caches_follow_changes(t: &TestDb) {
     assert!(app.authenticate(&made.secret).await.unwrap().is_none());
     assert!(app.authenticate("slw_wrong").await.unwrap().is_none());
 }
+
+/// Polls `fut` exactly once and drops it; says whether it was ready.
+async fn poll_once<F: std::future::Future>(fut: F) -> bool {
+    let mut fut = std::pin::pin!(fut);
+    std::future::poll_fn(|cx| std::task::Poll::Ready(fut.as_mut().poll(cx).is_ready())).await
+}
+
+/// Polls `app` until the workflow has `n` runs (a use case finishing in
+/// the background), for at most ten seconds.
+async fn until_runs(app: &App, filter: &RunFilter, n: u64) -> Vec<slipway_core::RunSummary> {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let listed = app.runs(filter, &page()).await.unwrap();
+        if listed.total >= n || tokio::time::Instant::now() > deadline {
+            return listed.items.clone();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_that_stops_waiting_never_leaves_a_run_half_started() {
+    for t in TestDb::all() {
+        dropped_callers(&t).await;
+    }
+}
+
+/// An HTTP client that hangs up drops the handler's future at its first
+/// `.await`. Submitting a run and repeating one must still record the
+/// run and drive it to its end, never leave it recorded but not started.
+async fn dropped_callers(t: &TestDb) {
+    let db = Db::open(&t.url, &DbOptions::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut registry = Registry::new();
+    slipway_exec::register_builtin(&mut registry).unwrap();
+    let engine = Engine::builder(registry.clone())
+        .store(Arc::new(SqlRunStore::new(db.clone())))
+        .logs(Arc::new(SqlLogSink::new(db.clone())))
+        .workspace_root(dir.path())
+        .build();
+    let app = App::new(Arc::new(SqlCatalog::new(db)), engine.clone(), registry);
+    let project = app
+        .create_project(ProjectInput {
+            name: Some("drops".into()),
+            description: None,
+        })
+        .await
+        .unwrap();
+    let (wf, _) = app
+        .create_workflow(&project.id, WORKFLOW, Format::Yaml, None)
+        .await
+        .unwrap();
+    let filter = RunFilter {
+        workflow_id: Some(wf.id.clone()),
+        statuses: vec![],
+    };
+    let first = app
+        .start_run(&wf.id, None, &BTreeMap::new(), Trigger::new("api"))
+        .await
+        .unwrap();
+    engine.wait(&first.id).await.unwrap();
+
+    // Polled once, then dropped, as actix drops a handler's future when
+    // its client hangs up.
+    let ready = poll_once(app.redeploy(first.id.as_str(), None)).await;
+    assert!(!ready, "the redeploy finished within its first poll");
+    let runs = until_runs(&app, &filter, 2).await;
+    assert_eq!(
+        runs.len(),
+        2,
+        "{}: the repeated run was never recorded",
+        t.backend()
+    );
+    let repeat = engine.wait(&runs[0].id).await.unwrap();
+    assert_eq!(repeat.status, Status::Passed, "{}", t.backend());
+    assert_eq!(
+        repeat.trigger.detail.get("repeats").map(String::as_str),
+        Some(first.id.as_str())
+    );
+
+    // The engine's own submit, dropped the same way.
+    let request = slipway_core::RunRequest {
+        plan: first.plan.clone(),
+        params: BTreeMap::new(),
+        trigger: Trigger::new("api"),
+        workflow_key: Some(wf.id.clone()),
+        secrets: BTreeMap::new(),
+    };
+    let ready = poll_once(engine.submit(request)).await;
+    assert!(!ready, "the submit finished within its first poll");
+    let runs = until_runs(&app, &filter, 3).await;
+    assert_eq!(
+        runs.len(),
+        3,
+        "{}: the submitted run was never recorded",
+        t.backend()
+    );
+    let third = engine.wait(&runs[0].id).await.unwrap();
+    assert_eq!(third.status, Status::Passed, "{}", t.backend());
+}

@@ -103,14 +103,7 @@ impl Engine {
         };
         // On the engine's runtime, not the caller's: a driver must not die
         // with the runtime of whoever submitted the run.
-        match &self.inner.runtime {
-            Some(runtime) => {
-                runtime.spawn(driver);
-            }
-            None => {
-                tokio::spawn(driver);
-            }
-        }
+        self.spawn(driver);
     }
 }
 

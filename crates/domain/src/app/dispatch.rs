@@ -222,8 +222,20 @@ impl App {
     }
 
     /// Starts a run of an application by hand, at a ref (and optionally a
-    /// commit); the template is read at that commit.
+    /// commit); the template is read at that commit. Once called, it
+    /// finishes even if its future is dropped.
     pub async fn dispatch(
+        &self,
+        app_id: &str,
+        input: DispatchInput,
+        by: Option<&Caller>,
+    ) -> Result<RunRecord> {
+        let (app_id, by) = (app_id.to_owned(), by.cloned());
+        self.detached(|app| async move { app.dispatch_here(&app_id, input, by.as_ref()).await })
+            .await
+    }
+
+    async fn dispatch_here(
         &self,
         app_id: &str,
         input: DispatchInput,
@@ -265,7 +277,14 @@ impl App {
     /// Starts a new run that repeats a finished run exactly: the same
     /// plan (so the same commit and template content) and params, with
     /// today's secrets. A rollback when the repeated run is an older one.
+    /// Once called, it finishes even if its future is dropped.
     pub async fn redeploy(&self, run_id: &str, by: Option<&Caller>) -> Result<RunRecord> {
+        let (run_id, by) = (run_id.to_owned(), by.cloned());
+        self.detached(|app| async move { app.redeploy_here(&run_id, by.as_ref()).await })
+            .await
+    }
+
+    async fn redeploy_here(&self, run_id: &str, by: Option<&Caller>) -> Result<RunRecord> {
         let old = self.run(run_id).await?;
         if !old.status.is_terminal() {
             return Err(DomainError::Conflict(format!(

@@ -183,6 +183,23 @@ impl App {
         &self.engine
     }
 
+    /// Runs a use case that writes in several steps (record a delivery,
+    /// start a run, point the application at it) on the engine's runtime
+    /// and waits for it, so that it finishes even when the caller stops
+    /// waiting: an HTTP client that hangs up never leaves a delivery
+    /// recorded without its run.
+    pub(crate) async fn detached<T, F, Fut>(&self, work: F) -> Result<T>
+    where
+        F: FnOnce(App) -> Fut,
+        Fut: std::future::Future<Output = Result<T>> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.engine
+            .spawn(work(self.clone()))
+            .await
+            .map_err(|e| DomainError::Internal(format!("a use case stopped: {e}")))?
+    }
+
     /// Sets the key that seals secrets (required for secrets and webhook
     /// secrets).
     pub fn with_secret_key(mut self, key: SecretKey) -> Self {

@@ -41,8 +41,24 @@ impl App {
     /// Handles a webhook delivery for an application: verifies it
     /// (nothing else happens when that fails), answers a ping, ignores a
     /// delivery id seen before, and starts a run of the first rule whose
-    /// event and filter match, at the pushed commit.
+    /// event and filter match, at the pushed commit. Once called, it
+    /// finishes even if its future is dropped: a delivery is never
+    /// recorded as seen without the run it starts.
     pub async fn receive_webhook(
+        &self,
+        provider: Provider,
+        app_id: &str,
+        headers: &Headers,
+        body: &[u8],
+    ) -> Result<HookOutcome> {
+        let (app_id, headers, body) = (app_id.to_owned(), headers.clone(), body.to_vec());
+        self.detached(
+            |app| async move { app.receive_here(provider, &app_id, &headers, &body).await },
+        )
+        .await
+    }
+
+    async fn receive_here(
         &self,
         provider: Provider,
         app_id: &str,

@@ -202,10 +202,9 @@ pub async fn dispatch(
     body: JsonBody<DispatchBody>,
 ) -> ApiResult<HttpResponse> {
     let input = body.into_inner()?;
-    let app = st.app().clone();
-    let id = id.into_inner();
     let run = st
-        .on_main(async move { app.dispatch(&id, input.into(), Some(&caller.0)).await })
-        .await??;
+        .app()
+        .dispatch(&id, input.into(), Some(&caller.0))
+        .await?;
     Ok(HttpResponse::Created().json(RunView::from(run)))
 }

@@ -67,12 +67,9 @@ pub async fn receive(
     })?;
     let body = input::read_body(&req, body, st.settings().body_limit).await?;
     let headers = headers_of(&req);
-    let app = st.app().clone();
     let outcome = st
-        .on_main(async move {
-            app.receive_webhook(provider, &app_id, &headers, &body)
-                .await
-        })
-        .await??;
+        .app()
+        .receive_webhook(provider, &app_id, &headers, &body)
+        .await?;
     Ok(HttpResponse::Ok().json(HookOutcomeView::from(outcome)))
 }

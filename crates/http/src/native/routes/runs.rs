@@ -33,14 +33,10 @@ pub async fn start(
     body: JsonBody<RunStart>,
 ) -> ApiResult<HttpResponse> {
     let input = body.into_inner()?;
-    let app = st.app().clone();
-    let workflow = id.into_inner();
     let run = st
-        .on_main(async move {
-            app.run_workflow(&caller.0, &workflow, input.version, &input.params)
-                .await
-        })
-        .await??;
+        .app()
+        .run_workflow(&caller.0, &id, input.version, &input.params)
+        .await?;
     Ok(HttpResponse::Created().json(RunView::from(run)))
 }
 
@@ -156,11 +152,7 @@ pub async fn retry(
     st: web::Data<State>,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let app = st.app().clone();
-    let id = id.into_inner();
-    let run = st
-        .on_main(async move { app.retry_run(&id).await })
-        .await??;
+    let run = st.app().retry_run(&id).await?;
     Ok(HttpResponse::Accepted().json(RunView::from(run)))
 }
 
@@ -184,11 +176,7 @@ pub async fn redeploy(
     st: web::Data<State>,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let app = st.app().clone();
-    let id = id.into_inner();
-    let run = st
-        .on_main(async move { app.redeploy(&id, Some(&caller.0)).await })
-        .await??;
+    let run = st.app().redeploy(&id, Some(&caller.0)).await?;
     Ok(HttpResponse::Created().json(RunView::from(run)))
 }
 

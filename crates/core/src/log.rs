@@ -184,6 +184,15 @@ impl Masker {
         cut
     }
 
+    /// [`Masker::mask`] of an owned text: a text with no secret in it
+    /// (nearly every line) is handed back as it is, not copied.
+    pub fn mask_owned(&self, text: String) -> String {
+        match &self.matcher {
+            Some(m) if m.is_match(&text) => self.mask(&text),
+            _ => text,
+        }
+    }
+
     /// `text` with every secret fragment replaced.
     pub fn mask(&self, text: &str) -> String {
         match &self.matcher {
@@ -267,7 +276,7 @@ impl LogWriter {
             if l.text.contains('\n') {
                 l.text = l.text.replace(['\r', '\n'], " ");
             }
-            l.text = self.masker.mask(&l.text);
+            l.text = self.masker.mask_owned(std::mem::take(&mut l.text));
         }
         let stored = self.sink.append(&self.key, batch).await?;
         if self.events.has_subscribers() {
@@ -295,6 +304,10 @@ mod tests {
         // Short fragments and short secrets are left alone.
         assert_eq!(m.mask("ab xyz"), "ab xyz");
         assert_eq!(Masker::none().mask("hunter22"), "hunter22");
+        for text in ["pw=hunter22!", "line-two", "ab xyz", "nothing here", ""] {
+            assert_eq!(m.mask_owned(text.to_owned()), m.mask(text), "{text}");
+        }
+        assert_eq!(Masker::none().mask_owned("hunter22".into()), "hunter22");
     }
 
     #[test]

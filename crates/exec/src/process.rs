@@ -57,8 +57,11 @@ pub const PASS_THROUGH_ENV: &[&str] = &[
 /// (at a UTF-8 character boundary).
 pub const MAX_LINE: usize = 64 * 1024;
 
-/// Most lines handed to the log writer in one call.
-pub const MAX_BATCH_LINES: usize = 1024;
+/// Most lines handed to the log writer in one call. A store pays per
+/// write (a transaction, a commit flushed to disk), not per line: a job
+/// printing 100 MB of short lines is written in about a hundred calls
+/// rather than a thousand.
+pub const MAX_BATCH_LINES: usize = 8 * 1024;
 
 /// Most text (bytes) handed to the log writer in one call (a batch holds at
 /// least one line).
@@ -70,7 +73,8 @@ const BATCH_WINDOW: Duration = Duration::from_millis(5);
 
 /// Lines read but not yet stored; when full, reading pauses and the process
 /// blocks on its next write.
-const CHANNEL_LINES: usize = 8 * 1024;
+/// Twice a batch, so the next batch gathers while one is written.
+const CHANNEL_LINES: usize = 2 * MAX_BATCH_LINES;
 
 /// After the program ended and its group was killed: give up on a pipe
 /// that has been silent this long (a process outside the group holds it).

@@ -4,6 +4,7 @@
 
 use super::{App, DomainError, Result, check_name, new_id};
 use crate::catalog::{Application, Page, PageRequest, Repository, TriggerRule};
+use crate::error::OrNotFound;
 use crate::filter::{Filter, FilterError};
 use crate::secrets;
 use crate::webhook::Provider;
@@ -280,10 +281,7 @@ impl App {
         self.catalog
             .application(id)
             .await?
-            .ok_or_else(|| DomainError::NotFound {
-                kind: "application",
-                id: id.to_owned(),
-            })
+            .or_not_found("application", id)
     }
 
     /// A page of applications (of one project, or all), sorted by `name`,
@@ -312,10 +310,7 @@ impl App {
         self.apply_input(&mut app, input, false).await?;
         app.updated_at = Utc::now();
         if !self.catalog.update_application(&app).await? {
-            return Err(DomainError::NotFound {
-                kind: "application",
-                id: id.to_owned(),
-            });
+            return Err(DomainError::not_found("application", id));
         }
         self.application(id).await
     }
@@ -326,10 +321,7 @@ impl App {
         self.application(id).await?;
         self.refuse_active(&[id.to_owned()], "application").await?;
         if !self.catalog.delete_application(id).await? {
-            return Err(DomainError::NotFound {
-                kind: "application",
-                id: id.to_owned(),
-            });
+            return Err(DomainError::not_found("application", id));
         }
         Ok(())
     }

@@ -2,6 +2,7 @@
 
 use super::{ACTIVE, App, DomainError, Result, check_name, new_id};
 use crate::catalog::{Page, PageRequest, Project};
+use crate::error::OrNotFound;
 use chrono::Utc;
 use slipway_core::RunQuery;
 
@@ -37,13 +38,7 @@ impl App {
 
     /// A project.
     pub async fn project(&self, id: &str) -> Result<Project> {
-        self.catalog
-            .project(id)
-            .await?
-            .ok_or_else(|| DomainError::NotFound {
-                kind: "project",
-                id: id.to_owned(),
-            })
+        self.catalog.project(id).await?.or_not_found("project", id)
     }
 
     /// A page of projects.
@@ -67,10 +62,7 @@ impl App {
         }
         project.updated_at = Utc::now();
         if !self.catalog.update_project(&project).await? {
-            return Err(DomainError::NotFound {
-                kind: "project",
-                id: id.to_owned(),
-            });
+            return Err(DomainError::not_found("project", id));
         }
         Ok(project)
     }
@@ -83,10 +75,7 @@ impl App {
         keys.extend(self.catalog.application_ids(id).await?);
         self.refuse_active(&keys, "project").await?;
         if !self.catalog.delete_project(id).await? {
-            return Err(DomainError::NotFound {
-                kind: "project",
-                id: id.to_owned(),
-            });
+            return Err(DomainError::not_found("project", id));
         }
         Ok(())
     }

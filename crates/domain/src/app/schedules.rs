@@ -38,6 +38,7 @@ impl std::ops::Deref for ScheduleDetail {
 }
 use super::{App, DomainError, Result, new_id};
 use crate::catalog::{ScheduleTarget, StoredSchedule};
+use crate::error::OrNotFound;
 use crate::schedule::Schedule;
 use chrono::{DateTime, Utc};
 use slipway_core::{Problem, RunId, Trigger};
@@ -144,10 +145,7 @@ impl App {
         self.catalog
             .schedule(id)
             .await?
-            .ok_or_else(|| DomainError::NotFound {
-                kind: "schedule",
-                id: id.to_owned(),
-            })
+            .or_not_found("schedule", id)
     }
 
     /// The schedules of a workflow or application, each with its next
@@ -174,10 +172,7 @@ impl App {
         Self::apply_schedule(&mut s, input, false)?;
         s.updated_at = Utc::now();
         if !self.catalog.update_schedule(&s).await? {
-            return Err(DomainError::NotFound {
-                kind: "schedule",
-                id: id.to_owned(),
-            });
+            return Err(DomainError::not_found("schedule", id));
         }
         Ok(ScheduleDetail::of(s, Utc::now()))
     }
@@ -185,10 +180,7 @@ impl App {
     /// Deletes a schedule.
     pub async fn delete_schedule(&self, id: &str) -> Result<()> {
         if !self.catalog.delete_schedule(id).await? {
-            return Err(DomainError::NotFound {
-                kind: "schedule",
-                id: id.to_owned(),
-            });
+            return Err(DomainError::not_found("schedule", id));
         }
         Ok(())
     }

@@ -47,10 +47,7 @@ impl App {
     pub async fn delete_secret(&self, owner: SecretOwner<'_>, name: &str) -> Result<()> {
         let key = self.owner_key(&owner).await?;
         if !self.catalog.delete_secret(&key, name).await? {
-            return Err(DomainError::NotFound {
-                kind: "secret",
-                id: name.to_owned(),
-            });
+            return Err(DomainError::not_found("secret", name));
         }
         Ok(())
     }

@@ -115,10 +115,7 @@ impl App {
         if revoked {
             Ok(())
         } else {
-            Err(DomainError::NotFound {
-                kind: "token",
-                id: id.to_owned(),
-            })
+            Err(DomainError::not_found("token", id))
         }
     }
 

@@ -3,6 +3,7 @@
 use super::{App, Caller, DomainError, Result, new_id};
 use crate::catalog::{Page, PageRequest, Workflow, WorkflowVersion};
 use crate::definition::{Format, WorkflowDefinition};
+use crate::error::OrNotFound;
 use chrono::Utc;
 use slipway_core::Problem;
 
@@ -94,10 +95,7 @@ impl App {
         self.catalog
             .workflow(id)
             .await?
-            .ok_or_else(|| DomainError::NotFound {
-                kind: "workflow",
-                id: id.to_owned(),
-            })
+            .or_not_found("workflow", id)
     }
 
     /// A version of a workflow (`None`: the latest).
@@ -112,10 +110,7 @@ impl App {
             .catalog
             .version(id, v)
             .await?
-            .ok_or_else(|| DomainError::NotFound {
-                kind: "workflow version",
-                id: format!("{v} of workflow {id}"),
-            })?;
+            .or_not_found("workflow version", format!("{v} of workflow {id}"))?;
         Ok((workflow, found))
     }
 
@@ -140,10 +135,7 @@ impl App {
         self.workflow(id).await?;
         self.refuse_active(&[id.to_owned()], "workflow").await?;
         if !self.catalog.delete_workflow(id).await? {
-            return Err(DomainError::NotFound {
-                kind: "workflow",
-                id: id.to_owned(),
-            });
+            return Err(DomainError::not_found("workflow", id));
         }
         Ok(())
     }

@@ -1,8 +1,13 @@
 //! Connections, the pool, transactions and migrations for both backends.
 
 use crate::error::DbError;
+use diesel::OptionalExtension;
 use diesel::connection::SimpleConnection;
+use diesel::dsl::Limit;
 use diesel::pg::PgConnection;
+use diesel::query_builder::InsertStatement;
+use diesel::query_dsl::LoadQuery;
+use diesel::query_dsl::methods::{ExecuteDsl, LimitDsl};
 use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
@@ -308,14 +313,13 @@ impl Db {
         F: FnOnce(&mut AnyConnection) -> Result<T, DbError> + Send + 'static,
     {
         let db = self.clone();
-        tokio::task::spawn_blocking(move || {
+        off_thread(move || {
             let mut c = db.conn()?;
             let out = f(&mut c);
             c.used(&out);
             out
         })
         .await
-        .map_err(|e| DbError::Task(e.to_string()))?
     }
 
     /// Runs `f` in a write transaction on a blocking thread: `BEGIN
@@ -329,9 +333,7 @@ impl Db {
         F: FnOnce(&mut AnyConnection) -> Result<T, DbError> + Send + 'static,
     {
         let db = self.clone();
-        tokio::task::spawn_blocking(move || db.write_blocking(f))
-            .await
-            .map_err(|e| DbError::Task(e.to_string()))?
+        off_thread(move || db.write_blocking(f)).await
     }
 
     /// A write made of a single statement (plus reads): on PostgreSQL it
@@ -344,9 +346,35 @@ impl Db {
         F: FnOnce(&mut AnyConnection) -> Result<T, DbError> + Send + 'static,
     {
         let db = self.clone();
-        tokio::task::spawn_blocking(move || db.write_one_blocking(f))
+        off_thread(move || db.write_one_blocking(f)).await
+    }
+
+    /// The first row `query` finds, made into a `T` by `of` (`None`: no
+    /// row), read on a blocking thread.
+    pub async fn first<Q, R, T, F>(&self, query: Q, of: F) -> Result<Option<T>, DbError>
+    where
+        Q: RunQueryDsl<AnyConnection> + LimitDsl + Send + 'static,
+        Limit<Q>: for<'a> LoadQuery<'a, AnyConnection, R>,
+        T: Send + 'static,
+        F: FnOnce(R) -> Result<T, DbError> + Send + 'static,
+    {
+        self.read(move |c| query.first(c).optional()?.map(of).transpose())
             .await
-            .map_err(|e| DbError::Task(e.to_string()))?
+    }
+
+    /// Inserts `row` into `table`, a single-statement write
+    /// ([`Db::write_one`]).
+    pub async fn insert<T, R>(&self, table: T, row: R) -> Result<(), DbError>
+    where
+        T: diesel::Table + Send + 'static,
+        R: diesel::Insertable<T> + Send + 'static,
+        InsertStatement<T, R::Values>: ExecuteDsl<AnyConnection>,
+    {
+        self.write_one(move |c| {
+            diesel::insert_into(table).values(row).execute(c)?;
+            Ok(())
+        })
+        .await
     }
 
     /// [`Db::write_one`] on the current (blocking) thread.
@@ -392,6 +420,17 @@ impl Db {
             }
         }
     }
+}
+
+/// Runs `f` on a blocking thread; a task that dies is a [`DbError::Task`].
+async fn off_thread<T, F>(f: F) -> Result<T, DbError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, DbError> + Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| DbError::Task(e.to_string()))?
 }
 
 /// Rolls an open SQLite transaction back unless disarmed (on error or

@@ -84,12 +84,7 @@ impl LoadStore for SqlLoadStore {
             lease_until: lease_until.naive_utc(),
         };
         self.db
-            .write_one(move |c| {
-                diesel::insert_into(load_requests::table)
-                    .values(&row)
-                    .execute(c)?;
-                Ok(())
-            })
+            .insert(load_requests::table, row)
             .await
             .map_err(backend)?;
         Ok(id)
@@ -126,16 +121,11 @@ impl LoadStore for SqlLoadStore {
     }
 
     async fn get(&self, id: &WorkId) -> Result<Option<StoredLoad>, LoadStoreError> {
-        let id = id.0.clone();
+        let query = load_requests::table
+            .filter(load_requests::id.eq(id.0.clone()))
+            .select(LoadRow::as_select());
         self.db
-            .read(move |c| {
-                let row = load_requests::table
-                    .filter(load_requests::id.eq(&id))
-                    .select(LoadRow::as_select())
-                    .first(c)
-                    .optional()?;
-                row.map(StoredLoad::try_from).transpose()
-            })
+            .first(query, StoredLoad::try_from)
             .await
             .map_err(backend)
     }

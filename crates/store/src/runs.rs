@@ -642,6 +642,19 @@ fn pg_insert_run(conn: &mut AnyConnection, run: &RunRecord) -> Result<(), DbErro
 }
 
 /// A store error, or a database failure turned into one.
+/// `NoSuchTarget` unless an update of job `job` of stage `stage` of `run`
+/// changed its row (`n`: the rows changed).
+fn job_updated(n: usize, run: &RunId, stage: usize, job: usize) -> Result<(), StoreError> {
+    if n == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::NoSuchTarget {
+            run: run.clone(),
+            target: Target::Job(stage, job),
+        })
+    }
+}
+
 fn flatten<T>(r: Result<Result<T, StoreError>, DbError>) -> Result<T, StoreError> {
     r.map_err(StoreError::from).and_then(|x| x)
 }
@@ -787,14 +800,7 @@ impl RunStore for SqlRunStore {
                 )
                 .set(jobs::outputs.eq(&text))
                 .execute(c)?;
-                Ok(if n == 1 {
-                    Ok(())
-                } else {
-                    Err(StoreError::NoSuchTarget {
-                        run: rid.clone(),
-                        target: Target::Job(stage, job),
-                    })
-                })
+                Ok(job_updated(n, &rid, stage, job))
             })
             .await;
         flatten(r)
@@ -823,14 +829,7 @@ impl RunStore for SqlRunStore {
                     q.arg(Arg::Int(idx(job)?)),
                 );
                 let n = q.execute(c)?;
-                Ok(if n == 1 {
-                    Ok(())
-                } else {
-                    Err(StoreError::NoSuchTarget {
-                        run: rid.clone(),
-                        target: Target::Job(stage, job),
-                    })
-                })
+                Ok(job_updated(n, &rid, stage, job))
             })
             .await;
         flatten(r)

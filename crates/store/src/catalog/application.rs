@@ -222,14 +222,7 @@ pub(super) async fn insert_application(
 ) -> Result<(), CatalogStoreError> {
     let row = application_row(app).map_err(store)?;
     let name = app.name.clone();
-    db.write_one(move |c| {
-        diesel::insert_into(applications::table)
-            .values(&row)
-            .execute(c)?;
-        Ok(())
-    })
-    .await
-    .map_err(|e| {
+    db.insert(applications::table, row).await.map_err(|e| {
         classify(
             e,
             &format!("the project has an application named `{name}` already"),
@@ -242,18 +235,10 @@ pub(super) async fn application(
     db: &Db,
     id: &str,
 ) -> Result<Option<Application>, CatalogStoreError> {
-    let id = id.to_owned();
-    db.read(move |c| {
-        apps_with_last_run!()
-            .filter(applications::id.eq(&id))
-            .select(app_columns!())
-            .first::<(ApplicationRow, Option<String>, LastRunColumns)>(c)
-            .optional()?
-            .map(application_of)
-            .transpose()
-    })
-    .await
-    .map_err(store)
+    let query = apps_with_last_run!()
+        .filter(applications::id.eq(id.to_owned()))
+        .select(app_columns!());
+    db.first(query, application_of).await.map_err(store)
 }
 
 pub(super) async fn applications(
@@ -359,15 +344,21 @@ pub(super) async fn application_ids(
     project_id: &str,
 ) -> Result<Vec<String>, CatalogStoreError> {
     let pid = project_id.to_owned();
-    db.read(move |c| {
-        Ok(applications::table
-            .filter(applications::project_id.eq(&pid))
-            .order(applications::name.asc())
-            .select(applications::id)
-            .load(c)?)
-    })
-    .await
-    .map_err(store)
+    db.read(move |c| application_ids_of(c, &pid))
+        .await
+        .map_err(store)
+}
+
+/// The ids of project `project_id`'s applications, by name.
+pub(super) fn application_ids_of(
+    c: &mut AnyConnection,
+    project_id: &str,
+) -> Result<Vec<String>, DbError> {
+    Ok(applications::table
+        .filter(applications::project_id.eq(project_id))
+        .order(applications::name.asc())
+        .select(applications::id)
+        .load(c)?)
 }
 
 pub(super) async fn set_last_run(

@@ -28,15 +28,7 @@ pub(super) async fn record_delivery(
         delivery_id: delivery_id.to_owned(),
         received_at: at.naive_utc(),
     };
-    match db
-        .write_one(move |c| {
-            diesel::insert_into(deliveries::table)
-                .values(&row)
-                .execute(c)?;
-            Ok(())
-        })
-        .await
-    {
+    match db.insert(deliveries::table, row).await {
         Ok(()) => Ok(true),
         Err(e) if is_unique_violation(&e) => Ok(false),
         Err(e) => Err(classify(e, "", "the application is gone")),

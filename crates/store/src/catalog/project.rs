@@ -1,12 +1,12 @@
 //! Projects (`projects`): unique names by constraint; deleting one deletes
 //! its workflows, applications and secrets in the same transaction.
 
-use super::application::delete_application_rows;
+use super::application::{application_ids_of, delete_application_rows};
 use super::secret::project_owner;
-use super::workflow::delete_workflow_rows;
+use super::workflow::{delete_workflow_rows, workflow_ids_of};
 use super::{classify, paged, store, utc};
 use crate::db::Db;
-use crate::schema::{applications, projects, secrets, workflows};
+use crate::schema::{projects, secrets};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use slipway_domain::catalog::{CatalogStoreError, Order, Page, PageRequest, Project};
@@ -48,28 +48,18 @@ impl From<&Project> for ProjectRow {
 pub(super) async fn insert_project(db: &Db, project: &Project) -> Result<(), CatalogStoreError> {
     let row = ProjectRow::from(project);
     let name = project.name.clone();
-    db.write_one(move |c| {
-        diesel::insert_into(projects::table)
-            .values(&row)
-            .execute(c)?;
-        Ok(())
-    })
-    .await
-    .map_err(|e| classify(e, &format!("a project named `{name}` exists already"), ""))
+    db.insert(projects::table, row)
+        .await
+        .map_err(|e| classify(e, &format!("a project named `{name}` exists already"), ""))
 }
 
 pub(super) async fn project(db: &Db, id: &str) -> Result<Option<Project>, CatalogStoreError> {
-    let id = id.to_owned();
-    db.read(move |c| {
-        Ok(projects::table
-            .filter(projects::id.eq(&id))
-            .select(ProjectRow::as_select())
-            .first(c)
-            .optional()?
-            .map(Project::from))
-    })
-    .await
-    .map_err(store)
+    let query = projects::table
+        .filter(projects::id.eq(id.to_owned()))
+        .select(ProjectRow::as_select());
+    db.first(query, |r| Ok(Project::from(r)))
+        .await
+        .map_err(store)
 }
 
 pub(super) async fn projects(
@@ -111,19 +101,11 @@ pub(super) async fn update_project(db: &Db, project: &Project) -> Result<bool, C
 pub(super) async fn delete_project(db: &Db, id: &str) -> Result<bool, CatalogStoreError> {
     let id = id.to_owned();
     db.write(move |c| {
-        let ids: Vec<String> = workflows::table
-            .filter(workflows::project_id.eq(&id))
-            .select(workflows::id)
-            .load(c)?;
-        for w in &ids {
-            delete_workflow_rows(c, w)?;
+        for w in workflow_ids_of(c, &id)? {
+            delete_workflow_rows(c, &w)?;
         }
-        let apps: Vec<String> = applications::table
-            .filter(applications::project_id.eq(&id))
-            .select(applications::id)
-            .load(c)?;
-        for a in &apps {
-            delete_application_rows(c, a)?;
+        for a in application_ids_of(c, &id)? {
+            delete_application_rows(c, &a)?;
         }
         diesel::delete(secrets::table.filter(secrets::owner.eq(project_owner(&id)))).execute(c)?;
         Ok(diesel::delete(projects::table.filter(projects::id.eq(&id))).execute(c)? == 1)

@@ -79,32 +79,19 @@ pub(super) async fn insert_schedule(
     schedule: &StoredSchedule,
 ) -> Result<(), CatalogStoreError> {
     let row = schedule_row(schedule).map_err(store)?;
-    db.write_one(move |c| {
-        diesel::insert_into(schedules::table)
-            .values(&row)
-            .execute(c)?;
-        Ok(())
-    })
-    .await
-    .map_err(|e| classify(e, "that schedule exists already", ""))
+    db.insert(schedules::table, row)
+        .await
+        .map_err(|e| classify(e, "that schedule exists already", ""))
 }
 
 pub(super) async fn schedule(
     db: &Db,
     id: &str,
 ) -> Result<Option<StoredSchedule>, CatalogStoreError> {
-    let id = id.to_owned();
-    db.read(move |c| {
-        schedules::table
-            .filter(schedules::id.eq(&id))
-            .select(ScheduleRow::as_select())
-            .first(c)
-            .optional()?
-            .map(schedule_of)
-            .transpose()
-    })
-    .await
-    .map_err(store)
+    let query = schedules::table
+        .filter(schedules::id.eq(id.to_owned()))
+        .select(ScheduleRow::as_select());
+    db.first(query, schedule_of).await.map_err(store)
 }
 
 pub(super) async fn schedules(

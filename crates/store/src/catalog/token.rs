@@ -54,31 +54,19 @@ pub(super) async fn insert_token(
         last_used_at: token.last_used_at.map(|t| t.naive_utc()),
         revoked_at: token.revoked_at.map(|t| t.naive_utc()),
     };
-    db.write_one(move |c| {
-        diesel::insert_into(api_tokens::table)
-            .values(&row)
-            .execute(c)?;
-        Ok(())
-    })
-    .await
-    .map_err(|e| classify(e, "that token exists already", ""))
+    db.insert(api_tokens::table, row)
+        .await
+        .map_err(|e| classify(e, "that token exists already", ""))
 }
 
 pub(super) async fn token_by_hash(
     db: &Db,
     secret_hash: &str,
 ) -> Result<Option<(ApiToken, String)>, CatalogStoreError> {
-    let hash = secret_hash.to_owned();
-    db.read(move |c| {
-        Ok(api_tokens::table
-            .filter(api_tokens::secret_hash.eq(&hash))
-            .select(TokenRow::as_select())
-            .first(c)
-            .optional()?
-            .map(token_of))
-    })
-    .await
-    .map_err(store)
+    let query = api_tokens::table
+        .filter(api_tokens::secret_hash.eq(secret_hash.to_owned()))
+        .select(TokenRow::as_select());
+    db.first(query, |r| Ok(token_of(r))).await.map_err(store)
 }
 
 pub(super) async fn tokens(db: &Db) -> Result<Vec<ApiToken>, CatalogStoreError> {

@@ -169,17 +169,12 @@ pub(super) async fn add_version(
 }
 
 pub(super) async fn workflow(db: &Db, id: &str) -> Result<Option<Workflow>, CatalogStoreError> {
-    let id = id.to_owned();
-    db.read(move |c| {
-        Ok(workflows::table
-            .filter(workflows::id.eq(&id))
-            .select(WorkflowRow::as_select())
-            .first(c)
-            .optional()?
-            .map(Workflow::from))
-    })
-    .await
-    .map_err(store)
+    let query = workflows::table
+        .filter(workflows::id.eq(id.to_owned()))
+        .select(WorkflowRow::as_select());
+    db.first(query, |r| Ok(Workflow::from(r)))
+        .await
+        .map_err(store)
 }
 
 pub(super) async fn workflows(
@@ -214,14 +209,20 @@ pub(super) async fn workflow_ids(
     project_id: &str,
 ) -> Result<Vec<String>, CatalogStoreError> {
     let pid = project_id.to_owned();
-    db.read(move |c| {
-        Ok(workflows::table
-            .filter(workflows::project_id.eq(&pid))
-            .select(workflows::id)
-            .load(c)?)
-    })
-    .await
-    .map_err(store)
+    db.read(move |c| workflow_ids_of(c, &pid))
+        .await
+        .map_err(store)
+}
+
+/// The ids of project `project_id`'s workflows.
+pub(super) fn workflow_ids_of(
+    c: &mut AnyConnection,
+    project_id: &str,
+) -> Result<Vec<String>, DbError> {
+    Ok(workflows::table
+        .filter(workflows::project_id.eq(project_id))
+        .select(workflows::id)
+        .load(c)?)
 }
 
 pub(super) async fn version(
@@ -229,22 +230,14 @@ pub(super) async fn version(
     workflow_id: &str,
     version: i32,
 ) -> Result<Option<WorkflowVersion>, CatalogStoreError> {
-    let id = workflow_id.to_owned();
-    db.read(move |c| {
-        workflow_versions::table
-            .filter(
-                workflow_versions::workflow_id
-                    .eq(&id)
-                    .and(workflow_versions::version.eq(version)),
-            )
-            .select(VersionRow::as_select())
-            .first(c)
-            .optional()?
-            .map(version_of)
-            .transpose()
-    })
-    .await
-    .map_err(store)
+    let query = workflow_versions::table
+        .filter(
+            workflow_versions::workflow_id
+                .eq(workflow_id.to_owned())
+                .and(workflow_versions::version.eq(version)),
+        )
+        .select(VersionRow::as_select());
+    db.first(query, version_of).await.map_err(store)
 }
 
 pub(super) async fn versions(

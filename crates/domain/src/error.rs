@@ -111,6 +111,17 @@ impl<T> OrNotFound<T> for Option<T> {
     }
 }
 
+/// A write's "it was there" (`true`: it found its record).
+impl OrNotFound<()> for bool {
+    fn or_not_found(self, kind: &'static str, id: impl ToString) -> Result<(), DomainError> {
+        if self {
+            Ok(())
+        } else {
+            Err(DomainError::not_found(kind, id))
+        }
+    }
+}
+
 impl From<CatalogStoreError> for DomainError {
     fn from(e: CatalogStoreError) -> Self {
         match e {

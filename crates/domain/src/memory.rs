@@ -171,6 +171,24 @@ impl Data {
         Ok(())
     }
 
+    /// The ids of project `project_id`'s workflows.
+    fn workflow_ids(&self, project_id: &str) -> Vec<String> {
+        let of_project = self
+            .workflows
+            .values()
+            .filter(|w| w.project_id == project_id);
+        of_project.map(|w| w.id.clone()).collect()
+    }
+
+    /// The ids of project `project_id`'s applications.
+    fn application_ids(&self, project_id: &str) -> Vec<String> {
+        let of_project = self
+            .applications
+            .values()
+            .filter(|a| a.project_id == project_id);
+        of_project.map(|a| a.id.clone()).collect()
+    }
+
     fn drop_application(&mut self, id: &str) {
         self.applications.remove(id);
         self.last_runs.remove(id);
@@ -232,22 +250,10 @@ impl CatalogStore for MemoryCatalog {
         if d.projects.remove(id).is_none() {
             return Ok(false);
         }
-        let workflows: Vec<String> = d
-            .workflows
-            .values()
-            .filter(|w| w.project_id == id)
-            .map(|w| w.id.clone())
-            .collect();
-        for w in workflows {
+        for w in d.workflow_ids(id) {
             d.drop_workflow(&w);
         }
-        let apps: Vec<String> = d
-            .applications
-            .values()
-            .filter(|a| a.project_id == id)
-            .map(|a| a.id.clone())
-            .collect();
-        for a in apps {
+        for a in d.application_ids(id) {
             d.drop_application(&a);
         }
         let owner = SecretOwner::Project(id).key();
@@ -313,13 +319,7 @@ impl CatalogStore for MemoryCatalog {
     }
 
     async fn workflow_ids(&self, project_id: &str) -> Result<Vec<String>, CatalogStoreError> {
-        Ok(self
-            .data()
-            .workflows
-            .values()
-            .filter(|w| w.project_id == project_id)
-            .map(|w| w.id.clone())
-            .collect())
+        Ok(self.data().workflow_ids(project_id))
     }
 
     async fn version(
@@ -503,13 +503,7 @@ impl CatalogStore for MemoryCatalog {
     }
 
     async fn application_ids(&self, project_id: &str) -> Result<Vec<String>, CatalogStoreError> {
-        Ok(self
-            .data()
-            .applications
-            .values()
-            .filter(|a| a.project_id == project_id)
-            .map(|a| a.id.clone())
-            .collect())
+        Ok(self.data().application_ids(project_id))
     }
 
     async fn set_last_run(&self, app_id: &str, run_id: &str) -> Result<(), CatalogStoreError> {

@@ -309,9 +309,10 @@ impl App {
         let mut app = self.application(id).await?;
         self.apply_input(&mut app, input, false).await?;
         app.updated_at = Utc::now();
-        if !self.catalog.update_application(&app).await? {
-            return Err(DomainError::not_found("application", id));
-        }
+        self.catalog
+            .update_application(&app)
+            .await?
+            .or_not_found("application", id)?;
         self.application(id).await
     }
 
@@ -320,10 +321,10 @@ impl App {
     pub async fn delete_application(&self, id: &str) -> Result<()> {
         self.application(id).await?;
         self.refuse_active(&[id.to_owned()], "application").await?;
-        if !self.catalog.delete_application(id).await? {
-            return Err(DomainError::not_found("application", id));
-        }
-        Ok(())
+        self.catalog
+            .delete_application(id)
+            .await?
+            .or_not_found("application", id)
     }
 }
 

@@ -61,9 +61,10 @@ impl App {
             project.description = d;
         }
         project.updated_at = Utc::now();
-        if !self.catalog.update_project(&project).await? {
-            return Err(DomainError::not_found("project", id));
-        }
+        self.catalog
+            .update_project(&project)
+            .await?
+            .or_not_found("project", id)?;
         Ok(project)
     }
 
@@ -74,10 +75,10 @@ impl App {
         let mut keys = self.catalog.workflow_ids(id).await?;
         keys.extend(self.catalog.application_ids(id).await?);
         self.refuse_active(&keys, "project").await?;
-        if !self.catalog.delete_project(id).await? {
-            return Err(DomainError::not_found("project", id));
-        }
-        Ok(())
+        self.catalog
+            .delete_project(id)
+            .await?
+            .or_not_found("project", id)
     }
 
     /// Refuses when runs of any of `keys` (workflow or application ids)

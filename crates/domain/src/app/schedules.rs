@@ -171,18 +171,19 @@ impl App {
         let mut s = self.stored_schedule(id).await?;
         Self::apply_schedule(&mut s, input, false)?;
         s.updated_at = Utc::now();
-        if !self.catalog.update_schedule(&s).await? {
-            return Err(DomainError::not_found("schedule", id));
-        }
+        self.catalog
+            .update_schedule(&s)
+            .await?
+            .or_not_found("schedule", id)?;
         Ok(ScheduleDetail::of(s, Utc::now()))
     }
 
     /// Deletes a schedule.
     pub async fn delete_schedule(&self, id: &str) -> Result<()> {
-        if !self.catalog.delete_schedule(id).await? {
-            return Err(DomainError::not_found("schedule", id));
-        }
-        Ok(())
+        self.catalog
+            .delete_schedule(id)
+            .await?
+            .or_not_found("schedule", id)
     }
 
     /// Starts the runs every schedule owes at `now`: at most one per

@@ -134,9 +134,9 @@ impl App {
     pub async fn delete_workflow(&self, id: &str) -> Result<()> {
         self.workflow(id).await?;
         self.refuse_active(&[id.to_owned()], "workflow").await?;
-        if !self.catalog.delete_workflow(id).await? {
-            return Err(DomainError::not_found("workflow", id));
-        }
-        Ok(())
+        self.catalog
+            .delete_workflow(id)
+            .await?
+            .or_not_found("workflow", id)
     }
 }

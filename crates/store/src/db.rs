@@ -5,7 +5,9 @@ use diesel::OptionalExtension;
 use diesel::connection::SimpleConnection;
 use diesel::dsl::Limit;
 use diesel::pg::PgConnection;
-use diesel::query_builder::InsertStatement;
+use diesel::query_builder::{
+    AsChangeset, AsQuery, InsertStatement, IntoUpdateTarget, UpdateStatement,
+};
 use diesel::query_dsl::LoadQuery;
 use diesel::query_dsl::methods::{ExecuteDsl, LimitDsl};
 use diesel::sqlite::SqliteConnection;
@@ -359,6 +361,19 @@ impl Db {
         F: FnOnce(R) -> Result<T, DbError> + Send + 'static,
     {
         self.read(move |c| query.first(c).optional()?.map(of).transpose())
+            .await
+    }
+
+    /// Sets `changes` on the rows of `target` in a single-statement write
+    /// ([`Db::write_one`]); true when it changed exactly one row.
+    pub async fn update_one<T, V>(&self, target: T, changes: V) -> Result<bool, DbError>
+    where
+        T: IntoUpdateTarget + Send + 'static,
+        V: AsChangeset<Target = T::Table> + Send + 'static,
+        UpdateStatement<T::Table, T::WhereClause, V::Changeset>:
+            AsQuery + ExecuteDsl<AnyConnection>,
+    {
+        self.write_one(move |c| Ok(diesel::update(target).set(changes).execute(c)? == 1))
             .await
     }
 

@@ -202,6 +202,37 @@ impl SqlRunStore {
     pub fn new(db: Db) -> Self {
         SqlRunStore { db }
     }
+
+    /// Runs `update` on job `job` of stage `stage` of `run` (given to it
+    /// as the run's id and the two indexes) in a single-statement write:
+    /// `NoSuchTarget` unless it changed exactly that job's row.
+    async fn update_job<F>(
+        &self,
+        run: &RunId,
+        stage: usize,
+        job: usize,
+        update: F,
+    ) -> Result<(), StoreError>
+    where
+        F: FnOnce(&mut AnyConnection, &str, i32, i32) -> Result<usize, DbError> + Send + 'static,
+    {
+        let rid = run.clone();
+        let r = self
+            .db
+            .write_one(move |c| {
+                let n = update(c, rid.as_str(), idx(stage)?, idx(job)?)?;
+                Ok(if n == 1 {
+                    Ok(())
+                } else {
+                    Err(StoreError::NoSuchTarget {
+                        run: rid,
+                        target: Target::Job(stage, job),
+                    })
+                })
+            })
+            .await;
+        flatten(r)
+    }
 }
 
 fn insert_run(conn: &mut AnyConnection, run: &RunRecord) -> Result<(), DbError> {
@@ -642,19 +673,6 @@ fn pg_insert_run(conn: &mut AnyConnection, run: &RunRecord) -> Result<(), DbErro
 }
 
 /// A store error, or a database failure turned into one.
-/// `NoSuchTarget` unless an update of job `job` of stage `stage` of `run`
-/// changed its row (`n`: the rows changed).
-fn job_updated(n: usize, run: &RunId, stage: usize, job: usize) -> Result<(), StoreError> {
-    if n == 1 {
-        Ok(())
-    } else {
-        Err(StoreError::NoSuchTarget {
-            run: run.clone(),
-            target: Target::Job(stage, job),
-        })
-    }
-}
-
 fn flatten<T>(r: Result<Result<T, StoreError>, DbError>) -> Result<T, StoreError> {
     r.map_err(StoreError::from).and_then(|x| x)
 }
@@ -785,25 +803,20 @@ impl RunStore for SqlRunStore {
         job: usize,
         outputs: &BTreeMap<String, String>,
     ) -> Result<(), StoreError> {
-        let rid = run.clone();
         let text = to_json(outputs)?;
-        let r = self
-            .db
-            .write_one(move |c| {
-                let n = diesel::update(
-                    jobs::table.filter(
-                        jobs::run_id
-                            .eq(rid.as_str())
-                            .and(jobs::stage_idx.eq(idx(stage)?))
-                            .and(jobs::idx.eq(idx(job)?)),
-                    ),
-                )
-                .set(jobs::outputs.eq(&text))
-                .execute(c)?;
-                Ok(job_updated(n, &rid, stage, job))
-            })
-            .await;
-        flatten(r)
+        self.update_job(run, stage, job, move |c, run, stage, job| {
+            Ok(diesel::update(
+                jobs::table.filter(
+                    jobs::run_id
+                        .eq(run)
+                        .and(jobs::stage_idx.eq(stage))
+                        .and(jobs::idx.eq(job)),
+                ),
+            )
+            .set(jobs::outputs.eq(&text))
+            .execute(c)?)
+        })
+        .await
     }
 
     async fn set_handle(
@@ -813,26 +826,21 @@ impl RunStore for SqlRunStore {
         job: usize,
         handle: Option<&serde_json::Value>,
     ) -> Result<(), StoreError> {
-        let rid = run.clone();
         let text = handle.map(to_json).transpose()?;
-        let r = self
-            .db
-            .write_one(move |c| {
-                // Built as text so that its prepared form is reused (diesel
-                // prepares this `UPDATE` afresh every time otherwise).
-                let mut q = Sql::default();
-                q.text = format!(
-                    "UPDATE jobs SET handle = {} WHERE run_id = {} AND stage_idx = {} AND idx = {}",
-                    q.arg(Arg::OptText(text.clone())),
-                    q.arg(Arg::Text(rid.as_str().to_owned())),
-                    q.arg(Arg::Int(idx(stage)?)),
-                    q.arg(Arg::Int(idx(job)?)),
-                );
-                let n = q.execute(c)?;
-                Ok(job_updated(n, &rid, stage, job))
-            })
-            .await;
-        flatten(r)
+        self.update_job(run, stage, job, move |c, run, stage, job| {
+            // Built as text so that its prepared form is reused (diesel
+            // prepares this `UPDATE` afresh every time otherwise).
+            let mut q = Sql::default();
+            q.text = format!(
+                "UPDATE jobs SET handle = {} WHERE run_id = {} AND stage_idx = {} AND idx = {}",
+                q.arg(Arg::OptText(text.clone())),
+                q.arg(Arg::Text(run.to_owned())),
+                q.arg(Arg::Int(stage)),
+                q.arg(Arg::Int(job)),
+            );
+            q.execute(c)
+        })
+        .await
     }
 
     async fn add_approval(

@@ -302,26 +302,25 @@ pub(super) async fn update_application(
 ) -> Result<bool, CatalogStoreError> {
     let r = application_row(app).map_err(store)?;
     let name = app.name.clone();
-    db.write_one(move |c| {
-        let n = diesel::update(applications::table.filter(applications::id.eq(&r.id)))
-            .set((
-                applications::name.eq(&r.name),
-                applications::description.eq(&r.description),
-                applications::provider.eq(&r.provider),
-                applications::repo_owner.eq(&r.repo_owner),
-                applications::repo_name.eq(&r.repo_name),
-                applications::repo_url.eq(&r.repo_url),
-                applications::provider_repo_id.eq(&r.provider_repo_id),
-                applications::default_branch.eq(&r.default_branch),
-                applications::template_path.eq(&r.template_path),
-                applications::triggers.eq(&r.triggers),
-                applications::cancel_superseded.eq(r.cancel_superseded),
-                applications::webhook_secret.eq(&r.webhook_secret),
-                applications::updated_at.eq(r.updated_at),
-            ))
-            .execute(c)?;
-        Ok(n == 1)
-    })
+    let changes = (
+        applications::name.eq(r.name),
+        applications::description.eq(r.description),
+        applications::provider.eq(r.provider),
+        applications::repo_owner.eq(r.repo_owner),
+        applications::repo_name.eq(r.repo_name),
+        applications::repo_url.eq(r.repo_url),
+        applications::provider_repo_id.eq(r.provider_repo_id),
+        applications::default_branch.eq(r.default_branch),
+        applications::template_path.eq(r.template_path),
+        applications::triggers.eq(r.triggers),
+        applications::cancel_superseded.eq(r.cancel_superseded),
+        applications::webhook_secret.eq(r.webhook_secret),
+        applications::updated_at.eq(r.updated_at),
+    );
+    db.update_one(
+        applications::table.filter(applications::id.eq(r.id)),
+        changes,
+    )
     .await
     .map_err(|e| {
         classify(
@@ -335,16 +334,6 @@ pub(super) async fn update_application(
 pub(super) async fn delete_application(db: &Db, id: &str) -> Result<bool, CatalogStoreError> {
     let id = id.to_owned();
     db.write(move |c| Ok(delete_application_rows(c, &id)? == 1))
-        .await
-        .map_err(store)
-}
-
-pub(super) async fn application_ids(
-    db: &Db,
-    project_id: &str,
-) -> Result<Vec<String>, CatalogStoreError> {
-    let pid = project_id.to_owned();
-    db.read(move |c| application_ids_of(c, &pid))
         .await
         .map_err(store)
 }

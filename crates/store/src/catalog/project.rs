@@ -84,18 +84,14 @@ pub(super) async fn projects(
 pub(super) async fn update_project(db: &Db, project: &Project) -> Result<bool, CatalogStoreError> {
     let p = project.clone();
     let name = project.name.clone();
-    db.write_one(move |c| {
-        let n = diesel::update(projects::table.filter(projects::id.eq(&p.id)))
-            .set((
-                projects::name.eq(&p.name),
-                projects::description.eq(&p.description),
-                projects::updated_at.eq(p.updated_at.naive_utc()),
-            ))
-            .execute(c)?;
-        Ok(n == 1)
-    })
-    .await
-    .map_err(|e| classify(e, &format!("a project named `{name}` exists already"), ""))
+    let changes = (
+        projects::name.eq(p.name),
+        projects::description.eq(p.description),
+        projects::updated_at.eq(p.updated_at.naive_utc()),
+    );
+    db.update_one(projects::table.filter(projects::id.eq(p.id)), changes)
+        .await
+        .map_err(|e| classify(e, &format!("a project named `{name}` exists already"), ""))
 }
 
 pub(super) async fn delete_project(db: &Db, id: &str) -> Result<bool, CatalogStoreError> {

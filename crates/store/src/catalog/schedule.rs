@@ -121,21 +121,17 @@ pub(super) async fn update_schedule(
     schedule: &StoredSchedule,
 ) -> Result<bool, CatalogStoreError> {
     let r = schedule_row(schedule).map_err(store)?;
-    db.write_one(move |c| {
-        let n = diesel::update(schedules::table.filter(schedules::id.eq(&r.id)))
-            .set((
-                schedules::expression.eq(&r.expression),
-                schedules::timezone.eq(&r.timezone),
-                schedules::git_ref.eq(&r.git_ref),
-                schedules::params.eq(&r.params),
-                schedules::enabled.eq(r.enabled),
-                schedules::updated_at.eq(r.updated_at),
-            ))
-            .execute(c)?;
-        Ok(n == 1)
-    })
-    .await
-    .map_err(store)
+    let changes = (
+        schedules::expression.eq(r.expression),
+        schedules::timezone.eq(r.timezone),
+        schedules::git_ref.eq(r.git_ref),
+        schedules::params.eq(r.params),
+        schedules::enabled.eq(r.enabled),
+        schedules::updated_at.eq(r.updated_at),
+    );
+    db.update_one(schedules::table.filter(schedules::id.eq(r.id)), changes)
+        .await
+        .map_err(store)
 }
 
 pub(super) async fn delete_schedule(db: &Db, id: &str) -> Result<bool, CatalogStoreError> {

@@ -115,15 +115,11 @@ pub(super) async fn touch_token(
     id: &str,
     at: DateTime<Utc>,
 ) -> Result<(), CatalogStoreError> {
-    let id = id.to_owned();
-    db.write_one(move |c| {
-        diesel::update(api_tokens::table.filter(api_tokens::id.eq(&id)))
-            .set(api_tokens::last_used_at.eq(Some(at.naive_utc())))
-            .execute(c)?;
-        Ok(())
-    })
-    .await
-    .map_err(store)
+    let this = api_tokens::table.filter(api_tokens::id.eq(id.to_owned()));
+    db.update_one(this, api_tokens::last_used_at.eq(Some(at.naive_utc())))
+        .await
+        .map_err(store)?;
+    Ok(())
 }
 
 pub(super) async fn count_tokens(db: &Db) -> Result<u64, CatalogStoreError> {

@@ -204,16 +204,6 @@ pub(super) async fn workflows(
     .await
 }
 
-pub(super) async fn workflow_ids(
-    db: &Db,
-    project_id: &str,
-) -> Result<Vec<String>, CatalogStoreError> {
-    let pid = project_id.to_owned();
-    db.read(move |c| workflow_ids_of(c, &pid))
-        .await
-        .map_err(store)
-}
-
 /// The ids of project `project_id`'s workflows.
 pub(super) fn workflow_ids_of(
     c: &mut AnyConnection,

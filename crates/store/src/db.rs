@@ -6,7 +6,7 @@ use diesel::connection::SimpleConnection;
 use diesel::dsl::Limit;
 use diesel::pg::PgConnection;
 use diesel::query_builder::{
-    AsChangeset, AsQuery, InsertStatement, IntoUpdateTarget, UpdateStatement,
+    AsChangeset, AsQuery, DeleteStatement, InsertStatement, IntoUpdateTarget, UpdateStatement,
 };
 use diesel::query_dsl::LoadQuery;
 use diesel::query_dsl::methods::{ExecuteDsl, LimitDsl};
@@ -365,15 +365,26 @@ impl Db {
     }
 
     /// Sets `changes` on the rows of `target` in a single-statement write
-    /// ([`Db::write_one`]); true when it changed exactly one row.
-    pub async fn update_one<T, V>(&self, target: T, changes: V) -> Result<bool, DbError>
+    /// ([`Db::write_one`]); how many rows it changed.
+    pub async fn update<T, V>(&self, target: T, changes: V) -> Result<usize, DbError>
     where
         T: IntoUpdateTarget + Send + 'static,
         V: AsChangeset<Target = T::Table> + Send + 'static,
         UpdateStatement<T::Table, T::WhereClause, V::Changeset>:
             AsQuery + ExecuteDsl<AnyConnection>,
     {
-        self.write_one(move |c| Ok(diesel::update(target).set(changes).execute(c)? == 1))
+        self.write_one(move |c| Ok(diesel::update(target).set(changes).execute(c)?))
+            .await
+    }
+
+    /// Deletes the rows of `target` in a single-statement write
+    /// ([`Db::write_one`]); how many it deleted.
+    pub async fn delete<T>(&self, target: T) -> Result<usize, DbError>
+    where
+        T: IntoUpdateTarget + Send + 'static,
+        DeleteStatement<T::Table, T::WhereClause>: ExecuteDsl<AnyConnection>,
+    {
+        self.write_one(move |c| Ok(diesel::delete(target).execute(c)?))
             .await
     }
 

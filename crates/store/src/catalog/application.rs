@@ -18,10 +18,13 @@ use slipway_domain::catalog::{
     ScheduleTarget, TriggerRule,
 };
 
-#[derive(Queryable, Selectable, Insertable)]
-#[diesel(table_name = applications)]
+/// A row of `applications`; as a changeset (an update) it leaves the
+/// project and the creation time alone.
+#[derive(Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = applications, treat_none_as_null = true)]
 struct ApplicationRow {
     id: String,
+    #[diesel(skip_update)]
     project_id: String,
     name: String,
     description: String,
@@ -35,6 +38,7 @@ struct ApplicationRow {
     triggers: String,
     cancel_superseded: bool,
     webhook_secret: Option<String>,
+    #[diesel(skip_update)]
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
 }
@@ -302,27 +306,8 @@ pub(super) async fn update_application(
 ) -> Result<bool, CatalogStoreError> {
     let r = application_row(app).map_err(store)?;
     let name = app.name.clone();
-    let changes = (
-        applications::name.eq(r.name),
-        applications::description.eq(r.description),
-        applications::provider.eq(r.provider),
-        applications::repo_owner.eq(r.repo_owner),
-        applications::repo_name.eq(r.repo_name),
-        applications::repo_url.eq(r.repo_url),
-        applications::provider_repo_id.eq(r.provider_repo_id),
-        applications::default_branch.eq(r.default_branch),
-        applications::template_path.eq(r.template_path),
-        applications::triggers.eq(r.triggers),
-        applications::cancel_superseded.eq(r.cancel_superseded),
-        applications::webhook_secret.eq(r.webhook_secret),
-        applications::updated_at.eq(r.updated_at),
-    );
-    db.update_one(
-        applications::table.filter(applications::id.eq(r.id)),
-        changes,
-    )
-    .await
-    .map_err(|e| {
+    let this = applications::table.filter(applications::id.eq(r.id.clone()));
+    db.update(this, r).await.map(|n| n == 1).map_err(|e| {
         classify(
             e,
             &format!("the project has an application named `{name}` already"),

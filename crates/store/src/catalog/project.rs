@@ -11,12 +11,15 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use slipway_domain::catalog::{CatalogStoreError, Order, Page, PageRequest, Project};
 
+/// A row of `projects`; as a changeset (an update) it leaves the creation
+/// time alone.
 #[derive(Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = projects)]
 struct ProjectRow {
     id: String,
     name: String,
     description: String,
+    #[diesel(skip_update)]
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
 }
@@ -82,15 +85,12 @@ pub(super) async fn projects(
 }
 
 pub(super) async fn update_project(db: &Db, project: &Project) -> Result<bool, CatalogStoreError> {
-    let p = project.clone();
+    let row = ProjectRow::from(project);
     let name = project.name.clone();
-    let changes = (
-        projects::name.eq(p.name),
-        projects::description.eq(p.description),
-        projects::updated_at.eq(p.updated_at.naive_utc()),
-    );
-    db.update_one(projects::table.filter(projects::id.eq(p.id)), changes)
+    let this = projects::table.filter(projects::id.eq(row.id.clone()));
+    db.update(this, row)
         .await
+        .map(|n| n == 1)
         .map_err(|e| classify(e, &format!("a project named `{name}` exists already"), ""))
 }
 

@@ -116,7 +116,7 @@ pub(super) async fn touch_token(
     at: DateTime<Utc>,
 ) -> Result<(), CatalogStoreError> {
     let this = api_tokens::table.filter(api_tokens::id.eq(id.to_owned()));
-    db.update_one(this, api_tokens::last_used_at.eq(Some(at.naive_utc())))
+    db.update(this, api_tokens::last_used_at.eq(Some(at.naive_utc())))
         .await
         .map_err(store)?;
     Ok(())

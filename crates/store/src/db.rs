@@ -315,13 +315,19 @@ impl Db {
         F: FnOnce(&mut AnyConnection) -> Result<T, DbError> + Send + 'static,
     {
         let db = self.clone();
-        off_thread(move || {
-            let mut c = db.conn()?;
-            let out = f(&mut c);
-            c.used(&out);
-            out
-        })
-        .await
+        off_thread(move || db.with_conn(f)).await
+    }
+
+    /// Runs `f` with a pooled connection on the current (blocking) thread,
+    /// outside any explicit transaction.
+    fn with_conn<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        F: FnOnce(&mut AnyConnection) -> Result<T, DbError>,
+    {
+        let mut c = self.conn()?;
+        let out = f(&mut c);
+        c.used(&out);
+        out
     }
 
     /// Runs `f` in a write transaction on a blocking thread: `BEGIN
@@ -347,8 +353,10 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&mut AnyConnection) -> Result<T, DbError> + Send + 'static,
     {
-        let db = self.clone();
-        off_thread(move || db.write_one_blocking(f)).await
+        match self.backend {
+            Backend::Postgres => self.read(f).await,
+            Backend::Sqlite => self.write(f).await,
+        }
     }
 
     /// The first row `query` finds, made into a `T` by `of` (`None`: no
@@ -409,12 +417,7 @@ impl Db {
         F: FnOnce(&mut AnyConnection) -> Result<T, DbError>,
     {
         match self.backend {
-            Backend::Postgres => {
-                let mut c = self.conn()?;
-                let out = f(&mut c);
-                c.used(&out);
-                out
-            }
+            Backend::Postgres => self.with_conn(f),
             Backend::Sqlite => self.write_blocking(f),
         }
     }

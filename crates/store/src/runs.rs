@@ -49,20 +49,13 @@ macro_rules! page_runs {
     }};
 }
 
+/// A whole run's row: its summary's columns with the plan.
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = runs)]
 struct RunRow {
-    seq: i64,
-    id: String,
-    workflow_key: Option<String>,
     plan: String,
-    params: String,
-    trigger_info: String,
-    status: String,
-    created_at: NaiveDateTime,
-    started_at: Option<NaiveDateTime>,
-    finished_at: Option<NaiveDateTime>,
-    error: Option<String>,
+    #[diesel(embed)]
+    summary: SummaryRow,
 }
 
 #[derive(Queryable, Selectable)]
@@ -322,7 +315,7 @@ fn assemble(conn: &mut AnyConnection, rows: Vec<RunRow>) -> Result<Vec<RunRecord
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+    let ids: Vec<&str> = rows.iter().map(|r| r.summary.id.as_str()).collect();
     let stage_rows: Vec<StageRow> = stages::table
         .filter(stages::run_id.eq_any(&ids))
         .order((stages::run_id, stages::idx))
@@ -393,19 +386,20 @@ fn assemble(conn: &mut AnyConnection, rows: Vec<RunRow>) -> Result<Vec<RunRecord
     }
     rows.into_iter()
         .map(|r| {
-            let _ = r.seq;
+            let plan = from_json("run plan", &r.plan)?;
+            let s = r.summary.into_summary()?;
             Ok(RunRecord {
-                stages: stages_by.remove(&r.id).unwrap_or_default(),
-                plan: from_json("run plan", &r.plan)?,
-                params: from_json::<BTreeMap<String, String>>("run params", &r.params)?,
-                trigger: from_json("run trigger", &r.trigger_info)?,
-                status: status(&r.status)?,
-                id: RunId(r.id),
-                workflow_key: r.workflow_key,
-                created_at: utc(r.created_at),
-                started_at: r.started_at.map(utc),
-                finished_at: r.finished_at.map(utc),
-                error: r.error,
+                stages: stages_by.remove(s.id.as_str()).unwrap_or_default(),
+                plan,
+                params: s.params,
+                trigger: s.trigger,
+                status: s.status,
+                id: s.id,
+                workflow_key: s.workflow_key,
+                created_at: s.created_at,
+                started_at: s.started_at,
+                finished_at: s.finished_at,
+                error: s.error,
             })
         })
         .collect()

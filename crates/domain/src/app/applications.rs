@@ -320,11 +320,8 @@ impl App {
     /// while it has active runs.
     pub async fn delete_application(&self, id: &str) -> Result<()> {
         self.application(id).await?;
-        self.refuse_active(&[id.to_owned()], "application").await?;
-        self.catalog
-            .delete_application(id)
-            .await?
-            .or_not_found("application", id)
+        let delete = self.catalog.delete_application(id);
+        self.delete_unless_active("application", id, delete).await
     }
 }
 

@@ -1,7 +1,7 @@
 //! Projects: create, read, list, update, delete.
 
 use super::{ACTIVE, App, DomainError, Result, check_name, new_id};
-use crate::catalog::{Page, PageRequest, Project};
+use crate::catalog::{CatalogStoreError, Page, PageRequest, Project};
 use crate::error::OrNotFound;
 use chrono::Utc;
 use slipway_core::RunQuery;
@@ -79,6 +79,18 @@ impl App {
             .delete_project(id)
             .await?
             .or_not_found("project", id)
+    }
+
+    /// Runs `delete`, the delete of workflow or application `id` (`kind`),
+    /// unless runs of it are active (a future does nothing until awaited).
+    pub(crate) async fn delete_unless_active(
+        &self,
+        kind: &'static str,
+        id: &str,
+        delete: impl Future<Output = std::result::Result<bool, CatalogStoreError>>,
+    ) -> Result<()> {
+        self.refuse_active(&[id.to_owned()], kind).await?;
+        delete.await?.or_not_found(kind, id)
     }
 
     /// Refuses when runs of any of `keys` (workflow or application ids)

@@ -133,10 +133,7 @@ impl App {
     /// Deletes a workflow; refused while it has active runs.
     pub async fn delete_workflow(&self, id: &str) -> Result<()> {
         self.workflow(id).await?;
-        self.refuse_active(&[id.to_owned()], "workflow").await?;
-        self.catalog
-            .delete_workflow(id)
-            .await?
-            .or_not_found("workflow", id)
+        let delete = self.catalog.delete_workflow(id);
+        self.delete_unless_active("workflow", id, delete).await
     }
 }

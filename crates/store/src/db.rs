@@ -314,8 +314,25 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&mut AnyConnection) -> Result<T, DbError> + Send + 'static,
     {
+        self.off_thread(f, Db::with_conn).await
+    }
+
+    /// Runs `f` through `run` (a blocking runner: [`Db::with_conn`],
+    /// [`Db::write_blocking`]) on a blocking thread; a task that dies is a
+    /// [`DbError::Task`].
+    async fn off_thread<T, F>(
+        &self,
+        f: F,
+        run: fn(&Db, F) -> Result<T, DbError>,
+    ) -> Result<T, DbError>
+    where
+        T: Send + 'static,
+        F: Send + 'static,
+    {
         let db = self.clone();
-        off_thread(move || db.with_conn(f)).await
+        tokio::task::spawn_blocking(move || run(&db, f))
+            .await
+            .map_err(|e| DbError::Task(e.to_string()))?
     }
 
     /// Runs `f` with a pooled connection on the current (blocking) thread,
@@ -340,8 +357,7 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&mut AnyConnection) -> Result<T, DbError> + Send + 'static,
     {
-        let db = self.clone();
-        off_thread(move || db.write_blocking(f)).await
+        self.off_thread(f, Db::write_blocking).await
     }
 
     /// A write made of a single statement (plus reads): on PostgreSQL it
@@ -449,17 +465,6 @@ impl Db {
             }
         }
     }
-}
-
-/// Runs `f` on a blocking thread; a task that dies is a [`DbError::Task`].
-async fn off_thread<T, F>(f: F) -> Result<T, DbError>
-where
-    T: Send + 'static,
-    F: FnOnce() -> Result<T, DbError> + Send + 'static,
-{
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| DbError::Task(e.to_string()))?
 }
 
 /// Rolls an open SQLite transaction back unless disarmed (on error or

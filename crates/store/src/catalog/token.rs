@@ -22,6 +22,22 @@ struct TokenRow {
     revoked_at: Option<NaiveDateTime>,
 }
 
+/// The row of `token`, whose secret hashes to `secret_hash`.
+fn token_row(token: &ApiToken, secret_hash: &str) -> TokenRow {
+    TokenRow {
+        id: token.id.clone(),
+        name: token.name.clone(),
+        prefix: token.prefix.clone(),
+        secret_hash: secret_hash.to_owned(),
+        is_admin: token.is_admin,
+        created_by: token.created_by.clone(),
+        created_at: token.created_at.naive_utc(),
+        last_used_at: token.last_used_at.map(|t| t.naive_utc()),
+        revoked_at: token.revoked_at.map(|t| t.naive_utc()),
+    }
+}
+
+/// A token and its secret's hash from its row.
 fn token_of(r: TokenRow) -> (ApiToken, String) {
     (
         ApiToken {
@@ -43,18 +59,7 @@ pub(super) async fn insert_token(
     token: &ApiToken,
     secret_hash: &str,
 ) -> Result<(), CatalogStoreError> {
-    let row = TokenRow {
-        id: token.id.clone(),
-        name: token.name.clone(),
-        prefix: token.prefix.clone(),
-        secret_hash: secret_hash.to_owned(),
-        is_admin: token.is_admin,
-        created_by: token.created_by.clone(),
-        created_at: token.created_at.naive_utc(),
-        last_used_at: token.last_used_at.map(|t| t.naive_utc()),
-        revoked_at: token.revoked_at.map(|t| t.naive_utc()),
-    };
-    db.insert(api_tokens::table, row)
+    db.insert(api_tokens::table, token_row(token, secret_hash))
         .await
         .map_err(|e| classify(e, "that token exists already", ""))
 }

@@ -2,7 +2,7 @@
 //! version is added only by the writer that saw the previous latest one.
 
 use super::schedule::delete_schedules_of;
-use super::{classify, paged, store, utc};
+use super::{classify, from_json, paged, store, to_json, utc};
 use crate::db::{AnyConnection, Db};
 use crate::error::DbError;
 use crate::schema::{workflow_versions, workflows};
@@ -49,12 +49,24 @@ impl From<WorkflowRow> for Workflow {
     }
 }
 
+impl From<&Workflow> for WorkflowRow {
+    fn from(w: &Workflow) -> Self {
+        WorkflowRow {
+            id: w.id.clone(),
+            project_id: w.project_id.clone(),
+            name: w.name.clone(),
+            latest_version: w.latest_version,
+            created_at: w.created_at.naive_utc(),
+            updated_at: w.updated_at.naive_utc(),
+        }
+    }
+}
+
 fn version_row(v: &WorkflowVersion) -> Result<VersionRow, DbError> {
     Ok(VersionRow {
         workflow_id: v.workflow_id.clone(),
         version: v.version,
-        definition: serde_json::to_string(&v.definition)
-            .map_err(|e| DbError::Corrupt(e.to_string()))?,
+        definition: to_json(&v.definition)?,
         format: match v.format {
             Format::Json => "json",
             Format::Yaml => "yaml",
@@ -70,8 +82,7 @@ fn version_of(r: VersionRow) -> Result<WorkflowVersion, DbError> {
     Ok(WorkflowVersion {
         workflow_id: r.workflow_id,
         version: r.version,
-        definition: serde_json::from_str(&r.definition)
-            .map_err(|e| DbError::Corrupt(format!("workflow definition: {e}")))?,
+        definition: from_json("workflow definition", &r.definition)?,
         format: match r.format.as_str() {
             "json" => Format::Json,
             "yaml" => Format::Yaml,
@@ -95,14 +106,7 @@ pub(super) async fn insert_workflow(
     workflow: &Workflow,
     first: &WorkflowVersion,
 ) -> Result<(), CatalogStoreError> {
-    let row = WorkflowRow {
-        id: workflow.id.clone(),
-        project_id: workflow.project_id.clone(),
-        name: workflow.name.clone(),
-        latest_version: workflow.latest_version,
-        created_at: workflow.created_at.naive_utc(),
-        updated_at: workflow.updated_at.naive_utc(),
-    };
+    let row = WorkflowRow::from(workflow);
     let version = version_row(first).map_err(store)?;
     let name = workflow.name.clone();
     db.write(move |c| {

@@ -259,14 +259,16 @@ pub(super) fn validate_manifest(value: &Value, prefix: &str, problems: &mut Vec<
         ),
         ("port", 65535, "only deployments and services have a port"),
     ] {
-        match map.get(field).map(Value::as_u64) {
-            None => {}
-            Some(Some(n)) if (1..=max).contains(&n) => {
+        let Some(v) = map.get(field) else {
+            continue;
+        };
+        match v.as_u64() {
+            Some(n) if (1..=max).contains(&n) => {
                 if kind.is_some_and(|k| !k.long_running()) {
                     push(field, only);
                 }
             }
-            Some(_) => push(field, &format!("must be an integer from 1 to {max}")),
+            _ => push(field, &format!("must be an integer from 1 to {max}")),
         }
     }
     if kind == Some(WorkloadKind::Service) && !map.contains_key("port") {

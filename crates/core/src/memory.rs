@@ -4,7 +4,7 @@
 use crate::error::StoreError;
 use crate::log::{LogKey, LogLine, NewLine};
 use crate::ports::{LogSink, RunStore};
-use crate::record::{ApprovalDecision, RunId, RunQuery, RunRecord, StatusChange};
+use crate::record::{ApprovalDecision, JobRecord, RunId, RunQuery, RunRecord, StatusChange};
 use async_trait::async_trait;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -43,6 +43,35 @@ impl MemoryRunStore {
             None => Err(StoreError::NotFound(id.clone())),
         })
     }
+
+    /// Runs `f` on job `job` of stage `stage` of run `run`
+    /// (`NoSuchTarget` when the run has no such job).
+    fn with_job(
+        &self,
+        run: &RunId,
+        stage: usize,
+        job: usize,
+        f: impl FnOnce(&mut JobRecord),
+    ) -> Result<(), StoreError> {
+        self.with_run(run, |r| {
+            let j = r
+                .stages
+                .get_mut(stage)
+                .and_then(|s| s.jobs.get_mut(job))
+                .ok_or_else(|| StoreError::NoSuchTarget {
+                    run: run.clone(),
+                    target: crate::record::Target::Job(stage, job),
+                })?;
+            f(j);
+            Ok(())
+        })
+    }
+}
+
+/// Whether `r` passes `q`'s filters (its workflow and statuses).
+fn passes(q: &RunQuery, r: &RunRecord) -> bool {
+    (q.workflow_key.is_none() || r.workflow_key == q.workflow_key)
+        && (q.statuses.is_empty() || q.statuses.contains(&r.status))
 }
 
 #[async_trait]
@@ -64,10 +93,6 @@ impl RunStore for MemoryRunStore {
 
     async fn list_runs(&self, q: &RunQuery) -> Result<Vec<RunRecord>, StoreError> {
         Ok(self.with(|m| {
-            let matches = |r: &&RunRecord| {
-                (q.workflow_key.is_none() || r.workflow_key == q.workflow_key)
-                    && (q.statuses.is_empty() || q.statuses.contains(&r.status))
-            };
             let iter: Box<dyn Iterator<Item = &RunId>> = if q.oldest_first {
                 Box::new(m.order.iter())
             } else {
@@ -75,7 +100,7 @@ impl RunStore for MemoryRunStore {
             };
             let limit = if q.limit == 0 { usize::MAX } else { q.limit };
             iter.filter_map(|id| m.runs.get(id))
-                .filter(matches)
+                .filter(|r| passes(q, r))
                 .skip(q.offset)
                 .take(limit)
                 .cloned()
@@ -84,15 +109,7 @@ impl RunStore for MemoryRunStore {
     }
 
     async fn count_runs(&self, q: &RunQuery) -> Result<u64, StoreError> {
-        Ok(self.with(|m| {
-            m.runs
-                .values()
-                .filter(|r| {
-                    (q.workflow_key.is_none() || r.workflow_key == q.workflow_key)
-                        && (q.statuses.is_empty() || q.statuses.contains(&r.status))
-                })
-                .count() as u64
-        }))
+        Ok(self.with(|m| m.runs.values().filter(|r| passes(q, r)).count() as u64))
     }
 
     async fn change_status(&self, run: &RunId, change: &StatusChange) -> Result<(), StoreError> {
@@ -121,18 +138,7 @@ impl RunStore for MemoryRunStore {
         job: usize,
         outputs: &BTreeMap<String, String>,
     ) -> Result<(), StoreError> {
-        self.with_run(run, |r| {
-            let j = r
-                .stages
-                .get_mut(stage)
-                .and_then(|s| s.jobs.get_mut(job))
-                .ok_or_else(|| StoreError::NoSuchTarget {
-                    run: run.clone(),
-                    target: crate::record::Target::Job(stage, job),
-                })?;
-            j.outputs = outputs.clone();
-            Ok(())
-        })
+        self.with_job(run, stage, job, |j| j.outputs = outputs.clone())
     }
 
     async fn set_handle(
@@ -142,18 +148,7 @@ impl RunStore for MemoryRunStore {
         job: usize,
         handle: Option<&serde_json::Value>,
     ) -> Result<(), StoreError> {
-        self.with_run(run, |r| {
-            let j = r
-                .stages
-                .get_mut(stage)
-                .and_then(|s| s.jobs.get_mut(job))
-                .ok_or_else(|| StoreError::NoSuchTarget {
-                    run: run.clone(),
-                    target: crate::record::Target::Job(stage, job),
-                })?;
-            j.handle = handle.cloned();
-            Ok(())
-        })
+        self.with_job(run, stage, job, |j| j.handle = handle.cloned())
     }
 
     async fn add_approval(

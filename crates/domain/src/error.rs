@@ -89,6 +89,39 @@ pub enum DomainError {
     Internal(String),
 }
 
+impl DomainError {
+    /// `NotFound`: there is no `kind` with that id.
+    pub fn not_found(kind: &'static str, id: impl ToString) -> Self {
+        DomainError::NotFound {
+            kind,
+            id: id.to_string(),
+        }
+    }
+}
+
+/// A lookup's answer, or [`DomainError::NotFound`] when it found nothing.
+pub(crate) trait OrNotFound<T> {
+    /// The thing found, or `NotFound` for the `kind` with that `id`.
+    fn or_not_found(self, kind: &'static str, id: impl ToString) -> Result<T, DomainError>;
+}
+
+impl<T> OrNotFound<T> for Option<T> {
+    fn or_not_found(self, kind: &'static str, id: impl ToString) -> Result<T, DomainError> {
+        self.ok_or_else(|| DomainError::not_found(kind, id))
+    }
+}
+
+/// A write's "it was there" (`true`: it found its record).
+impl OrNotFound<()> for bool {
+    fn or_not_found(self, kind: &'static str, id: impl ToString) -> Result<(), DomainError> {
+        if self {
+            Ok(())
+        } else {
+            Err(DomainError::not_found(kind, id))
+        }
+    }
+}
+
 impl From<CatalogStoreError> for DomainError {
     fn from(e: CatalogStoreError) -> Self {
         match e {
@@ -102,10 +135,7 @@ impl From<CatalogStoreError> for DomainError {
 impl From<StoreError> for DomainError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::NotFound(id) => DomainError::NotFound {
-                kind: "run",
-                id: id.to_string(),
-            },
+            StoreError::NotFound(id) => DomainError::not_found("run", id),
             StoreError::Conflict { .. } => DomainError::Conflict(e.to_string()),
             other => DomainError::Internal(other.to_string()),
         }
@@ -116,14 +146,10 @@ impl From<CoreError> for DomainError {
     fn from(e: CoreError) -> Self {
         match e {
             CoreError::InvalidPlan(p) => DomainError::Invalid(p.problems),
-            CoreError::RunNotFound(id) => DomainError::NotFound {
-                kind: "run",
-                id: id.to_string(),
-            },
-            CoreError::StageNotFound { run, stage } => DomainError::NotFound {
-                kind: "stage",
-                id: format!("{stage} of run {run}"),
-            },
+            CoreError::RunNotFound(id) => DomainError::not_found("run", id),
+            CoreError::StageNotFound { run, stage } => {
+                DomainError::not_found("stage", format!("{stage} of run {run}"))
+            }
             CoreError::Conflict(m) => DomainError::Conflict(m),
             CoreError::NotAnApprover { .. } => DomainError::Forbidden(e.to_string()),
             CoreError::IllegalTransition { .. } | CoreError::ShuttingDown => {

@@ -140,7 +140,55 @@ fn owner_of_app(id: &str) -> String {
     SecretOwner::Application(id).key()
 }
 
+/// `Duplicate` when `taken`: a project named `name` exists already.
+fn unique_project(taken: bool, name: &str) -> Result<(), CatalogStoreError> {
+    if taken {
+        return Err(CatalogStoreError::Duplicate(format!(
+            "a project named `{name}` exists already"
+        )));
+    }
+    Ok(())
+}
+
+/// `Duplicate` when `taken`: the project has `what` (`a workflow`, `an
+/// application`) named `name` already.
+fn unique_in_project(taken: bool, what: &str, name: &str) -> Result<(), CatalogStoreError> {
+    if taken {
+        return Err(CatalogStoreError::Duplicate(format!(
+            "the project has {what} named `{name}` already"
+        )));
+    }
+    Ok(())
+}
+
 impl Data {
+    /// `Missing` unless project `id` exists: a workflow or application
+    /// is added only to a project that is still there.
+    fn project_exists(&self, id: &str) -> Result<(), CatalogStoreError> {
+        if !self.projects.contains_key(id) {
+            return Err(CatalogStoreError::Missing("the project is gone".into()));
+        }
+        Ok(())
+    }
+
+    /// The ids of project `project_id`'s workflows.
+    fn workflow_ids(&self, project_id: &str) -> Vec<String> {
+        let of_project = self
+            .workflows
+            .values()
+            .filter(|w| w.project_id == project_id);
+        of_project.map(|w| w.id.clone()).collect()
+    }
+
+    /// The ids of project `project_id`'s applications.
+    fn application_ids(&self, project_id: &str) -> Vec<String> {
+        let of_project = self
+            .applications
+            .values()
+            .filter(|a| a.project_id == project_id);
+        of_project.map(|a| a.id.clone()).collect()
+    }
+
     fn drop_application(&mut self, id: &str) {
         self.applications.remove(id);
         self.last_runs.remove(id);
@@ -163,12 +211,8 @@ impl Data {
 impl CatalogStore for MemoryCatalog {
     async fn insert_project(&self, project: &Project) -> Result<(), CatalogStoreError> {
         let mut d = self.data();
-        if d.projects.values().any(|p| p.name == project.name) {
-            return Err(CatalogStoreError::Duplicate(format!(
-                "a project named `{}` exists already",
-                project.name
-            )));
-        }
+        let taken = d.projects.values().any(|p| p.name == project.name);
+        unique_project(taken, &project.name)?;
         d.projects.insert(project.id.clone(), project.clone());
         Ok(())
     }
@@ -185,15 +229,11 @@ impl CatalogStore for MemoryCatalog {
 
     async fn update_project(&self, project: &Project) -> Result<bool, CatalogStoreError> {
         let mut d = self.data();
-        if d.projects
+        let taken = d
+            .projects
             .values()
-            .any(|p| p.name == project.name && p.id != project.id)
-        {
-            return Err(CatalogStoreError::Duplicate(format!(
-                "a project named `{}` exists already",
-                project.name
-            )));
-        }
+            .any(|p| p.name == project.name && p.id != project.id);
+        unique_project(taken, &project.name)?;
         match d.projects.get_mut(&project.id) {
             Some(p) => {
                 p.name = project.name.clone();
@@ -210,22 +250,10 @@ impl CatalogStore for MemoryCatalog {
         if d.projects.remove(id).is_none() {
             return Ok(false);
         }
-        let workflows: Vec<String> = d
-            .workflows
-            .values()
-            .filter(|w| w.project_id == id)
-            .map(|w| w.id.clone())
-            .collect();
-        for w in workflows {
+        for w in d.workflow_ids(id) {
             d.drop_workflow(&w);
         }
-        let apps: Vec<String> = d
-            .applications
-            .values()
-            .filter(|a| a.project_id == id)
-            .map(|a| a.id.clone())
-            .collect();
-        for a in apps {
+        for a in d.application_ids(id) {
             d.drop_application(&a);
         }
         let owner = SecretOwner::Project(id).key();
@@ -239,18 +267,12 @@ impl CatalogStore for MemoryCatalog {
         first: &WorkflowVersion,
     ) -> Result<(), CatalogStoreError> {
         let mut d = self.data();
-        if !d.projects.contains_key(&workflow.project_id) {
-            return Err(CatalogStoreError::Missing("the project is gone".into()));
-        }
-        if d.workflows
+        d.project_exists(&workflow.project_id)?;
+        let taken = d
+            .workflows
             .values()
-            .any(|w| w.project_id == workflow.project_id && w.name == workflow.name)
-        {
-            return Err(CatalogStoreError::Duplicate(format!(
-                "the project has a workflow named `{}` already",
-                workflow.name
-            )));
-        }
+            .any(|w| w.project_id == workflow.project_id && w.name == workflow.name);
+        unique_in_project(taken, "a workflow", &workflow.name)?;
         d.workflows.insert(workflow.id.clone(), workflow.clone());
         d.versions
             .insert((workflow.id.clone(), first.version), first.clone());
@@ -297,13 +319,7 @@ impl CatalogStore for MemoryCatalog {
     }
 
     async fn workflow_ids(&self, project_id: &str) -> Result<Vec<String>, CatalogStoreError> {
-        Ok(self
-            .data()
-            .workflows
-            .values()
-            .filter(|w| w.project_id == project_id)
-            .map(|w| w.id.clone())
-            .collect())
+        Ok(self.data().workflow_ids(project_id))
     }
 
     async fn version(
@@ -405,18 +421,12 @@ impl CatalogStore for MemoryCatalog {
 
     async fn insert_application(&self, app: &Application) -> Result<(), CatalogStoreError> {
         let mut d = self.data();
-        if !d.projects.contains_key(&app.project_id) {
-            return Err(CatalogStoreError::Missing("the project is gone".into()));
-        }
-        if d.applications
+        d.project_exists(&app.project_id)?;
+        let taken = d
+            .applications
             .values()
-            .any(|a| a.project_id == app.project_id && a.name == app.name)
-        {
-            return Err(CatalogStoreError::Duplicate(format!(
-                "the project has an application named `{}` already",
-                app.name
-            )));
-        }
+            .any(|a| a.project_id == app.project_id && a.name == app.name);
+        unique_in_project(taken, "an application", &app.name)?;
         let mut stored = app.clone();
         stored.last_run = None;
         d.applications.insert(app.id.clone(), stored);
@@ -463,15 +473,11 @@ impl CatalogStore for MemoryCatalog {
 
     async fn update_application(&self, app: &Application) -> Result<bool, CatalogStoreError> {
         let mut d = self.data();
-        if d.applications
+        let taken = d
+            .applications
             .values()
-            .any(|a| a.project_id == app.project_id && a.name == app.name && a.id != app.id)
-        {
-            return Err(CatalogStoreError::Duplicate(format!(
-                "the project has an application named `{}` already",
-                app.name
-            )));
-        }
+            .any(|a| a.project_id == app.project_id && a.name == app.name && a.id != app.id);
+        unique_in_project(taken, "an application", &app.name)?;
         match d.applications.get_mut(&app.id) {
             Some(stored) => {
                 let (project_id, created_at) = (stored.project_id.clone(), stored.created_at);
@@ -497,13 +503,7 @@ impl CatalogStore for MemoryCatalog {
     }
 
     async fn application_ids(&self, project_id: &str) -> Result<Vec<String>, CatalogStoreError> {
-        Ok(self
-            .data()
-            .applications
-            .values()
-            .filter(|a| a.project_id == project_id)
-            .map(|a| a.id.clone())
-            .collect())
+        Ok(self.data().application_ids(project_id))
     }
 
     async fn set_last_run(&self, app_id: &str, run_id: &str) -> Result<(), CatalogStoreError> {

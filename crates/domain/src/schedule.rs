@@ -348,6 +348,17 @@ impl Schedule {
         self.cron.describe()
     }
 
+    /// What `find` (a search of the cron library) answers for `t` taken in
+    /// the schedule's time zone, in UTC; `None` when it finds nothing.
+    fn in_zone<E>(
+        &self,
+        t: DateTime<Utc>,
+        find: impl FnOnce(&Cron, &DateTime<Tz>) -> Result<DateTime<Tz>, E>,
+    ) -> Option<DateTime<Utc>> {
+        let local = t.with_timezone(&self.tz);
+        Some(find(&self.cron, &local).ok()?.with_timezone(&Utc))
+    }
+
     /// The first fire time strictly after `t`, or `None` if there is none
     /// (past the library's year limit).
     pub fn next_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
@@ -355,12 +366,9 @@ impl Schedule {
         // The library works in whole seconds; step past any result that is
         // not strictly after `t` (a sub-second `t` on a fire second).
         for _ in 0..3 {
-            let local = cursor.with_timezone(&self.tz);
-            let next = self
-                .cron
-                .find_next_occurrence(&local, false)
-                .ok()?
-                .with_timezone(&Utc);
+            let next = self.in_zone(cursor, |cron, local| {
+                cron.find_next_occurrence(local, false)
+            })?;
             if next > t {
                 return Some(next);
             }
@@ -372,12 +380,9 @@ impl Schedule {
     /// The latest fire time at or before `t`, if any.
     pub fn latest_at_or_before(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let whole = t.duration_trunc(TimeDelta::seconds(1)).ok()?;
-        let local = whole.with_timezone(&self.tz);
-        let prev = self
-            .cron
-            .find_previous_occurrence(&local, true)
-            .ok()?
-            .with_timezone(&Utc);
+        let prev = self.in_zone(whole, |cron, local| {
+            cron.find_previous_occurrence(local, true)
+        })?;
         (prev <= t).then_some(prev)
     }
 

@@ -328,6 +328,30 @@ fn verify_token(headers: &Headers, header: &'static str, secret: &str) -> Result
     }
 }
 
+/// The integer timestamp header `header` holds (`raw`); `reason` says what
+/// it must be when it holds none.
+fn timestamp_number(
+    header: &'static str,
+    raw: &str,
+    reason: &'static str,
+) -> Result<i64, WebhookError> {
+    raw.trim()
+        .parse()
+        .map_err(|_| WebhookError::MalformedHeader { header, reason })
+}
+
+/// The time timestamp header `header` gave, or `MalformedHeader` when it
+/// is out of range (`None`).
+fn in_range(
+    header: &'static str,
+    at: Option<DateTime<Utc>>,
+) -> Result<DateTime<Utc>, WebhookError> {
+    at.ok_or(WebhookError::MalformedHeader {
+        header,
+        reason: "out of range",
+    })
+}
+
 fn verify_gitee(headers: &Headers, secret: &str, now: DateTime<Utc>) -> Result<(), WebhookError> {
     let header = GITEE_TOKEN_HEADER;
     let token = headers
@@ -342,13 +366,11 @@ fn verify_gitee(headers: &Headers, secret: &str, now: DateTime<Utc>) -> Result<(
     let Some(raw_ts) = headers.get(GITEE_TIMESTAMP_HEADER) else {
         return Err(WebhookError::SignatureMismatch { header });
     };
-    let millis: i64 = raw_ts
-        .trim()
-        .parse()
-        .map_err(|_| WebhookError::MalformedHeader {
-            header: GITEE_TIMESTAMP_HEADER,
-            reason: "not an integer number of milliseconds",
-        })?;
+    let millis = timestamp_number(
+        GITEE_TIMESTAMP_HEADER,
+        raw_ts,
+        "not an integer number of milliseconds",
+    )?;
     // Gitee's documentation describes URL-encoding the base64 for use in a
     // URL; accept the header either as plain base64 or percent-encoded.
     let expected = gitee_signature(secret, millis);
@@ -360,11 +382,10 @@ fn verify_gitee(headers: &Headers, secret: &str, now: DateTime<Utc>) -> Result<(
     if !(plain_ok || decoded_ok) {
         return Err(WebhookError::SignatureMismatch { header });
     }
-    let sent =
-        DateTime::<Utc>::from_timestamp_millis(millis).ok_or(WebhookError::MalformedHeader {
-            header: GITEE_TIMESTAMP_HEADER,
-            reason: "out of range",
-        })?;
+    let sent = in_range(
+        GITEE_TIMESTAMP_HEADER,
+        DateTime::<Utc>::from_timestamp_millis(millis),
+    )?;
     check_window(GITEE_TIMESTAMP_HEADER, sent, now, GITEE_SIGNATURE_WINDOW)
 }
 
@@ -382,13 +403,11 @@ fn verify_generic(
         .get(GENERIC_TIMESTAMP_HEADER)
         .ok_or(WebhookError::MissingHeader(GENERIC_TIMESTAMP_HEADER))?;
     let received = parse_sha256_hex(header, value)?;
-    let seconds: i64 = raw_ts
-        .trim()
-        .parse()
-        .map_err(|_| WebhookError::MalformedHeader {
-            header: GENERIC_TIMESTAMP_HEADER,
-            reason: "not an integer number of seconds",
-        })?;
+    let seconds = timestamp_number(
+        GENERIC_TIMESTAMP_HEADER,
+        raw_ts,
+        "not an integer number of seconds",
+    )?;
     // Sign the timestamp as the digits that were sent, so "0012" and "12"
     // are different messages.
     let prefix = format!("{}.", raw_ts.trim());
@@ -396,11 +415,10 @@ fn verify_generic(
     if !bool::from(expected.ct_eq(&received)) {
         return Err(WebhookError::SignatureMismatch { header });
     }
-    let sent =
-        DateTime::<Utc>::from_timestamp(seconds, 0).ok_or(WebhookError::MalformedHeader {
-            header: GENERIC_TIMESTAMP_HEADER,
-            reason: "out of range",
-        })?;
+    let sent = in_range(
+        GENERIC_TIMESTAMP_HEADER,
+        DateTime::<Utc>::from_timestamp(seconds, 0),
+    )?;
     check_window(
         GENERIC_TIMESTAMP_HEADER,
         sent,

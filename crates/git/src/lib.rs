@@ -334,6 +334,29 @@ impl GixSource {
         )))
     }
 
+    /// [`GixSource::at_ref`] for work on the commit's objects: `f` gets
+    /// the commit's object id too.
+    async fn at_commit<T, F>(
+        &self,
+        remote: &Remote,
+        reference: &str,
+        f: F,
+    ) -> Result<T, SourceError>
+    where
+        T: Send + 'static,
+        F: Fn(&gix::Repository, gix::ObjectId, CommitInfo) -> Result<T, SourceError>
+            + Send
+            + Sync
+            + 'static,
+    {
+        self.at_ref(remote, reference, move |repo, info| {
+            let id = gix::ObjectId::from_hex(info.id.as_bytes())
+                .map_err(|e| SourceError::Cache(e.to_string()))?;
+            f(repo, id, info)
+        })
+        .await
+    }
+
     /// Resolves `reference` and runs `f` with the commit, refreshing the
     /// mirror once when the reference is not found in it.
     async fn at_ref<T, F>(&self, remote: &Remote, reference: &str, f: F) -> Result<T, SourceError>
@@ -421,9 +444,7 @@ impl GitSource for GixSource {
     ) -> Result<Vec<u8>, SourceError> {
         repo::split_path(path)?;
         let path = path.to_owned();
-        self.at_ref(remote, reference, move |repo, info| {
-            let id = gix::ObjectId::from_hex(info.id.as_bytes())
-                .map_err(|e| SourceError::Cache(e.to_string()))?;
+        self.at_commit(remote, reference, move |repo, id, _| {
             repo::read_file(repo, id, &path)
         })
         .await
@@ -437,9 +458,7 @@ impl GitSource for GixSource {
     ) -> Result<Vec<DirEntry>, SourceError> {
         repo::split_path(path)?;
         let path = path.to_owned();
-        self.at_ref(remote, reference, move |repo, info| {
-            let id = gix::ObjectId::from_hex(info.id.as_bytes())
-                .map_err(|e| SourceError::Cache(e.to_string()))?;
+        self.at_commit(remote, reference, move |repo, id, _| {
             repo::list_dir(repo, id, &path)
         })
         .await
@@ -457,9 +476,7 @@ impl GitSource for GixSource {
         }
         let subdir = subdir.map(str::to_owned);
         let dest = dest.to_owned();
-        self.at_ref(remote, reference, move |repo, info| {
-            let id = gix::ObjectId::from_hex(info.id.as_bytes())
-                .map_err(|e| SourceError::Cache(e.to_string()))?;
+        self.at_commit(remote, reference, move |repo, id, info| {
             repo::checkout(repo, id, subdir.as_deref(), &dest)?;
             Ok(info)
         })

@@ -174,13 +174,7 @@ pub fn fetch(
     }
     let mut pruned = Vec::new();
     for prefix in ["refs/heads/", "refs/tags/"] {
-        let platform = repo
-            .references()
-            .map_err(|e| GitError::Repository(chain(&e)))?;
-        let iter = platform
-            .prefixed(prefix)
-            .map_err(|e| GitError::Repository(chain(&e)))?;
-        for r in iter.flatten() {
+        for r in refs_under(repo, prefix)? {
             let name = r.name().as_bstr().to_string();
             if !advertised.contains(&name) {
                 r.delete().map_err(|e| GitError::Repository(chain(&e)))?;
@@ -336,6 +330,21 @@ pub fn commit_info(
     })
 }
 
+/// The references whose full names start with `prefix` (unreadable ones
+/// are skipped).
+fn refs_under<'r>(
+    repo: &'r gix::Repository,
+    prefix: &str,
+) -> Result<Vec<gix::Reference<'r>>, GitError> {
+    let platform = repo
+        .references()
+        .map_err(|e| GitError::Repository(chain(&e)))?;
+    let iter = platform
+        .prefixed(prefix)
+        .map_err(|e| GitError::Repository(chain(&e)))?;
+    Ok(iter.flatten().collect())
+}
+
 /// Branches or tags, sorted by name, each peeled to its commit (refs that
 /// do not lead to a commit are left out).
 pub fn list_refs(repo: &gix::Repository, kind: RefKind) -> Result<Vec<RefInfo>, GitError> {
@@ -343,15 +352,8 @@ pub fn list_refs(repo: &gix::Repository, kind: RefKind) -> Result<Vec<RefInfo>, 
         RefKind::Branch => "refs/heads/",
         RefKind::Tag => "refs/tags/",
     };
-    let platform = repo
-        .references()
-        .map_err(|e| GitError::Repository(chain(&e)))?;
-    let iter = platform
-        .prefixed(prefix)
-        .map_err(|e| GitError::Repository(chain(&e)))?;
     let mut out = Vec::new();
-    for r in iter.flatten() {
-        let mut r = r;
+    for mut r in refs_under(repo, prefix)? {
         let full_name = r.name().as_bstr().to_string();
         let Ok(commit) = r.peel_to_commit() else {
             continue;

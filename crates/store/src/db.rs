@@ -1,8 +1,15 @@
 //! Connections, the pool, transactions and migrations for both backends.
 
 use crate::error::DbError;
+use diesel::OptionalExtension;
 use diesel::connection::SimpleConnection;
+use diesel::dsl::Limit;
 use diesel::pg::PgConnection;
+use diesel::query_builder::{
+    AsChangeset, AsQuery, DeleteStatement, InsertStatement, IntoUpdateTarget, UpdateStatement,
+};
+use diesel::query_dsl::LoadQuery;
+use diesel::query_dsl::methods::{ExecuteDsl, LimitDsl};
 use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
@@ -307,15 +314,37 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&mut AnyConnection) -> Result<T, DbError> + Send + 'static,
     {
+        self.off_thread(f, Db::with_conn).await
+    }
+
+    /// Runs `f` through `run` (a blocking runner: [`Db::with_conn`],
+    /// [`Db::write_blocking`]) on a blocking thread; a task that dies is a
+    /// [`DbError::Task`].
+    async fn off_thread<T, F>(
+        &self,
+        f: F,
+        run: fn(&Db, F) -> Result<T, DbError>,
+    ) -> Result<T, DbError>
+    where
+        T: Send + 'static,
+        F: Send + 'static,
+    {
         let db = self.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut c = db.conn()?;
-            let out = f(&mut c);
-            c.used(&out);
-            out
-        })
-        .await
-        .map_err(|e| DbError::Task(e.to_string()))?
+        tokio::task::spawn_blocking(move || run(&db, f))
+            .await
+            .map_err(|e| DbError::Task(e.to_string()))?
+    }
+
+    /// Runs `f` with a pooled connection on the current (blocking) thread,
+    /// outside any explicit transaction.
+    fn with_conn<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        F: FnOnce(&mut AnyConnection) -> Result<T, DbError>,
+    {
+        let mut c = self.conn()?;
+        let out = f(&mut c);
+        c.used(&out);
+        out
     }
 
     /// Runs `f` in a write transaction on a blocking thread: `BEGIN
@@ -328,10 +357,7 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&mut AnyConnection) -> Result<T, DbError> + Send + 'static,
     {
-        let db = self.clone();
-        tokio::task::spawn_blocking(move || db.write_blocking(f))
-            .await
-            .map_err(|e| DbError::Task(e.to_string()))?
+        self.off_thread(f, Db::write_blocking).await
     }
 
     /// A write made of a single statement (plus reads): on PostgreSQL it
@@ -343,10 +369,62 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&mut AnyConnection) -> Result<T, DbError> + Send + 'static,
     {
-        let db = self.clone();
-        tokio::task::spawn_blocking(move || db.write_one_blocking(f))
+        match self.backend {
+            Backend::Postgres => self.read(f).await,
+            Backend::Sqlite => self.write(f).await,
+        }
+    }
+
+    /// The first row `query` finds, made into a `T` by `of` (`None`: no
+    /// row), read on a blocking thread.
+    pub async fn first<Q, R, T, F>(&self, query: Q, of: F) -> Result<Option<T>, DbError>
+    where
+        Q: RunQueryDsl<AnyConnection> + LimitDsl + Send + 'static,
+        Limit<Q>: for<'a> LoadQuery<'a, AnyConnection, R>,
+        T: Send + 'static,
+        F: FnOnce(R) -> Result<T, DbError> + Send + 'static,
+    {
+        self.read(move |c| query.first(c).optional()?.map(of).transpose())
             .await
-            .map_err(|e| DbError::Task(e.to_string()))?
+    }
+
+    /// Sets `changes` on the rows of `target` in a single-statement write
+    /// ([`Db::write_one`]); how many rows it changed.
+    pub async fn update<T, V>(&self, target: T, changes: V) -> Result<usize, DbError>
+    where
+        T: IntoUpdateTarget + Send + 'static,
+        V: AsChangeset<Target = T::Table> + Send + 'static,
+        UpdateStatement<T::Table, T::WhereClause, V::Changeset>:
+            AsQuery + ExecuteDsl<AnyConnection>,
+    {
+        self.write_one(move |c| Ok(diesel::update(target).set(changes).execute(c)?))
+            .await
+    }
+
+    /// Deletes the rows of `target` in a single-statement write
+    /// ([`Db::write_one`]); how many it deleted.
+    pub async fn delete<T>(&self, target: T) -> Result<usize, DbError>
+    where
+        T: IntoUpdateTarget + Send + 'static,
+        DeleteStatement<T::Table, T::WhereClause>: ExecuteDsl<AnyConnection>,
+    {
+        self.write_one(move |c| Ok(diesel::delete(target).execute(c)?))
+            .await
+    }
+
+    /// Inserts `row` into `table`, a single-statement write
+    /// ([`Db::write_one`]).
+    pub async fn insert<T, R>(&self, table: T, row: R) -> Result<(), DbError>
+    where
+        T: diesel::Table + Send + 'static,
+        R: diesel::Insertable<T> + Send + 'static,
+        InsertStatement<T, R::Values>: ExecuteDsl<AnyConnection>,
+    {
+        self.write_one(move |c| {
+            diesel::insert_into(table).values(row).execute(c)?;
+            Ok(())
+        })
+        .await
     }
 
     /// [`Db::write_one`] on the current (blocking) thread.
@@ -355,12 +433,7 @@ impl Db {
         F: FnOnce(&mut AnyConnection) -> Result<T, DbError>,
     {
         match self.backend {
-            Backend::Postgres => {
-                let mut c = self.conn()?;
-                let out = f(&mut c);
-                c.used(&out);
-                out
-            }
+            Backend::Postgres => self.with_conn(f),
             Backend::Sqlite => self.write_blocking(f),
         }
     }

@@ -84,12 +84,7 @@ impl LoadStore for SqlLoadStore {
             lease_until: lease_until.naive_utc(),
         };
         self.db
-            .write_one(move |c| {
-                diesel::insert_into(load_requests::table)
-                    .values(&row)
-                    .execute(c)?;
-                Ok(())
-            })
+            .insert(load_requests::table, row)
             .await
             .map_err(backend)?;
         Ok(id)
@@ -102,40 +97,28 @@ impl LoadStore for SqlLoadStore {
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
     ) -> Result<bool, LoadStoreError> {
-        let id = id.0.clone();
-        let word = state.word();
-        let body = body(state)?;
+        let unfinished = load_requests::table
+            .filter(load_requests::id.eq(id.0.clone()))
+            .filter(load_requests::state.eq_any(UNFINISHED));
+        let changes = (
+            load_requests::state.eq(state.word()),
+            load_requests::body.eq(body(state)?),
+            load_requests::updated_at.eq(now.naive_utc()),
+            load_requests::lease_until.eq(lease_until.naive_utc()),
+        );
         self.db
-            .write_one(move |c| {
-                let n = diesel::update(
-                    load_requests::table
-                        .filter(load_requests::id.eq(&id))
-                        .filter(load_requests::state.eq_any(UNFINISHED)),
-                )
-                .set((
-                    load_requests::state.eq(word),
-                    load_requests::body.eq(&body),
-                    load_requests::updated_at.eq(now.naive_utc()),
-                    load_requests::lease_until.eq(lease_until.naive_utc()),
-                ))
-                .execute(c)?;
-                Ok(n == 1)
-            })
+            .update(unfinished, changes)
             .await
+            .map(|n| n == 1)
             .map_err(backend)
     }
 
     async fn get(&self, id: &WorkId) -> Result<Option<StoredLoad>, LoadStoreError> {
-        let id = id.0.clone();
+        let query = load_requests::table
+            .filter(load_requests::id.eq(id.0.clone()))
+            .select(LoadRow::as_select());
         self.db
-            .read(move |c| {
-                let row = load_requests::table
-                    .filter(load_requests::id.eq(&id))
-                    .select(LoadRow::as_select())
-                    .first(c)
-                    .optional()?;
-                row.map(StoredLoad::try_from).transpose()
-            })
+            .first(query, StoredLoad::try_from)
             .await
             .map_err(backend)
     }
@@ -145,39 +128,29 @@ impl LoadStore for SqlLoadStore {
         failed: &LoadState,
         now: DateTime<Utc>,
     ) -> Result<u64, LoadStoreError> {
-        let word = failed.word();
-        let body = body(failed)?;
+        let abandoned = load_requests::table
+            .filter(load_requests::state.eq_any(UNFINISHED))
+            .filter(load_requests::lease_until.lt(now.naive_utc()));
+        let changes = (
+            load_requests::state.eq(failed.word()),
+            load_requests::body.eq(body(failed)?),
+            load_requests::updated_at.eq(now.naive_utc()),
+        );
         self.db
-            .write_one(move |c| {
-                let n = diesel::update(
-                    load_requests::table
-                        .filter(load_requests::state.eq_any(UNFINISHED))
-                        .filter(load_requests::lease_until.lt(now.naive_utc())),
-                )
-                .set((
-                    load_requests::state.eq(word),
-                    load_requests::body.eq(&body),
-                    load_requests::updated_at.eq(now.naive_utc()),
-                ))
-                .execute(c)?;
-                Ok(n as u64)
-            })
+            .update(abandoned, changes)
             .await
+            .map(|n| n as u64)
             .map_err(backend)
     }
 
     async fn prune(&self, before: DateTime<Utc>) -> Result<u64, LoadStoreError> {
+        let finished = load_requests::table
+            .filter(load_requests::state.ne_all(UNFINISHED))
+            .filter(load_requests::updated_at.lt(before.naive_utc()));
         self.db
-            .write_one(move |c| {
-                let n = diesel::delete(
-                    load_requests::table
-                        .filter(load_requests::state.ne_all(UNFINISHED))
-                        .filter(load_requests::updated_at.lt(before.naive_utc())),
-                )
-                .execute(c)?;
-                Ok(n as u64)
-            })
+            .delete(finished)
             .await
+            .map(|n| n as u64)
             .map_err(backend)
     }
 }

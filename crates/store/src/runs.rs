@@ -49,20 +49,13 @@ macro_rules! page_runs {
     }};
 }
 
+/// A whole run's row: its summary's columns with the plan.
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = runs)]
 struct RunRow {
-    seq: i64,
-    id: String,
-    workflow_key: Option<String>,
     plan: String,
-    params: String,
-    trigger_info: String,
-    status: String,
-    created_at: NaiveDateTime,
-    started_at: Option<NaiveDateTime>,
-    finished_at: Option<NaiveDateTime>,
-    error: Option<String>,
+    #[diesel(embed)]
+    summary: SummaryRow,
 }
 
 #[derive(Queryable, Selectable)]
@@ -202,6 +195,37 @@ impl SqlRunStore {
     pub fn new(db: Db) -> Self {
         SqlRunStore { db }
     }
+
+    /// Runs `update` on job `job` of stage `stage` of `run` (given to it
+    /// as the run's id and the two indexes) in a single-statement write:
+    /// `NoSuchTarget` unless it changed exactly that job's row.
+    async fn update_job<F>(
+        &self,
+        run: &RunId,
+        stage: usize,
+        job: usize,
+        update: F,
+    ) -> Result<(), StoreError>
+    where
+        F: FnOnce(&mut AnyConnection, &str, i32, i32) -> Result<usize, DbError> + Send + 'static,
+    {
+        let rid = run.clone();
+        let r = self
+            .db
+            .write_one(move |c| {
+                let n = update(c, rid.as_str(), idx(stage)?, idx(job)?)?;
+                Ok(if n == 1 {
+                    Ok(())
+                } else {
+                    Err(StoreError::NoSuchTarget {
+                        run: rid,
+                        target: Target::Job(stage, job),
+                    })
+                })
+            })
+            .await;
+        flatten(r)
+    }
 }
 
 fn insert_run(conn: &mut AnyConnection, run: &RunRecord) -> Result<(), DbError> {
@@ -291,7 +315,7 @@ fn assemble(conn: &mut AnyConnection, rows: Vec<RunRow>) -> Result<Vec<RunRecord
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+    let ids: Vec<&str> = rows.iter().map(|r| r.summary.id.as_str()).collect();
     let stage_rows: Vec<StageRow> = stages::table
         .filter(stages::run_id.eq_any(&ids))
         .order((stages::run_id, stages::idx))
@@ -362,19 +386,20 @@ fn assemble(conn: &mut AnyConnection, rows: Vec<RunRow>) -> Result<Vec<RunRecord
     }
     rows.into_iter()
         .map(|r| {
-            let _ = r.seq;
+            let plan = from_json("run plan", &r.plan)?;
+            let s = r.summary.into_summary()?;
             Ok(RunRecord {
-                stages: stages_by.remove(&r.id).unwrap_or_default(),
-                plan: from_json("run plan", &r.plan)?,
-                params: from_json::<BTreeMap<String, String>>("run params", &r.params)?,
-                trigger: from_json("run trigger", &r.trigger_info)?,
-                status: status(&r.status)?,
-                id: RunId(r.id),
-                workflow_key: r.workflow_key,
-                created_at: utc(r.created_at),
-                started_at: r.started_at.map(utc),
-                finished_at: r.finished_at.map(utc),
-                error: r.error,
+                stages: stages_by.remove(s.id.as_str()).unwrap_or_default(),
+                plan,
+                params: s.params,
+                trigger: s.trigger,
+                status: s.status,
+                id: s.id,
+                workflow_key: s.workflow_key,
+                created_at: s.created_at,
+                started_at: s.started_at,
+                finished_at: s.finished_at,
+                error: s.error,
             })
         })
         .collect()
@@ -772,32 +797,20 @@ impl RunStore for SqlRunStore {
         job: usize,
         outputs: &BTreeMap<String, String>,
     ) -> Result<(), StoreError> {
-        let rid = run.clone();
         let text = to_json(outputs)?;
-        let r = self
-            .db
-            .write_one(move |c| {
-                let n = diesel::update(
-                    jobs::table.filter(
-                        jobs::run_id
-                            .eq(rid.as_str())
-                            .and(jobs::stage_idx.eq(idx(stage)?))
-                            .and(jobs::idx.eq(idx(job)?)),
-                    ),
-                )
-                .set(jobs::outputs.eq(&text))
-                .execute(c)?;
-                Ok(if n == 1 {
-                    Ok(())
-                } else {
-                    Err(StoreError::NoSuchTarget {
-                        run: rid.clone(),
-                        target: Target::Job(stage, job),
-                    })
-                })
-            })
-            .await;
-        flatten(r)
+        self.update_job(run, stage, job, move |c, run, stage, job| {
+            Ok(diesel::update(
+                jobs::table.filter(
+                    jobs::run_id
+                        .eq(run)
+                        .and(jobs::stage_idx.eq(stage))
+                        .and(jobs::idx.eq(job)),
+                ),
+            )
+            .set(jobs::outputs.eq(&text))
+            .execute(c)?)
+        })
+        .await
     }
 
     async fn set_handle(
@@ -807,33 +820,21 @@ impl RunStore for SqlRunStore {
         job: usize,
         handle: Option<&serde_json::Value>,
     ) -> Result<(), StoreError> {
-        let rid = run.clone();
         let text = handle.map(to_json).transpose()?;
-        let r = self
-            .db
-            .write_one(move |c| {
-                // Built as text so that its prepared form is reused (diesel
-                // prepares this `UPDATE` afresh every time otherwise).
-                let mut q = Sql::default();
-                q.text = format!(
-                    "UPDATE jobs SET handle = {} WHERE run_id = {} AND stage_idx = {} AND idx = {}",
-                    q.arg(Arg::OptText(text.clone())),
-                    q.arg(Arg::Text(rid.as_str().to_owned())),
-                    q.arg(Arg::Int(idx(stage)?)),
-                    q.arg(Arg::Int(idx(job)?)),
-                );
-                let n = q.execute(c)?;
-                Ok(if n == 1 {
-                    Ok(())
-                } else {
-                    Err(StoreError::NoSuchTarget {
-                        run: rid.clone(),
-                        target: Target::Job(stage, job),
-                    })
-                })
-            })
-            .await;
-        flatten(r)
+        self.update_job(run, stage, job, move |c, run, stage, job| {
+            // Built as text so that its prepared form is reused (diesel
+            // prepares this `UPDATE` afresh every time otherwise).
+            let mut q = Sql::default();
+            q.text = format!(
+                "UPDATE jobs SET handle = {} WHERE run_id = {} AND stage_idx = {} AND idx = {}",
+                q.arg(Arg::OptText(text.clone())),
+                q.arg(Arg::Text(run.to_owned())),
+                q.arg(Arg::Int(stage)),
+                q.arg(Arg::Int(job)),
+            );
+            q.execute(c)
+        })
+        .await
     }
 
     async fn add_approval(

@@ -4,6 +4,7 @@
 
 use super::{App, DomainError, Result, check_name, new_id};
 use crate::catalog::{Application, Page, PageRequest, Repository, TriggerRule};
+use crate::error::OrNotFound;
 use crate::filter::{Filter, FilterError};
 use crate::secrets;
 use crate::webhook::Provider;
@@ -280,10 +281,7 @@ impl App {
         self.catalog
             .application(id)
             .await?
-            .ok_or_else(|| DomainError::NotFound {
-                kind: "application",
-                id: id.to_owned(),
-            })
+            .or_not_found("application", id)
     }
 
     /// A page of applications (of one project, or all), sorted by `name`,
@@ -311,12 +309,10 @@ impl App {
         let mut app = self.application(id).await?;
         self.apply_input(&mut app, input, false).await?;
         app.updated_at = Utc::now();
-        if !self.catalog.update_application(&app).await? {
-            return Err(DomainError::NotFound {
-                kind: "application",
-                id: id.to_owned(),
-            });
-        }
+        self.catalog
+            .update_application(&app)
+            .await?
+            .or_not_found("application", id)?;
         self.application(id).await
     }
 
@@ -324,14 +320,8 @@ impl App {
     /// while it has active runs.
     pub async fn delete_application(&self, id: &str) -> Result<()> {
         self.application(id).await?;
-        self.refuse_active(&[id.to_owned()], "application").await?;
-        if !self.catalog.delete_application(id).await? {
-            return Err(DomainError::NotFound {
-                kind: "application",
-                id: id.to_owned(),
-            });
-        }
-        Ok(())
+        let delete = self.catalog.delete_application(id);
+        self.delete_unless_active("application", id, delete).await
     }
 }
 

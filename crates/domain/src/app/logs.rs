@@ -4,6 +4,7 @@
 //! "finished for good" rule live here only.
 
 use super::{App, DomainError, Result};
+use crate::error::OrNotFound;
 use slipway_core::{Engine, RunId, RunRecord, Status};
 use slipway_core::{Event, LogKey, LogLine, LogSink};
 use std::collections::VecDeque;
@@ -209,10 +210,7 @@ impl LogFollow {
             .store()
             .get_run(&self.log.key.run)
             .await?
-            .ok_or_else(|| DomainError::NotFound {
-                kind: "run",
-                id: self.log.key.run.to_string(),
-            })?;
+            .or_not_found("run", &self.log.key.run)?;
         Ok(job_over_for_good(&run, &self.log.key.job))
     }
 }
@@ -242,10 +240,10 @@ impl App {
     pub async fn job_log(&self, run: &str, job: &str) -> Result<JobLog> {
         let record = self.run(run).await?;
         if record.job_named(job).is_none() {
-            return Err(DomainError::NotFound {
-                kind: "job",
-                id: format!("`{job}` of run {run}"),
-            });
+            return Err(DomainError::not_found(
+                "job",
+                format!("`{job}` of run {run}"),
+            ));
         }
         Ok(JobLog {
             key: LogKey::new(RunId(run.to_owned()), job),

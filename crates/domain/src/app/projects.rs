@@ -1,7 +1,8 @@
 //! Projects: create, read, list, update, delete.
 
 use super::{ACTIVE, App, DomainError, Result, check_name, new_id};
-use crate::catalog::{Page, PageRequest, Project};
+use crate::catalog::{CatalogStoreError, Page, PageRequest, Project};
+use crate::error::OrNotFound;
 use chrono::Utc;
 use slipway_core::RunQuery;
 
@@ -37,13 +38,7 @@ impl App {
 
     /// A project.
     pub async fn project(&self, id: &str) -> Result<Project> {
-        self.catalog
-            .project(id)
-            .await?
-            .ok_or_else(|| DomainError::NotFound {
-                kind: "project",
-                id: id.to_owned(),
-            })
+        self.catalog.project(id).await?.or_not_found("project", id)
     }
 
     /// A page of projects.
@@ -66,12 +61,10 @@ impl App {
             project.description = d;
         }
         project.updated_at = Utc::now();
-        if !self.catalog.update_project(&project).await? {
-            return Err(DomainError::NotFound {
-                kind: "project",
-                id: id.to_owned(),
-            });
-        }
+        self.catalog
+            .update_project(&project)
+            .await?
+            .or_not_found("project", id)?;
         Ok(project)
     }
 
@@ -82,13 +75,22 @@ impl App {
         let mut keys = self.catalog.workflow_ids(id).await?;
         keys.extend(self.catalog.application_ids(id).await?);
         self.refuse_active(&keys, "project").await?;
-        if !self.catalog.delete_project(id).await? {
-            return Err(DomainError::NotFound {
-                kind: "project",
-                id: id.to_owned(),
-            });
-        }
-        Ok(())
+        self.catalog
+            .delete_project(id)
+            .await?
+            .or_not_found("project", id)
+    }
+
+    /// Runs `delete`, the delete of workflow or application `id` (`kind`),
+    /// unless runs of it are active (a future does nothing until awaited).
+    pub(crate) async fn delete_unless_active(
+        &self,
+        kind: &'static str,
+        id: &str,
+        delete: impl Future<Output = std::result::Result<bool, CatalogStoreError>>,
+    ) -> Result<()> {
+        self.refuse_active(&[id.to_owned()], kind).await?;
+        delete.await?.or_not_found(kind, id)
     }
 
     /// Refuses when runs of any of `keys` (workflow or application ids)

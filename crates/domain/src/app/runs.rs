@@ -3,6 +3,7 @@
 use super::{App, Caller, DomainError, Result, RunListKey, params_problems};
 use crate::catalog::{Page, PageRequest};
 use crate::definition::WorkflowDefinition;
+use crate::error::OrNotFound;
 use serde::Serialize;
 use slipway_core::{Decision, RunId, RunQuery, RunRecord, RunRequest, Status, Trigger};
 use std::collections::BTreeMap;
@@ -114,10 +115,7 @@ impl App {
             .store()
             .get_run(&RunId(id.to_owned()))
             .await?
-            .ok_or_else(|| DomainError::NotFound {
-                kind: "run",
-                id: id.to_owned(),
-            })?;
+            .or_not_found("run", id)?;
         let run = Arc::new(run);
         self.caches.runs.put(id.to_owned(), generation, run.clone());
         Ok(run)
@@ -197,10 +195,10 @@ impl App {
     ) -> Result<RunRecord> {
         let run = self.run(id).await?;
         let Some(st) = run.stages.iter().find(|s| s.name == stage) else {
-            return Err(DomainError::NotFound {
-                kind: "stage",
-                id: format!("{stage} of run {id}"),
-            });
+            return Err(DomainError::not_found(
+                "stage",
+                format!("{stage} of run {id}"),
+            ));
         };
         if st.status != Status::WaitingApproval {
             return Err(DomainError::Conflict(format!(

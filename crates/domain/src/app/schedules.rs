@@ -38,6 +38,7 @@ impl std::ops::Deref for ScheduleDetail {
 }
 use super::{App, DomainError, Result, new_id};
 use crate::catalog::{ScheduleTarget, StoredSchedule};
+use crate::error::OrNotFound;
 use crate::schedule::Schedule;
 use chrono::{DateTime, Utc};
 use slipway_core::{Problem, RunId, Trigger};
@@ -144,10 +145,7 @@ impl App {
         self.catalog
             .schedule(id)
             .await?
-            .ok_or_else(|| DomainError::NotFound {
-                kind: "schedule",
-                id: id.to_owned(),
-            })
+            .or_not_found("schedule", id)
     }
 
     /// The schedules of a workflow or application, each with its next
@@ -173,24 +171,19 @@ impl App {
         let mut s = self.stored_schedule(id).await?;
         Self::apply_schedule(&mut s, input, false)?;
         s.updated_at = Utc::now();
-        if !self.catalog.update_schedule(&s).await? {
-            return Err(DomainError::NotFound {
-                kind: "schedule",
-                id: id.to_owned(),
-            });
-        }
+        self.catalog
+            .update_schedule(&s)
+            .await?
+            .or_not_found("schedule", id)?;
         Ok(ScheduleDetail::of(s, Utc::now()))
     }
 
     /// Deletes a schedule.
     pub async fn delete_schedule(&self, id: &str) -> Result<()> {
-        if !self.catalog.delete_schedule(id).await? {
-            return Err(DomainError::NotFound {
-                kind: "schedule",
-                id: id.to_owned(),
-            });
-        }
-        Ok(())
+        self.catalog
+            .delete_schedule(id)
+            .await?
+            .or_not_found("schedule", id)
     }
 
     /// Starts the runs every schedule owes at `now`: at most one per

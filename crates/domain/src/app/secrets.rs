@@ -2,6 +2,7 @@
 
 use super::{App, DomainError, Result};
 use crate::catalog::{CatalogStore, SecretMeta};
+use crate::error::OrNotFound;
 use crate::secrets::{SecretKey, SecretName, SecretOwner};
 use chrono::Utc;
 use slipway_core::{Problem, RunRecord, SecretSource};
@@ -46,13 +47,10 @@ impl App {
     /// Deletes a secret.
     pub async fn delete_secret(&self, owner: SecretOwner<'_>, name: &str) -> Result<()> {
         let key = self.owner_key(&owner).await?;
-        if !self.catalog.delete_secret(&key, name).await? {
-            return Err(DomainError::NotFound {
-                kind: "secret",
-                id: name.to_owned(),
-            });
-        }
-        Ok(())
+        self.catalog
+            .delete_secret(&key, name)
+            .await?
+            .or_not_found("secret", name)
     }
 
     fn run_secret_source(&self) -> RunSecrets {

@@ -3,6 +3,7 @@
 use super::permissions::Permission;
 use super::{App, CACHE_ENTRIES, CACHE_TTL, Caller, DomainError, Result, check_name, lock, new_id};
 use crate::catalog::ApiToken;
+use crate::error::OrNotFound;
 use chrono::Utc;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -112,14 +113,7 @@ impl App {
         let revoked = self.catalog.revoke_token(id, Utc::now()).await?;
         // Whatever it was cached as, it is not any more.
         lock(&self.caches.callers).clear();
-        if revoked {
-            Ok(())
-        } else {
-            Err(DomainError::NotFound {
-                kind: "token",
-                id: id.to_owned(),
-            })
-        }
+        revoked.or_not_found("token", id)
     }
 
     /// The caller a bearer secret stands for, if it is a live token. The

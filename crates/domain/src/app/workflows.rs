@@ -3,6 +3,7 @@
 use super::{App, Caller, DomainError, Result, new_id};
 use crate::catalog::{Page, PageRequest, Workflow, WorkflowVersion};
 use crate::definition::{Format, WorkflowDefinition};
+use crate::error::OrNotFound;
 use chrono::Utc;
 use slipway_core::Problem;
 
@@ -94,10 +95,7 @@ impl App {
         self.catalog
             .workflow(id)
             .await?
-            .ok_or_else(|| DomainError::NotFound {
-                kind: "workflow",
-                id: id.to_owned(),
-            })
+            .or_not_found("workflow", id)
     }
 
     /// A version of a workflow (`None`: the latest).
@@ -112,10 +110,7 @@ impl App {
             .catalog
             .version(id, v)
             .await?
-            .ok_or_else(|| DomainError::NotFound {
-                kind: "workflow version",
-                id: format!("{v} of workflow {id}"),
-            })?;
+            .or_not_found("workflow version", format!("{v} of workflow {id}"))?;
         Ok((workflow, found))
     }
 
@@ -138,13 +133,7 @@ impl App {
     /// Deletes a workflow; refused while it has active runs.
     pub async fn delete_workflow(&self, id: &str) -> Result<()> {
         self.workflow(id).await?;
-        self.refuse_active(&[id.to_owned()], "workflow").await?;
-        if !self.catalog.delete_workflow(id).await? {
-            return Err(DomainError::NotFound {
-                kind: "workflow",
-                id: id.to_owned(),
-            });
-        }
-        Ok(())
+        let delete = self.catalog.delete_workflow(id);
+        self.delete_unless_active("workflow", id, delete).await
     }
 }

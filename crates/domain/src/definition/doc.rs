@@ -133,6 +133,18 @@ impl<'de> Deserialize<'de> for Key {
 
 struct KeyVisitor;
 
+/// `Visitor` methods that take a scalar key (a boolean or a number) as its
+/// text.
+macro_rules! visit_as_text {
+    ($($method:ident: $t:ty),* $(,)?) => {
+        $(
+            fn $method<E: de::Error>(self, v: $t) -> Result<String, E> {
+                Ok(v.to_string())
+            }
+        )*
+    };
+}
+
 impl Visitor<'_> for KeyVisitor {
     type Value = String;
 
@@ -148,27 +160,12 @@ impl Visitor<'_> for KeyVisitor {
         Ok(v)
     }
 
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<String, E> {
-        Ok(v.to_string())
-    }
-
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<String, E> {
-        Ok(v.to_string())
-    }
-
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<String, E> {
-        Ok(v.to_string())
-    }
-
-    fn visit_i128<E: de::Error>(self, v: i128) -> Result<String, E> {
-        Ok(v.to_string())
-    }
-
-    fn visit_u128<E: de::Error>(self, v: u128) -> Result<String, E> {
-        Ok(v.to_string())
-    }
-
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<String, E> {
-        Ok(v.to_string())
+    visit_as_text! {
+        visit_bool: bool,
+        visit_i64: i64,
+        visit_u64: u64,
+        visit_i128: i128,
+        visit_u128: u128,
+        visit_f64: f64,
     }
 }

@@ -266,13 +266,7 @@ async fn manifest_at(
     directory: &str,
 ) -> Result<LoadedManifest, LoadError> {
     let path = join_path(directory, "manifest.json");
-    let bytes = source.read_file(remote, &commit.id, &path).await?;
-    let manifest = Manifest::from_value(&parse_json(&path, &bytes)?).map_err(|problems| {
-        LoadError::Invalid {
-            path: path.clone(),
-            problems,
-        }
-    })?;
+    let manifest = read_checked(source, remote, &commit, &path, Manifest::from_value).await?;
     Ok(LoadedManifest {
         commit,
         path,
@@ -290,13 +284,7 @@ pub async fn load_pipeline(
 ) -> Result<LoadedPipeline, LoadError> {
     let commit = source.resolve(remote, reference).await?;
     let path = join_path(directory, "pipeline.json");
-    let bytes = source.read_file(remote, &commit.id, &path).await?;
-    let pipeline = Pipeline::from_value(&parse_json(&path, &bytes)?).map_err(|problems| {
-        LoadError::Invalid {
-            path: path.clone(),
-            problems,
-        }
-    })?;
+    let pipeline = read_checked(source, remote, &commit, &path, Pipeline::from_value).await?;
     let mut groups = Vec::new();
     let mut names = HashSet::new();
     let mut problems = Vec::new();
@@ -347,13 +335,29 @@ pub async fn load_document(
     validate: &Validator,
 ) -> Result<(CommitInfo, Value), LoadError> {
     let commit = source.resolve(remote, reference).await?;
+    let value = read_checked(source, remote, &commit, path, |v| {
+        validate(v)?;
+        Ok(v.clone())
+    })
+    .await?;
+    Ok((commit, value))
+}
+
+/// The file at `path` at `commit`, parsed (JSON for `.json`, YAML
+/// otherwise) and made into a `T` by `check`, whose problems make it
+/// [`LoadError::Invalid`].
+async fn read_checked<T>(
+    source: &dyn GitSource,
+    remote: &Remote,
+    commit: &CommitInfo,
+    path: &str,
+    check: impl FnOnce(&Value) -> Result<T, Vec<Problem>>,
+) -> Result<T, LoadError> {
     let bytes = source.read_file(remote, &commit.id, path).await?;
-    let value = parse_document(path, &bytes)?;
-    validate(&value).map_err(|problems| LoadError::Invalid {
+    check(&parse_document(path, &bytes)?).map_err(|problems| LoadError::Invalid {
         path: path.to_owned(),
         problems,
-    })?;
-    Ok((commit, value))
+    })
 }
 
 /// Runs one load request to its result.

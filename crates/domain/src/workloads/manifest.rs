@@ -250,31 +250,29 @@ pub(super) fn validate_manifest(value: &Value, prefix: &str, problems: &mut Vec<
         }
         Some(_) => push("workdir", "must be a string"),
     }
-    match map.get("instances") {
-        None => {}
-        Some(v) => match v.as_u64() {
-            Some(n) if (1..=1000).contains(&n) => {
+    // Integers from 1 to a bound that only the long-running kinds have.
+    for (field, max, only) in [
+        (
+            "instances",
+            1000,
+            "only deployments and services have instances",
+        ),
+        ("port", 65535, "only deployments and services have a port"),
+    ] {
+        let Some(v) = map.get(field) else {
+            continue;
+        };
+        match v.as_u64() {
+            Some(n) if (1..=max).contains(&n) => {
                 if kind.is_some_and(|k| !k.long_running()) {
-                    push("instances", "only deployments and services have instances");
+                    push(field, only);
                 }
             }
-            _ => push("instances", "must be an integer from 1 to 1000"),
-        },
-    }
-    match map.get("port") {
-        None => {
-            if kind == Some(WorkloadKind::Service) {
-                push("port", "required for a service");
-            }
+            _ => push(field, &format!("must be an integer from 1 to {max}")),
         }
-        Some(v) => match v.as_u64() {
-            Some(n) if (1..=65535).contains(&n) => {
-                if kind.is_some_and(|k| !k.long_running()) {
-                    push("port", "only deployments and services have a port");
-                }
-            }
-            _ => push("port", "must be an integer from 1 to 65535"),
-        },
+    }
+    if kind == Some(WorkloadKind::Service) && !map.contains_key("port") {
+        push("port", "required for a service");
     }
     match map.get("schedule") {
         None => {

@@ -18,10 +18,13 @@ use slipway_domain::catalog::{
     ScheduleTarget, TriggerRule,
 };
 
-#[derive(Queryable, Selectable, Insertable)]
-#[diesel(table_name = applications)]
+/// A row of `applications`; as a changeset (an update) it leaves the
+/// project and the creation time alone.
+#[derive(Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = applications, treat_none_as_null = true)]
 struct ApplicationRow {
     id: String,
+    #[diesel(skip_update)]
     project_id: String,
     name: String,
     description: String,
@@ -35,6 +38,7 @@ struct ApplicationRow {
     triggers: String,
     cancel_superseded: bool,
     webhook_secret: Option<String>,
+    #[diesel(skip_update)]
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
 }
@@ -222,14 +226,7 @@ pub(super) async fn insert_application(
 ) -> Result<(), CatalogStoreError> {
     let row = application_row(app).map_err(store)?;
     let name = app.name.clone();
-    db.write_one(move |c| {
-        diesel::insert_into(applications::table)
-            .values(&row)
-            .execute(c)?;
-        Ok(())
-    })
-    .await
-    .map_err(|e| {
+    db.insert(applications::table, row).await.map_err(|e| {
         classify(
             e,
             &format!("the project has an application named `{name}` already"),
@@ -242,18 +239,10 @@ pub(super) async fn application(
     db: &Db,
     id: &str,
 ) -> Result<Option<Application>, CatalogStoreError> {
-    let id = id.to_owned();
-    db.read(move |c| {
-        apps_with_last_run!()
-            .filter(applications::id.eq(&id))
-            .select(app_columns!())
-            .first::<(ApplicationRow, Option<String>, LastRunColumns)>(c)
-            .optional()?
-            .map(application_of)
-            .transpose()
-    })
-    .await
-    .map_err(store)
+    let query = apps_with_last_run!()
+        .filter(applications::id.eq(id.to_owned()))
+        .select(app_columns!());
+    db.first(query, application_of).await.map_err(store)
 }
 
 pub(super) async fn applications(
@@ -317,28 +306,8 @@ pub(super) async fn update_application(
 ) -> Result<bool, CatalogStoreError> {
     let r = application_row(app).map_err(store)?;
     let name = app.name.clone();
-    db.write_one(move |c| {
-        let n = diesel::update(applications::table.filter(applications::id.eq(&r.id)))
-            .set((
-                applications::name.eq(&r.name),
-                applications::description.eq(&r.description),
-                applications::provider.eq(&r.provider),
-                applications::repo_owner.eq(&r.repo_owner),
-                applications::repo_name.eq(&r.repo_name),
-                applications::repo_url.eq(&r.repo_url),
-                applications::provider_repo_id.eq(&r.provider_repo_id),
-                applications::default_branch.eq(&r.default_branch),
-                applications::template_path.eq(&r.template_path),
-                applications::triggers.eq(&r.triggers),
-                applications::cancel_superseded.eq(r.cancel_superseded),
-                applications::webhook_secret.eq(&r.webhook_secret),
-                applications::updated_at.eq(r.updated_at),
-            ))
-            .execute(c)?;
-        Ok(n == 1)
-    })
-    .await
-    .map_err(|e| {
+    let this = applications::table.filter(applications::id.eq(r.id.clone()));
+    db.update(this, r).await.map(|n| n == 1).map_err(|e| {
         classify(
             e,
             &format!("the project has an application named `{name}` already"),
@@ -354,20 +323,16 @@ pub(super) async fn delete_application(db: &Db, id: &str) -> Result<bool, Catalo
         .map_err(store)
 }
 
-pub(super) async fn application_ids(
-    db: &Db,
+/// The ids of project `project_id`'s applications, by name.
+pub(super) fn application_ids_of(
+    c: &mut AnyConnection,
     project_id: &str,
-) -> Result<Vec<String>, CatalogStoreError> {
-    let pid = project_id.to_owned();
-    db.read(move |c| {
-        Ok(applications::table
-            .filter(applications::project_id.eq(&pid))
-            .order(applications::name.asc())
-            .select(applications::id)
-            .load(c)?)
-    })
-    .await
-    .map_err(store)
+) -> Result<Vec<String>, DbError> {
+    Ok(applications::table
+        .filter(applications::project_id.eq(project_id))
+        .order(applications::name.asc())
+        .select(applications::id)
+        .load(c)?)
 }
 
 pub(super) async fn set_last_run(

@@ -28,15 +28,7 @@ pub(super) async fn record_delivery(
         delivery_id: delivery_id.to_owned(),
         received_at: at.naive_utc(),
     };
-    match db
-        .write_one(move |c| {
-            diesel::insert_into(deliveries::table)
-                .values(&row)
-                .execute(c)?;
-            Ok(())
-        })
-        .await
-    {
+    match db.insert(deliveries::table, row).await {
         Ok(()) => Ok(true),
         Err(e) if is_unique_violation(&e) => Ok(false),
         Err(e) => Err(classify(e, "", "the application is gone")),
@@ -48,18 +40,11 @@ pub(super) async fn forget_delivery(
     app_id: &str,
     delivery_id: &str,
 ) -> Result<(), CatalogStoreError> {
-    let (app, delivery) = (app_id.to_owned(), delivery_id.to_owned());
-    db.write_one(move |c| {
-        diesel::delete(
-            deliveries::table.filter(
-                deliveries::app_id
-                    .eq(&app)
-                    .and(deliveries::delivery_id.eq(&delivery)),
-            ),
-        )
-        .execute(c)?;
-        Ok(())
-    })
-    .await
-    .map_err(store)
+    let this = deliveries::table.filter(
+        deliveries::app_id
+            .eq(app_id.to_owned())
+            .and(deliveries::delivery_id.eq(delivery_id.to_owned())),
+    );
+    db.delete(this).await.map_err(store)?;
+    Ok(())
 }

@@ -82,6 +82,17 @@ where
     })
 }
 
+/// The ids of a project's workflows or applications, as `ids_of` reads
+/// them.
+async fn project_ids(
+    db: &Db,
+    project_id: &str,
+    ids_of: fn(&mut AnyConnection, &str) -> Result<Vec<String>, DbError>,
+) -> Result<Vec<String>, CatalogStoreError> {
+    let pid = project_id.to_owned();
+    db.read(move |c| ids_of(c, &pid)).await.map_err(store)
+}
+
 fn count(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
@@ -164,7 +175,7 @@ impl CatalogStore for SqlCatalog {
     }
 
     async fn workflow_ids(&self, project_id: &str) -> Result<Vec<String>, CatalogStoreError> {
-        workflow::workflow_ids(&self.db, project_id).await
+        project_ids(&self.db, project_id, workflow::workflow_ids_of).await
     }
 
     async fn version(
@@ -244,7 +255,7 @@ impl CatalogStore for SqlCatalog {
     }
 
     async fn application_ids(&self, project_id: &str) -> Result<Vec<String>, CatalogStoreError> {
-        application::application_ids(&self.db, project_id).await
+        project_ids(&self.db, project_id, application::application_ids_of).await
     }
 
     async fn set_last_run(&self, app_id: &str, run_id: &str) -> Result<(), CatalogStoreError> {

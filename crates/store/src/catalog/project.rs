@@ -1,22 +1,25 @@
 //! Projects (`projects`): unique names by constraint; deleting one deletes
 //! its workflows, applications and secrets in the same transaction.
 
-use super::application::delete_application_rows;
+use super::application::{application_ids_of, delete_application_rows};
 use super::secret::project_owner;
-use super::workflow::delete_workflow_rows;
+use super::workflow::{delete_workflow_rows, workflow_ids_of};
 use super::{classify, paged, store, utc};
 use crate::db::Db;
-use crate::schema::{applications, projects, secrets, workflows};
+use crate::schema::{projects, secrets};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use slipway_domain::catalog::{CatalogStoreError, Order, Page, PageRequest, Project};
 
+/// A row of `projects`; as a changeset (an update) it leaves the creation
+/// time alone.
 #[derive(Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = projects)]
 struct ProjectRow {
     id: String,
     name: String,
     description: String,
+    #[diesel(skip_update)]
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
 }
@@ -48,28 +51,18 @@ impl From<&Project> for ProjectRow {
 pub(super) async fn insert_project(db: &Db, project: &Project) -> Result<(), CatalogStoreError> {
     let row = ProjectRow::from(project);
     let name = project.name.clone();
-    db.write_one(move |c| {
-        diesel::insert_into(projects::table)
-            .values(&row)
-            .execute(c)?;
-        Ok(())
-    })
-    .await
-    .map_err(|e| classify(e, &format!("a project named `{name}` exists already"), ""))
+    db.insert(projects::table, row)
+        .await
+        .map_err(|e| classify(e, &format!("a project named `{name}` exists already"), ""))
 }
 
 pub(super) async fn project(db: &Db, id: &str) -> Result<Option<Project>, CatalogStoreError> {
-    let id = id.to_owned();
-    db.read(move |c| {
-        Ok(projects::table
-            .filter(projects::id.eq(&id))
-            .select(ProjectRow::as_select())
-            .first(c)
-            .optional()?
-            .map(Project::from))
-    })
-    .await
-    .map_err(store)
+    let query = projects::table
+        .filter(projects::id.eq(id.to_owned()))
+        .select(ProjectRow::as_select());
+    db.first(query, |r| Ok(Project::from(r)))
+        .await
+        .map_err(store)
 }
 
 pub(super) async fn projects(
@@ -92,38 +85,23 @@ pub(super) async fn projects(
 }
 
 pub(super) async fn update_project(db: &Db, project: &Project) -> Result<bool, CatalogStoreError> {
-    let p = project.clone();
+    let row = ProjectRow::from(project);
     let name = project.name.clone();
-    db.write_one(move |c| {
-        let n = diesel::update(projects::table.filter(projects::id.eq(&p.id)))
-            .set((
-                projects::name.eq(&p.name),
-                projects::description.eq(&p.description),
-                projects::updated_at.eq(p.updated_at.naive_utc()),
-            ))
-            .execute(c)?;
-        Ok(n == 1)
-    })
-    .await
-    .map_err(|e| classify(e, &format!("a project named `{name}` exists already"), ""))
+    let this = projects::table.filter(projects::id.eq(row.id.clone()));
+    db.update(this, row)
+        .await
+        .map(|n| n == 1)
+        .map_err(|e| classify(e, &format!("a project named `{name}` exists already"), ""))
 }
 
 pub(super) async fn delete_project(db: &Db, id: &str) -> Result<bool, CatalogStoreError> {
     let id = id.to_owned();
     db.write(move |c| {
-        let ids: Vec<String> = workflows::table
-            .filter(workflows::project_id.eq(&id))
-            .select(workflows::id)
-            .load(c)?;
-        for w in &ids {
-            delete_workflow_rows(c, w)?;
+        for w in workflow_ids_of(c, &id)? {
+            delete_workflow_rows(c, &w)?;
         }
-        let apps: Vec<String> = applications::table
-            .filter(applications::project_id.eq(&id))
-            .select(applications::id)
-            .load(c)?;
-        for a in &apps {
-            delete_application_rows(c, a)?;
+        for a in application_ids_of(c, &id)? {
+            delete_application_rows(c, &a)?;
         }
         diesel::delete(secrets::table.filter(secrets::owner.eq(project_owner(&id)))).execute(c)?;
         Ok(diesel::delete(projects::table.filter(projects::id.eq(&id))).execute(c)? == 1)

@@ -10,18 +10,24 @@ use diesel::prelude::*;
 use slipway_domain::catalog::{CatalogStoreError, ScheduleTarget, StoredSchedule};
 use std::collections::BTreeMap;
 
-#[derive(Queryable, Selectable, Insertable)]
-#[diesel(table_name = schedules)]
+/// A row of `schedules`; as a changeset (an update) it leaves the target,
+/// the last fire time and the creation time alone.
+#[derive(Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = schedules, treat_none_as_null = true)]
 struct ScheduleRow {
     id: String,
+    #[diesel(skip_update)]
     target: String,
+    #[diesel(skip_update)]
     target_id: String,
     expression: String,
     timezone: Option<String>,
     git_ref: String,
     params: String,
     enabled: bool,
+    #[diesel(skip_update)]
     last_fired_at: Option<NaiveDateTime>,
+    #[diesel(skip_update)]
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
 }
@@ -79,32 +85,19 @@ pub(super) async fn insert_schedule(
     schedule: &StoredSchedule,
 ) -> Result<(), CatalogStoreError> {
     let row = schedule_row(schedule).map_err(store)?;
-    db.write_one(move |c| {
-        diesel::insert_into(schedules::table)
-            .values(&row)
-            .execute(c)?;
-        Ok(())
-    })
-    .await
-    .map_err(|e| classify(e, "that schedule exists already", ""))
+    db.insert(schedules::table, row)
+        .await
+        .map_err(|e| classify(e, "that schedule exists already", ""))
 }
 
 pub(super) async fn schedule(
     db: &Db,
     id: &str,
 ) -> Result<Option<StoredSchedule>, CatalogStoreError> {
-    let id = id.to_owned();
-    db.read(move |c| {
-        schedules::table
-            .filter(schedules::id.eq(&id))
-            .select(ScheduleRow::as_select())
-            .first(c)
-            .optional()?
-            .map(schedule_of)
-            .transpose()
-    })
-    .await
-    .map_err(store)
+    let query = schedules::table
+        .filter(schedules::id.eq(id.to_owned()))
+        .select(ScheduleRow::as_select());
+    db.first(query, schedule_of).await.map_err(store)
 }
 
 pub(super) async fn schedules(
@@ -134,30 +127,13 @@ pub(super) async fn update_schedule(
     schedule: &StoredSchedule,
 ) -> Result<bool, CatalogStoreError> {
     let r = schedule_row(schedule).map_err(store)?;
-    db.write_one(move |c| {
-        let n = diesel::update(schedules::table.filter(schedules::id.eq(&r.id)))
-            .set((
-                schedules::expression.eq(&r.expression),
-                schedules::timezone.eq(&r.timezone),
-                schedules::git_ref.eq(&r.git_ref),
-                schedules::params.eq(&r.params),
-                schedules::enabled.eq(r.enabled),
-                schedules::updated_at.eq(r.updated_at),
-            ))
-            .execute(c)?;
-        Ok(n == 1)
-    })
-    .await
-    .map_err(store)
+    let this = schedules::table.filter(schedules::id.eq(r.id.clone()));
+    db.update(this, r).await.map(|n| n == 1).map_err(store)
 }
 
 pub(super) async fn delete_schedule(db: &Db, id: &str) -> Result<bool, CatalogStoreError> {
-    let id = id.to_owned();
-    db.write_one(move |c| {
-        Ok(diesel::delete(schedules::table.filter(schedules::id.eq(&id))).execute(c)? == 1)
-    })
-    .await
-    .map_err(store)
+    let this = schedules::table.filter(schedules::id.eq(id.to_owned()));
+    db.delete(this).await.map(|n| n == 1).map_err(store)
 }
 
 pub(super) async fn claim_fire(

@@ -128,14 +128,10 @@ pub(super) async fn delete_secret(
     owner: &str,
     name: &str,
 ) -> Result<bool, CatalogStoreError> {
-    let (owner, name) = (owner.to_owned(), name.to_owned());
-    db.write_one(move |c| {
-        Ok(diesel::delete(
-            secrets::table.filter(secrets::owner.eq(&owner).and(secrets::name.eq(&name))),
-        )
-        .execute(c)?
-            == 1)
-    })
-    .await
-    .map_err(store)
+    let this = secrets::table.filter(
+        secrets::owner
+            .eq(owner.to_owned())
+            .and(secrets::name.eq(name.to_owned())),
+    );
+    db.delete(this).await.map(|n| n == 1).map_err(store)
 }

@@ -22,6 +22,22 @@ struct TokenRow {
     revoked_at: Option<NaiveDateTime>,
 }
 
+/// The row of `token`, whose secret hashes to `secret_hash`.
+fn token_row(token: &ApiToken, secret_hash: &str) -> TokenRow {
+    TokenRow {
+        id: token.id.clone(),
+        name: token.name.clone(),
+        prefix: token.prefix.clone(),
+        secret_hash: secret_hash.to_owned(),
+        is_admin: token.is_admin,
+        created_by: token.created_by.clone(),
+        created_at: token.created_at.naive_utc(),
+        last_used_at: token.last_used_at.map(|t| t.naive_utc()),
+        revoked_at: token.revoked_at.map(|t| t.naive_utc()),
+    }
+}
+
+/// A token and its secret's hash from its row.
 fn token_of(r: TokenRow) -> (ApiToken, String) {
     (
         ApiToken {
@@ -43,42 +59,19 @@ pub(super) async fn insert_token(
     token: &ApiToken,
     secret_hash: &str,
 ) -> Result<(), CatalogStoreError> {
-    let row = TokenRow {
-        id: token.id.clone(),
-        name: token.name.clone(),
-        prefix: token.prefix.clone(),
-        secret_hash: secret_hash.to_owned(),
-        is_admin: token.is_admin,
-        created_by: token.created_by.clone(),
-        created_at: token.created_at.naive_utc(),
-        last_used_at: token.last_used_at.map(|t| t.naive_utc()),
-        revoked_at: token.revoked_at.map(|t| t.naive_utc()),
-    };
-    db.write_one(move |c| {
-        diesel::insert_into(api_tokens::table)
-            .values(&row)
-            .execute(c)?;
-        Ok(())
-    })
-    .await
-    .map_err(|e| classify(e, "that token exists already", ""))
+    db.insert(api_tokens::table, token_row(token, secret_hash))
+        .await
+        .map_err(|e| classify(e, "that token exists already", ""))
 }
 
 pub(super) async fn token_by_hash(
     db: &Db,
     secret_hash: &str,
 ) -> Result<Option<(ApiToken, String)>, CatalogStoreError> {
-    let hash = secret_hash.to_owned();
-    db.read(move |c| {
-        Ok(api_tokens::table
-            .filter(api_tokens::secret_hash.eq(&hash))
-            .select(TokenRow::as_select())
-            .first(c)
-            .optional()?
-            .map(token_of))
-    })
-    .await
-    .map_err(store)
+    let query = api_tokens::table
+        .filter(api_tokens::secret_hash.eq(secret_hash.to_owned()))
+        .select(TokenRow::as_select());
+    db.first(query, |r| Ok(token_of(r))).await.map_err(store)
 }
 
 pub(super) async fn tokens(db: &Db) -> Result<Vec<ApiToken>, CatalogStoreError> {
@@ -127,15 +120,11 @@ pub(super) async fn touch_token(
     id: &str,
     at: DateTime<Utc>,
 ) -> Result<(), CatalogStoreError> {
-    let id = id.to_owned();
-    db.write_one(move |c| {
-        diesel::update(api_tokens::table.filter(api_tokens::id.eq(&id)))
-            .set(api_tokens::last_used_at.eq(Some(at.naive_utc())))
-            .execute(c)?;
-        Ok(())
-    })
-    .await
-    .map_err(store)
+    let this = api_tokens::table.filter(api_tokens::id.eq(id.to_owned()));
+    db.update(this, api_tokens::last_used_at.eq(Some(at.naive_utc())))
+        .await
+        .map_err(store)?;
+    Ok(())
 }
 
 pub(super) async fn count_tokens(db: &Db) -> Result<u64, CatalogStoreError> {

@@ -2,7 +2,7 @@
 //! version is added only by the writer that saw the previous latest one.
 
 use super::schedule::delete_schedules_of;
-use super::{classify, paged, store, utc};
+use super::{classify, from_json, paged, store, to_json, utc};
 use crate::db::{AnyConnection, Db};
 use crate::error::DbError;
 use crate::schema::{workflow_versions, workflows};
@@ -49,12 +49,24 @@ impl From<WorkflowRow> for Workflow {
     }
 }
 
+impl From<&Workflow> for WorkflowRow {
+    fn from(w: &Workflow) -> Self {
+        WorkflowRow {
+            id: w.id.clone(),
+            project_id: w.project_id.clone(),
+            name: w.name.clone(),
+            latest_version: w.latest_version,
+            created_at: w.created_at.naive_utc(),
+            updated_at: w.updated_at.naive_utc(),
+        }
+    }
+}
+
 fn version_row(v: &WorkflowVersion) -> Result<VersionRow, DbError> {
     Ok(VersionRow {
         workflow_id: v.workflow_id.clone(),
         version: v.version,
-        definition: serde_json::to_string(&v.definition)
-            .map_err(|e| DbError::Corrupt(e.to_string()))?,
+        definition: to_json(&v.definition)?,
         format: match v.format {
             Format::Json => "json",
             Format::Yaml => "yaml",
@@ -70,8 +82,7 @@ fn version_of(r: VersionRow) -> Result<WorkflowVersion, DbError> {
     Ok(WorkflowVersion {
         workflow_id: r.workflow_id,
         version: r.version,
-        definition: serde_json::from_str(&r.definition)
-            .map_err(|e| DbError::Corrupt(format!("workflow definition: {e}")))?,
+        definition: from_json("workflow definition", &r.definition)?,
         format: match r.format.as_str() {
             "json" => Format::Json,
             "yaml" => Format::Yaml,
@@ -95,14 +106,7 @@ pub(super) async fn insert_workflow(
     workflow: &Workflow,
     first: &WorkflowVersion,
 ) -> Result<(), CatalogStoreError> {
-    let row = WorkflowRow {
-        id: workflow.id.clone(),
-        project_id: workflow.project_id.clone(),
-        name: workflow.name.clone(),
-        latest_version: workflow.latest_version,
-        created_at: workflow.created_at.naive_utc(),
-        updated_at: workflow.updated_at.naive_utc(),
-    };
+    let row = WorkflowRow::from(workflow);
     let version = version_row(first).map_err(store)?;
     let name = workflow.name.clone();
     db.write(move |c| {
@@ -169,17 +173,12 @@ pub(super) async fn add_version(
 }
 
 pub(super) async fn workflow(db: &Db, id: &str) -> Result<Option<Workflow>, CatalogStoreError> {
-    let id = id.to_owned();
-    db.read(move |c| {
-        Ok(workflows::table
-            .filter(workflows::id.eq(&id))
-            .select(WorkflowRow::as_select())
-            .first(c)
-            .optional()?
-            .map(Workflow::from))
-    })
-    .await
-    .map_err(store)
+    let query = workflows::table
+        .filter(workflows::id.eq(id.to_owned()))
+        .select(WorkflowRow::as_select());
+    db.first(query, |r| Ok(Workflow::from(r)))
+        .await
+        .map_err(store)
 }
 
 pub(super) async fn workflows(
@@ -209,19 +208,15 @@ pub(super) async fn workflows(
     .await
 }
 
-pub(super) async fn workflow_ids(
-    db: &Db,
+/// The ids of project `project_id`'s workflows.
+pub(super) fn workflow_ids_of(
+    c: &mut AnyConnection,
     project_id: &str,
-) -> Result<Vec<String>, CatalogStoreError> {
-    let pid = project_id.to_owned();
-    db.read(move |c| {
-        Ok(workflows::table
-            .filter(workflows::project_id.eq(&pid))
-            .select(workflows::id)
-            .load(c)?)
-    })
-    .await
-    .map_err(store)
+) -> Result<Vec<String>, DbError> {
+    Ok(workflows::table
+        .filter(workflows::project_id.eq(project_id))
+        .select(workflows::id)
+        .load(c)?)
 }
 
 pub(super) async fn version(
@@ -229,22 +224,14 @@ pub(super) async fn version(
     workflow_id: &str,
     version: i32,
 ) -> Result<Option<WorkflowVersion>, CatalogStoreError> {
-    let id = workflow_id.to_owned();
-    db.read(move |c| {
-        workflow_versions::table
-            .filter(
-                workflow_versions::workflow_id
-                    .eq(&id)
-                    .and(workflow_versions::version.eq(version)),
-            )
-            .select(VersionRow::as_select())
-            .first(c)
-            .optional()?
-            .map(version_of)
-            .transpose()
-    })
-    .await
-    .map_err(store)
+    let query = workflow_versions::table
+        .filter(
+            workflow_versions::workflow_id
+                .eq(workflow_id.to_owned())
+                .and(workflow_versions::version.eq(version)),
+        )
+        .select(VersionRow::as_select());
+    db.first(query, version_of).await.map_err(store)
 }
 
 pub(super) async fn versions(

@@ -5,6 +5,7 @@ pub mod applications;
 pub mod health;
 pub mod hooks;
 pub mod logs;
+pub mod params;
 pub mod projects;
 pub mod runs;
 pub mod schedules;

@@ -2,11 +2,11 @@
 //! (repeat a finished run: a rollback when it is an older one), and decide
 //! on a stage waiting for approval.
 
-use crate::State;
-use crate::auth::Caller;
+use crate::auth::Authed;
 use crate::body::JsonBody;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::input::{self, Query};
+use crate::routes::params::Paging;
 use crate::views::{DecisionInput, RunPage, RunStart, RunView};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use slipway_domain::{Order, RunFilter};
@@ -19,23 +19,19 @@ use slipway_domain::{Order, RunFilter};
     responses(
         (status = 201, description = "Started (queued or running)", body = RunView),
         (status = 400, description = "Unknown, missing or invalid params", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
         (status = 404, description = "No such workflow or version", body = ErrorBody),
-        (status = 413, description = "Body too large", body = ErrorBody),
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[post("/api/v1/workflows/{id}/runs")]
 pub async fn start(
-    caller: Caller,
-    st: web::Data<State>,
+    api: Authed,
     id: web::Path<String>,
     body: JsonBody<RunStart>,
 ) -> ApiResult<HttpResponse> {
     let input = body.into_inner()?;
-    let run = st
+    let run = api
         .app()
-        .run_workflow(&caller.0, &id, input.version, &input.params)
+        .run_workflow(&api.caller, &id, input.version, &input.params)
         .await?;
     Ok(HttpResponse::Created().json(RunView::from(run)))
 }
@@ -46,23 +42,15 @@ pub async fn start(
     params(
         ("workflow_id" = Option<String>, Query, description = "Only this workflow's runs"),
         ("status" = Option<String>, Query, description = "Only runs in these statuses (comma-separated or repeated)"),
-        ("page" = Option<u32>, Query, description = "Page, from 1"),
-        ("per_page" = Option<u32>, Query, description = "Items per page, 1 to 100 (20)"),
+        Paging,
         ("order" = Option<String>, Query, description = "`desc` (newest first, default) or `asc`"),
     ),
     responses(
         (status = 200, description = "A page of runs", body = RunPage),
-        (status = 400, description = "Bad query parameter", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[get("/api/v1/runs")]
-pub async fn list(
-    _caller: Caller,
-    st: web::Data<State>,
-    req: HttpRequest,
-) -> ApiResult<HttpResponse> {
+pub async fn list(api: Authed, req: HttpRequest) -> ApiResult<HttpResponse> {
     let q = Query::of(&req)?;
     let page = q.page(input::RUN_SORTS, Order::Desc)?;
     let mut filter = RunFilter {
@@ -79,9 +67,9 @@ pub async fn list(
             filter.statuses.push(status);
         }
     }
-    let found = st.app().runs(&filter, &page).await?;
+    let found = api.app().runs(&filter, &page).await?;
     // The same page is serialized once, however often it is asked for.
-    let json = st.run_page_json(found).map_err(ApiError::internal)?;
+    let json = api.st.run_page_json(found).map_err(ApiError::internal)?;
     Ok(HttpResponse::Ok()
         .content_type(actix_web::http::header::ContentType::json())
         .body(json))
@@ -93,20 +81,14 @@ pub async fn list(
     params(("id" = String, Path, description = "Run id")),
     responses(
         (status = 200, description = "The run", body = RunView),
-        (status = 401, description = "No valid token", body = ErrorBody),
         (status = 404, description = "No such run", body = ErrorBody),
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[get("/api/v1/runs/{id}")]
-pub async fn get_one(
-    _caller: Caller,
-    st: web::Data<State>,
-    id: web::Path<String>,
-) -> ApiResult<HttpResponse> {
-    let run = st.app().run_shared(&id).await?;
+pub async fn get_one(api: Authed, id: web::Path<String>) -> ApiResult<HttpResponse> {
+    let run = api.app().run_shared(&id).await?;
     // The same run record is serialized once, however often it is asked for.
-    let json = st.run_json(run).map_err(ApiError::internal)?;
+    let json = api.st.run_json(run).map_err(ApiError::internal)?;
     Ok(HttpResponse::Ok()
         .content_type(actix_web::http::header::ContentType::json())
         .body(json))
@@ -118,19 +100,13 @@ pub async fn get_one(
     params(("id" = String, Path, description = "Run id")),
     responses(
         (status = 202, description = "Cancellation requested; the run as it is now", body = RunView),
-        (status = 401, description = "No valid token", body = ErrorBody),
         (status = 404, description = "No such run", body = ErrorBody),
         (status = 409, description = "The run has finished", body = ErrorBody),
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[post("/api/v1/runs/{id}/cancel")]
-pub async fn cancel(
-    caller: Caller,
-    st: web::Data<State>,
-    id: web::Path<String>,
-) -> ApiResult<HttpResponse> {
-    let run = st.app().cancel_run(&id, &caller.0).await?;
+pub async fn cancel(api: Authed, id: web::Path<String>) -> ApiResult<HttpResponse> {
+    let run = api.app().cancel_run(&id, &api.caller).await?;
     Ok(HttpResponse::Accepted().json(RunView::from(run)))
 }
 
@@ -140,19 +116,13 @@ pub async fn cancel(
     params(("id" = String, Path, description = "Run id")),
     responses(
         (status = 202, description = "Restarted", body = RunView),
-        (status = 401, description = "No valid token", body = ErrorBody),
         (status = 404, description = "No such run", body = ErrorBody),
         (status = 409, description = "The run cannot be retried now", body = ErrorBody),
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[post("/api/v1/runs/{id}/retry")]
-pub async fn retry(
-    _caller: Caller,
-    st: web::Data<State>,
-    id: web::Path<String>,
-) -> ApiResult<HttpResponse> {
-    let run = st.app().retry_run(&id).await?;
+pub async fn retry(api: Authed, id: web::Path<String>) -> ApiResult<HttpResponse> {
+    let run = api.app().retry_run(&id).await?;
     Ok(HttpResponse::Accepted().json(RunView::from(run)))
 }
 
@@ -164,38 +134,31 @@ pub async fn retry(
     params(("id" = String, Path, description = "The run to repeat")),
     responses(
         (status = 201, description = "Started (queued or running)", body = RunView),
-        (status = 401, description = "No valid token", body = ErrorBody),
         (status = 404, description = "No such run", body = ErrorBody),
         (status = 409, description = "The run has not finished", body = ErrorBody),
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[post("/api/v1/runs/{id}/redeploy")]
-pub async fn redeploy(
-    caller: Caller,
-    st: web::Data<State>,
-    id: web::Path<String>,
-) -> ApiResult<HttpResponse> {
-    let run = st.app().redeploy(&id, Some(&caller.0)).await?;
+pub async fn redeploy(api: Authed, id: web::Path<String>) -> ApiResult<HttpResponse> {
+    let run = api.app().redeploy(&id, Some(&api.caller)).await?;
     Ok(HttpResponse::Created().json(RunView::from(run)))
 }
 
 async fn decide(
-    caller: Caller,
-    st: web::Data<State>,
+    api: Authed,
     path: web::Path<(String, String)>,
     input: DecisionInput,
     approved: bool,
 ) -> ApiResult<HttpResponse> {
     let (run, stage) = path.into_inner();
-    let run = st
+    let run = api
         .app()
         .decide(
             &run,
             &stage,
             approved,
             input.comment.unwrap_or_default(),
-            &caller.0,
+            &api.caller,
         )
         .await?;
     Ok(HttpResponse::Ok().json(RunView::from(run)))
@@ -212,21 +175,18 @@ async fn decide(
     responses(
         (status = 200, description = "Recorded; the run as it is now", body = RunView),
         (status = 400, description = "Malformed body", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Not among the stage's approvers", body = ErrorBody),
         (status = 404, description = "No such run or stage", body = ErrorBody),
         (status = 409, description = "The stage is not waiting, or the caller decided already", body = ErrorBody),
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[post("/api/v1/runs/{id}/stages/{stage}/approve")]
 pub async fn approve(
-    caller: Caller,
-    st: web::Data<State>,
+    api: Authed,
     path: web::Path<(String, String)>,
     body: JsonBody<DecisionInput>,
 ) -> ApiResult<HttpResponse> {
-    decide(caller, st, path, body.into_inner()?, true).await
+    decide(api, path, body.into_inner()?, true).await
 }
 
 /// Rejects a stage that waits for approval (the run fails).
@@ -240,19 +200,16 @@ pub async fn approve(
     responses(
         (status = 200, description = "Recorded; the run as it is now", body = RunView),
         (status = 400, description = "Malformed body", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Not among the stage's approvers", body = ErrorBody),
         (status = 404, description = "No such run or stage", body = ErrorBody),
         (status = 409, description = "The stage is not waiting, or the caller decided already", body = ErrorBody),
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[post("/api/v1/runs/{id}/stages/{stage}/reject")]
 pub async fn reject(
-    caller: Caller,
-    st: web::Data<State>,
+    api: Authed,
     path: web::Path<(String, String)>,
     body: JsonBody<DecisionInput>,
 ) -> ApiResult<HttpResponse> {
-    decide(caller, st, path, body.into_inner()?, false).await
+    decide(api, path, body.into_inner()?, false).await
 }

@@ -2,16 +2,15 @@
 //! set (create or rotate; the value is write-only), delete. Values reach
 //! jobs as environment variables of the next run, masked in its logs.
 
-use crate::State;
-use crate::auth::Caller;
+use crate::auth::Authed;
 use crate::body::JsonBody;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::views::{SecretList, SecretPut, SecretView};
 use actix_web::{HttpResponse, delete, get, put, web};
 use slipway_domain::SecretOwner;
 
-async fn list_of(st: &State, owner: SecretOwner<'_>) -> ApiResult<HttpResponse> {
-    let items = st
+async fn list_of(api: &Authed, owner: SecretOwner<'_>) -> ApiResult<HttpResponse> {
+    let items = api
         .app()
         .secrets(owner)
         .await?
@@ -22,14 +21,14 @@ async fn list_of(st: &State, owner: SecretOwner<'_>) -> ApiResult<HttpResponse> 
 }
 
 async fn put_of(
-    st: &State,
+    api: &Authed,
     owner: SecretOwner<'_>,
     name: &str,
     input: SecretPut,
 ) -> ApiResult<HttpResponse> {
-    let created = st.app().put_secret(owner, name, &input.value.0).await?;
+    let created = api.app().put_secret(owner, name, &input.value.0).await?;
     // The times are the store's: read them back.
-    let meta = st
+    let meta = api
         .app()
         .secrets(owner)
         .await?
@@ -50,18 +49,12 @@ async fn put_of(
     params(("id" = String, Path, description = "Project id")),
     responses(
         (status = 200, description = "The secrets, by name", body = SecretList),
-        (status = 401, description = "No valid token", body = ErrorBody),
         (status = 404, description = "No such project", body = ErrorBody),
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[get("/api/v1/projects/{id}/secrets")]
-pub async fn list_project(
-    _caller: Caller,
-    st: web::Data<State>,
-    id: web::Path<String>,
-) -> ApiResult<HttpResponse> {
-    list_of(&st, SecretOwner::Project(&id)).await
+pub async fn list_project(api: Authed, id: web::Path<String>) -> ApiResult<HttpResponse> {
+    list_of(&api, SecretOwner::Project(&id)).await
 }
 
 /// Sets a project secret (creates it, or replaces its value: the next run
@@ -77,21 +70,17 @@ pub async fn list_project(
         (status = 201, description = "Created", body = SecretView),
         (status = 200, description = "Value replaced", body = SecretView),
         (status = 400, description = "Invalid name or value", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
         (status = 404, description = "No such project", body = ErrorBody),
-        (status = 413, description = "Body too large", body = ErrorBody),
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[put("/api/v1/projects/{id}/secrets/{name}")]
 pub async fn put_project(
-    _caller: Caller,
-    st: web::Data<State>,
+    api: Authed,
     path: web::Path<(String, String)>,
     body: JsonBody<SecretPut>,
 ) -> ApiResult<HttpResponse> {
     let (id, name) = path.into_inner();
-    put_of(&st, SecretOwner::Project(&id), &name, body.into_inner()?).await
+    put_of(&api, SecretOwner::Project(&id), &name, body.into_inner()?).await
 }
 
 /// Deletes a project secret.
@@ -103,19 +92,16 @@ pub async fn put_project(
     ),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "No valid token", body = ErrorBody),
         (status = 404, description = "No such project or secret", body = ErrorBody),
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[delete("/api/v1/projects/{id}/secrets/{name}")]
 pub async fn delete_project(
-    _caller: Caller,
-    st: web::Data<State>,
+    api: Authed,
     path: web::Path<(String, String)>,
 ) -> ApiResult<HttpResponse> {
     let (id, name) = path.into_inner();
-    st.app()
+    api.app()
         .delete_secret(SecretOwner::Project(&id), &name)
         .await?;
     Ok(HttpResponse::NoContent().finish())
@@ -127,18 +113,12 @@ pub async fn delete_project(
     params(("id" = String, Path, description = "Application id")),
     responses(
         (status = 200, description = "The secrets, by name", body = SecretList),
-        (status = 401, description = "No valid token", body = ErrorBody),
         (status = 404, description = "No such application", body = ErrorBody),
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[get("/api/v1/applications/{id}/secrets")]
-pub async fn list_application(
-    _caller: Caller,
-    st: web::Data<State>,
-    id: web::Path<String>,
-) -> ApiResult<HttpResponse> {
-    list_of(&st, SecretOwner::Application(&id)).await
+pub async fn list_application(api: Authed, id: web::Path<String>) -> ApiResult<HttpResponse> {
+    list_of(&api, SecretOwner::Application(&id)).await
 }
 
 /// Sets an application secret (it wins over a project secret of the same
@@ -154,22 +134,18 @@ pub async fn list_application(
         (status = 201, description = "Created", body = SecretView),
         (status = 200, description = "Value replaced", body = SecretView),
         (status = 400, description = "Invalid name or value", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
         (status = 404, description = "No such application", body = ErrorBody),
-        (status = 413, description = "Body too large", body = ErrorBody),
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[put("/api/v1/applications/{id}/secrets/{name}")]
 pub async fn put_application(
-    _caller: Caller,
-    st: web::Data<State>,
+    api: Authed,
     path: web::Path<(String, String)>,
     body: JsonBody<SecretPut>,
 ) -> ApiResult<HttpResponse> {
     let (id, name) = path.into_inner();
     put_of(
-        &st,
+        &api,
         SecretOwner::Application(&id),
         &name,
         body.into_inner()?,
@@ -186,19 +162,16 @@ pub async fn put_application(
     ),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "No valid token", body = ErrorBody),
         (status = 404, description = "No such application or secret", body = ErrorBody),
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[delete("/api/v1/applications/{id}/secrets/{name}")]
 pub async fn delete_application(
-    _caller: Caller,
-    st: web::Data<State>,
+    api: Authed,
     path: web::Path<(String, String)>,
 ) -> ApiResult<HttpResponse> {
     let (id, name) = path.into_inner();
-    st.app()
+    api.app()
         .delete_secret(SecretOwner::Application(&id), &name)
         .await?;
     Ok(HttpResponse::NoContent().finish())

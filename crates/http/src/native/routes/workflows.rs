@@ -2,10 +2,10 @@
 //! definition (each update is a new version), get the latest or one
 //! version, list, list versions, delete.
 
-use crate::State;
-use crate::auth::Caller;
+use crate::auth::Authed;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::input::{self, Query};
+use crate::routes::params::{ByName, Paging};
 use crate::views::{VersionPage, WorkflowDetail, WorkflowPage};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, put, web};
@@ -14,11 +14,11 @@ use slipway_domain::{Format, Order};
 /// The definition text of a request and its format: `Content-Type` decides
 /// (JSON or YAML types); any other type, or none, is sniffed.
 async fn definition(
-    st: &State,
+    api: &Authed,
     req: &HttpRequest,
     body: web::Payload,
 ) -> ApiResult<(String, Format)> {
-    let body = input::read_body(req, body, st.settings().body_limit).await?;
+    let body = input::read_body(req, body, api.st.settings().body_limit).await?;
     let text = String::from_utf8(body.to_vec())
         .map_err(|_| ApiError::malformed("", "the definition is not UTF-8 text"))?;
     if text.trim().is_empty() {
@@ -47,25 +47,21 @@ async fn definition(
     responses(
         (status = 201, description = "Created, with version 1", body = WorkflowDetail),
         (status = 400, description = "Invalid definition; every problem with its path", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
         (status = 404, description = "No such project", body = ErrorBody),
         (status = 409, description = "Name taken in the project", body = ErrorBody),
-        (status = 413, description = "Body too large", body = ErrorBody),
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[post("/api/v1/projects/{id}/workflows")]
 pub async fn create(
-    caller: Caller,
-    st: web::Data<State>,
+    api: Authed,
     id: web::Path<String>,
     req: HttpRequest,
     body: web::Payload,
 ) -> ApiResult<HttpResponse> {
-    let (text, format) = definition(&st, &req, body).await?;
-    let made = st
+    let (text, format) = definition(&api, &req, body).await?;
+    let made = api
         .app()
-        .create_workflow(&id, &text, format, Some(&caller.0))
+        .create_workflow(&id, &text, format, Some(&api.caller))
         .await?;
     Ok(HttpResponse::Created().json(WorkflowDetail::from(made)))
 }
@@ -75,28 +71,17 @@ pub async fn create(
     tag = "workflows",
     params(
         ("id" = String, Path, description = "Project id"),
-        ("page" = Option<u32>, Query, description = "Page, from 1"),
-        ("per_page" = Option<u32>, Query, description = "Items per page, 1 to 100 (20)"),
-        ("sort" = Option<String>, Query, description = "`name` (default) or `created_at`"),
-        ("order" = Option<String>, Query, description = "`asc` (default) or `desc`"),
+        ByName,
     ),
     responses(
         (status = 200, description = "A page of workflows", body = WorkflowPage),
-        (status = 400, description = "Bad query parameter", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
         (status = 404, description = "No such project", body = ErrorBody),
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[get("/api/v1/projects/{id}/workflows")]
-pub async fn list(
-    _caller: Caller,
-    st: web::Data<State>,
-    id: web::Path<String>,
-    req: HttpRequest,
-) -> ApiResult<HttpResponse> {
+pub async fn list(api: Authed, id: web::Path<String>, req: HttpRequest) -> ApiResult<HttpResponse> {
     let page = Query::of(&req)?.page(crate::input::WORKFLOW_SORTS, Order::Asc)?;
-    let found = st.app().workflows(&id, &page).await?;
+    let found = api.app().workflows(&id, &page).await?;
     Ok(HttpResponse::Ok().json(WorkflowPage::of(found)))
 }
 
@@ -109,23 +94,19 @@ pub async fn list(
     ),
     responses(
         (status = 200, description = "The workflow and the version", body = WorkflowDetail),
-        (status = 400, description = "Bad query parameter", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
         (status = 404, description = "No such workflow or version", body = ErrorBody),
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[get("/api/v1/workflows/{id}")]
 pub async fn get_one(
-    _caller: Caller,
-    st: web::Data<State>,
+    api: Authed,
     id: web::Path<String>,
     req: HttpRequest,
 ) -> ApiResult<HttpResponse> {
     let version = Query::of(&req)?
         .int("version", 1, i64::from(i32::MAX))?
         .and_then(|v| i32::try_from(v).ok());
-    let found = st.app().workflow_version(&id, version).await?;
+    let found = api.app().workflow_version(&id, version).await?;
     Ok(HttpResponse::Ok().json(WorkflowDetail::from(found)))
 }
 
@@ -141,25 +122,21 @@ pub async fn get_one(
     responses(
         (status = 200, description = "The workflow and its new version", body = WorkflowDetail),
         (status = 400, description = "Invalid definition", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
         (status = 404, description = "No such workflow", body = ErrorBody),
         (status = 409, description = "Another version was made at the same time", body = ErrorBody),
-        (status = 413, description = "Body too large", body = ErrorBody),
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[put("/api/v1/workflows/{id}")]
 pub async fn update(
-    caller: Caller,
-    st: web::Data<State>,
+    api: Authed,
     id: web::Path<String>,
     req: HttpRequest,
     body: web::Payload,
 ) -> ApiResult<HttpResponse> {
-    let (text, format) = definition(&st, &req, body).await?;
-    let made = st
+    let (text, format) = definition(&api, &req, body).await?;
+    let made = api
         .app()
-        .update_workflow(&id, &text, format, Some(&caller.0))
+        .update_workflow(&id, &text, format, Some(&api.caller))
         .await?;
     Ok(HttpResponse::Ok().json(WorkflowDetail::from(made)))
 }
@@ -169,26 +146,21 @@ pub async fn update(
     tag = "workflows",
     params(
         ("id" = String, Path, description = "Workflow id"),
-        ("page" = Option<u32>, Query, description = "Page, from 1"),
-        ("per_page" = Option<u32>, Query, description = "Items per page, 1 to 100 (20)"),
+        Paging,
     ),
     responses(
         (status = 200, description = "A page of versions", body = VersionPage),
-        (status = 400, description = "Bad query parameter", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
         (status = 404, description = "No such workflow", body = ErrorBody),
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[get("/api/v1/workflows/{id}/versions")]
 pub async fn versions(
-    _caller: Caller,
-    st: web::Data<State>,
+    api: Authed,
     id: web::Path<String>,
     req: HttpRequest,
 ) -> ApiResult<HttpResponse> {
     let page = Query::of(&req)?.page(&[], Order::Desc)?;
-    let found = st.app().workflow_versions(&id, &page).await?;
+    let found = api.app().workflow_versions(&id, &page).await?;
     Ok(HttpResponse::Ok().json(VersionPage::of(found)))
 }
 
@@ -198,18 +170,12 @@ pub async fn versions(
     params(("id" = String, Path, description = "Workflow id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "No valid token", body = ErrorBody),
         (status = 404, description = "No such workflow", body = ErrorBody),
         (status = 409, description = "Runs are active", body = ErrorBody),
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[delete("/api/v1/workflows/{id}")]
-pub async fn remove(
-    _caller: Caller,
-    st: web::Data<State>,
-    id: web::Path<String>,
-) -> ApiResult<HttpResponse> {
-    st.app().delete_workflow(&id).await?;
+pub async fn remove(api: Authed, id: web::Path<String>) -> ApiResult<HttpResponse> {
+    api.app().delete_workflow(&id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -47,6 +47,21 @@ impl From<Status> for StatusWord {
     }
 }
 
+/// `impl From<$from> for $to`: the listed fields move over as they are;
+/// those after `;` are computed from the source, bound to `$v`.
+macro_rules! moved_fields {
+    ($from:ty as $v:ident => $to:ident { $($field:ident),* $(,)? $(; $($name:ident: $value:expr),* $(,)?)? }) => {
+        impl From<$from> for $to {
+            fn from($v: $from) -> Self {
+                $to {
+                    $($field: $v.$field,)*
+                    $($($name: $value,)*)?
+                }
+            }
+        }
+    };
+}
+
 mod applications;
 mod health;
 mod hooks;

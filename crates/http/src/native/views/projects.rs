@@ -20,17 +20,7 @@ pub struct ProjectView {
     pub updated_at: DateTime<Utc>,
 }
 
-impl From<Project> for ProjectView {
-    fn from(p: Project) -> Self {
-        ProjectView {
-            id: p.id,
-            name: p.name,
-            description: p.description,
-            created_at: p.created_at,
-            updated_at: p.updated_at,
-        }
-    }
-}
+moved_fields!(Project as p => ProjectView { id, name, description, created_at, updated_at });
 
 /// A new project.
 #[derive(Debug, Deserialize, ToSchema)]

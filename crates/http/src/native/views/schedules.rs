@@ -87,17 +87,11 @@ pub struct ScheduleCreate {
     pub enabled: Option<bool>,
 }
 
-impl From<ScheduleCreate> for ScheduleInput {
-    fn from(s: ScheduleCreate) -> Self {
-        ScheduleInput {
-            expression: Some(s.expression),
-            timezone: Some(s.timezone),
-            git_ref: s.git_ref,
-            params: s.params,
-            enabled: s.enabled,
-        }
-    }
-}
+moved_fields!(ScheduleCreate as s => ScheduleInput {
+    git_ref, params, enabled;
+    expression: Some(s.expression),
+    timezone: Some(s.timezone),
+});
 
 /// Changes to a schedule; absent fields stay as they are.
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -121,14 +115,4 @@ pub struct ScheduleUpdate {
     pub enabled: Option<bool>,
 }
 
-impl From<ScheduleUpdate> for ScheduleInput {
-    fn from(s: ScheduleUpdate) -> Self {
-        ScheduleInput {
-            expression: s.expression,
-            timezone: s.timezone,
-            git_ref: s.git_ref,
-            params: s.params,
-            enabled: s.enabled,
-        }
-    }
-}
+moved_fields!(ScheduleUpdate as s => ScheduleInput { expression, timezone, git_ref, params, enabled });

@@ -82,60 +82,23 @@ pub async fn list(api: Authed, req: HttpRequest) -> ApiResult<HttpResponse> {
     page(&api, None, &req).await
 }
 
-/// An application with its latest run.
-#[utoipa::path(
-    tag = "applications",
-    params(("id" = String, Path, description = "Application id")),
-    responses(
-        (status = 200, description = "The application", body = ApplicationView),
-        (status = 404, description = "No such application", body = ErrorBody),
-    )
-)]
-#[get("/api/v1/applications/{id}")]
-pub async fn get_one(api: Authed, id: web::Path<String>) -> ApiResult<HttpResponse> {
-    let found = api.app().application(&id).await?;
-    Ok(HttpResponse::Ok().json(ApplicationView::from(found)))
-}
-
-/// Changes an application: fields present replace, absent ones stay.
-#[utoipa::path(
-    tag = "applications",
-    params(("id" = String, Path, description = "Application id")),
-    request_body = ApplicationUpdate,
-    responses(
-        (status = 200, description = "The changed application", body = ApplicationView),
+by_id_routes!(
+    "/api/v1/applications/{id}",
+    tag: "applications",
+    id: "Application id",
+    missing: "No such application",
+    view: ApplicationView,
+    /// An application with its latest run.
+    get application, "The application";
+    /// Changes an application: fields present replace, absent ones stay.
+    update update_application(ApplicationUpdate), "The changed application", [
         (status = 400, description = "Invalid input; every problem with its path", body = ErrorBody),
-        (status = 404, description = "No such application", body = ErrorBody),
         (status = 409, description = "Name taken in the project", body = ErrorBody),
-    )
-)]
-#[patch("/api/v1/applications/{id}")]
-pub async fn update(
-    api: Authed,
-    id: web::Path<String>,
-    body: JsonBody<ApplicationUpdate>,
-) -> ApiResult<HttpResponse> {
-    let input = body.into_inner()?;
-    let changed = api.app().update_application(&id, input.into()).await?;
-    Ok(HttpResponse::Ok().json(ApplicationView::from(changed)))
-}
-
-/// Deletes an application with its secrets and schedules; refused while
-/// it has active runs.
-#[utoipa::path(
-    tag = "applications",
-    params(("id" = String, Path, description = "Application id")),
-    responses(
-        (status = 204, description = "Deleted"),
-        (status = 404, description = "No such application", body = ErrorBody),
-        (status = 409, description = "Runs are active", body = ErrorBody),
-    )
-)]
-#[delete("/api/v1/applications/{id}")]
-pub async fn remove(api: Authed, id: web::Path<String>) -> ApiResult<HttpResponse> {
-    api.app().delete_application(&id).await?;
-    Ok(HttpResponse::NoContent().finish())
-}
+    ];
+    /// Deletes an application with its secrets and schedules; refused while
+    /// it has active runs.
+    remove delete_application, [(status = 409, description = "Runs are active", body = ErrorBody),];
+);
 
 /// Starts a run of an application by hand: the template is read at the
 /// ref's head (or at `commit`).

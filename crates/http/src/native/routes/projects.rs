@@ -7,7 +7,7 @@ use crate::input::Query;
 use crate::routes::params::ByName;
 use crate::views::{ProjectCreate, ProjectPage, ProjectUpdate, ProjectView};
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
-use slipway_domain::{Order, ProjectInput};
+use slipway_domain::Order;
 
 /// Creates a project.
 #[utoipa::path(
@@ -22,13 +22,7 @@ use slipway_domain::{Order, ProjectInput};
 #[post("/api/v1/projects")]
 pub async fn create(api: Authed, body: JsonBody<ProjectCreate>) -> ApiResult<HttpResponse> {
     let input = body.into_inner()?;
-    let project = api
-        .app()
-        .create_project(ProjectInput {
-            name: Some(input.name),
-            description: input.description,
-        })
-        .await?;
+    let project = api.app().create_project(input.into()).await?;
     Ok(HttpResponse::Created().json(ProjectView::from(project)))
 }
 
@@ -47,65 +41,19 @@ pub async fn list(api: Authed, req: HttpRequest) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(ProjectPage::of(projects)))
 }
 
-/// A project.
-#[utoipa::path(
-    tag = "projects",
-    params(("id" = String, Path, description = "Project id")),
-    responses(
-        (status = 200, description = "The project", body = ProjectView),
-        (status = 404, description = "No such project", body = ErrorBody),
-    )
-)]
-#[get("/api/v1/projects/{id}")]
-pub async fn get_one(api: Authed, id: web::Path<String>) -> ApiResult<HttpResponse> {
-    let project = api.app().project(&id).await?;
-    Ok(HttpResponse::Ok().json(ProjectView::from(project)))
-}
-
-/// Changes a project's name or description.
-#[utoipa::path(
-    tag = "projects",
-    params(("id" = String, Path, description = "Project id")),
-    request_body = ProjectUpdate,
-    responses(
-        (status = 200, description = "The changed project", body = ProjectView),
+by_id_routes!(
+    "/api/v1/projects/{id}",
+    tag: "projects",
+    id: "Project id",
+    missing: "No such project",
+    view: ProjectView,
+    /// A project.
+    get project, "The project";
+    /// Changes a project's name or description.
+    update update_project(ProjectUpdate), "The changed project", [
         (status = 400, description = "Invalid input", body = ErrorBody),
-        (status = 404, description = "No such project", body = ErrorBody),
         (status = 409, description = "Name taken", body = ErrorBody),
-    )
-)]
-#[patch("/api/v1/projects/{id}")]
-pub async fn update(
-    api: Authed,
-    id: web::Path<String>,
-    body: JsonBody<ProjectUpdate>,
-) -> ApiResult<HttpResponse> {
-    let input = body.into_inner()?;
-    let project = api
-        .app()
-        .update_project(
-            &id,
-            ProjectInput {
-                name: input.name,
-                description: input.description,
-            },
-        )
-        .await?;
-    Ok(HttpResponse::Ok().json(ProjectView::from(project)))
-}
-
-/// Deletes a project with its workflows; refused while runs are active.
-#[utoipa::path(
-    tag = "projects",
-    params(("id" = String, Path, description = "Project id")),
-    responses(
-        (status = 204, description = "Deleted"),
-        (status = 404, description = "No such project", body = ErrorBody),
-        (status = 409, description = "Runs are active", body = ErrorBody),
-    )
-)]
-#[delete("/api/v1/projects/{id}")]
-pub async fn remove(api: Authed, id: web::Path<String>) -> ApiResult<HttpResponse> {
-    api.app().delete_project(&id).await?;
-    Ok(HttpResponse::NoContent().finish())
-}
+    ];
+    /// Deletes a project with its workflows; refused while runs are active.
+    remove delete_project, [(status = 409, description = "Runs are active", body = ErrorBody),];
+);

@@ -164,52 +164,45 @@ async fn decide(
     Ok(HttpResponse::Ok().json(RunView::from(run)))
 }
 
-/// Approves a stage that waits for approval.
-#[utoipa::path(
-    tag = "runs",
-    params(
-        ("id" = String, Path, description = "Run id"),
-        ("stage" = String, Path, description = "Stage name"),
-    ),
-    request_body = DecisionInput,
-    responses(
-        (status = 200, description = "Recorded; the run as it is now", body = RunView),
-        (status = 400, description = "Malformed body", body = ErrorBody),
-        (status = 403, description = "Not among the stage's approvers", body = ErrorBody),
-        (status = 404, description = "No such run or stage", body = ErrorBody),
-        (status = 409, description = "The stage is not waiting, or the caller decided already", body = ErrorBody),
-    )
-)]
-#[post("/api/v1/runs/{id}/stages/{stage}/approve")]
-pub async fn approve(
-    api: Authed,
-    path: web::Path<(String, String)>,
-    body: JsonBody<DecisionInput>,
-) -> ApiResult<HttpResponse> {
-    decide(api, path, body.into_inner()?, true).await
+/// Defines a route that records a decision (`$approved`) on a stage
+/// waiting for approval: approving and rejecting differ in nothing else.
+macro_rules! decision_route {
+    ($(#[doc = $doc:tt])* $name:ident $path:tt, $approved:tt) => {
+        $(#[doc = $doc])*
+        #[utoipa::path(
+            tag = "runs",
+            params(
+                ("id" = String, Path, description = "Run id"),
+                ("stage" = String, Path, description = "Stage name"),
+            ),
+            request_body = DecisionInput,
+            responses(
+                (status = 200, description = "Recorded; the run as it is now", body = RunView),
+                (status = 400, description = "Malformed body", body = ErrorBody),
+                (status = 403, description = "Not among the stage's approvers", body = ErrorBody),
+                (status = 404, description = "No such run or stage", body = ErrorBody),
+                (status = 409, description = "The stage is not waiting, or the caller decided already", body = ErrorBody),
+            )
+        )]
+        #[post($path)]
+        pub async fn $name(
+            api: Authed,
+            path: web::Path<(String, String)>,
+            body: JsonBody<DecisionInput>,
+        ) -> ApiResult<HttpResponse> {
+            decide(api, path, body.into_inner()?, $approved).await
+        }
+    };
 }
 
-/// Rejects a stage that waits for approval (the run fails).
-#[utoipa::path(
-    tag = "runs",
-    params(
-        ("id" = String, Path, description = "Run id"),
-        ("stage" = String, Path, description = "Stage name"),
-    ),
-    request_body = DecisionInput,
-    responses(
-        (status = 200, description = "Recorded; the run as it is now", body = RunView),
-        (status = 400, description = "Malformed body", body = ErrorBody),
-        (status = 403, description = "Not among the stage's approvers", body = ErrorBody),
-        (status = 404, description = "No such run or stage", body = ErrorBody),
-        (status = 409, description = "The stage is not waiting, or the caller decided already", body = ErrorBody),
-    )
-)]
-#[post("/api/v1/runs/{id}/stages/{stage}/reject")]
-pub async fn reject(
-    api: Authed,
-    path: web::Path<(String, String)>,
-    body: JsonBody<DecisionInput>,
-) -> ApiResult<HttpResponse> {
-    decide(api, path, body.into_inner()?, false).await
-}
+decision_route!(
+    /// Approves a stage that waits for approval.
+    approve "/api/v1/runs/{id}/stages/{stage}/approve",
+    true
+);
+
+decision_route!(
+    /// Rejects a stage that waits for approval (the run fails).
+    reject "/api/v1/runs/{id}/stages/{stage}/reject",
+    false
+);

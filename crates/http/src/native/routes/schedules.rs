@@ -2,10 +2,6 @@
 //! target, get, update, delete. Each view carries the next fire time and
 //! the expression in words.
 
-// The service structs actix's route macros make are named by
-// `target_routes!`, so the lint sees them as this module's.
-#![allow(missing_debug_implementations)]
-
 use crate::auth::Authed;
 use crate::body::JsonBody;
 use crate::error::{ApiResult, ErrorBody};
@@ -101,54 +97,18 @@ target_routes!(
     create_application,
 );
 
-/// A schedule, with its next fire time.
-#[utoipa::path(
-    tag = "schedules",
-    params(("id" = String, Path, description = "Schedule id")),
-    responses(
-        (status = 200, description = "The schedule", body = ScheduleView),
-        (status = 404, description = "No such schedule", body = ErrorBody),
-    )
-)]
-#[get("/api/v1/schedules/{id}")]
-pub async fn get_one(api: Authed, id: web::Path<String>) -> ApiResult<HttpResponse> {
-    let found = api.app().schedule(&id).await?;
-    Ok(HttpResponse::Ok().json(ScheduleView::from(found)))
-}
-
-/// Changes a schedule: fields present replace, absent ones stay.
-#[utoipa::path(
-    tag = "schedules",
-    params(("id" = String, Path, description = "Schedule id")),
-    request_body = ScheduleUpdate,
-    responses(
-        (status = 200, description = "The changed schedule", body = ScheduleView),
+by_id_routes!(
+    "/api/v1/schedules/{id}",
+    tag: "schedules",
+    id: "Schedule id",
+    missing: "No such schedule",
+    view: ScheduleView,
+    /// A schedule, with its next fire time.
+    get schedule, "The schedule";
+    /// Changes a schedule: fields present replace, absent ones stay.
+    update update_schedule(ScheduleUpdate), "The changed schedule", [
         (status = 400, description = "Invalid expression, time zone or ref", body = ErrorBody),
-        (status = 404, description = "No such schedule", body = ErrorBody),
-    )
-)]
-#[patch("/api/v1/schedules/{id}")]
-pub async fn update(
-    api: Authed,
-    id: web::Path<String>,
-    body: JsonBody<ScheduleUpdate>,
-) -> ApiResult<HttpResponse> {
-    let input = body.into_inner()?;
-    let changed = api.app().update_schedule(&id, input.into()).await?;
-    Ok(HttpResponse::Ok().json(ScheduleView::from(changed)))
-}
-
-/// Deletes a schedule.
-#[utoipa::path(
-    tag = "schedules",
-    params(("id" = String, Path, description = "Schedule id")),
-    responses(
-        (status = 204, description = "Deleted"),
-        (status = 404, description = "No such schedule", body = ErrorBody),
-    )
-)]
-#[delete("/api/v1/schedules/{id}")]
-pub async fn remove(api: Authed, id: web::Path<String>) -> ApiResult<HttpResponse> {
-    api.app().delete_schedule(&id).await?;
-    Ok(HttpResponse::NoContent().finish())
-}
+    ];
+    /// Deletes a schedule.
+    remove delete_schedule, [];
+);

@@ -2,10 +2,6 @@
 //! set (create or rotate; the value is write-only), delete. Values reach
 //! jobs as environment variables of the next run, masked in its logs.
 
-// The service structs actix's route macros make are named by
-// `secret_routes!`, so the lint sees them as this module's.
-#![allow(missing_debug_implementations)]
-
 use crate::auth::Authed;
 use crate::body::JsonBody;
 use crate::error::{ApiError, ApiResult, ErrorBody};

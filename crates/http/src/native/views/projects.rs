@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use slipway_domain::Project;
+use slipway_domain::{Project, ProjectInput};
 use utoipa::ToSchema;
 
 /// A project.
@@ -44,3 +44,6 @@ pub struct ProjectUpdate {
     #[serde(default)]
     pub description: Option<String>,
 }
+
+moved_fields!(ProjectCreate as p => ProjectInput { description; name: Some(p.name) });
+moved_fields!(ProjectUpdate as p => ProjectInput { name, description });

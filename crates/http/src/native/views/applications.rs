@@ -141,7 +141,6 @@ pub struct RepositoryCreate {
     /// The clone URL (`https://`, `http://`, `git://`, `ssh://` or `file://`).
     pub url: String,
     /// The host's own id for it.
-    #[serde(default)]
     pub provider_repo_id: Option<String>,
 }
 
@@ -150,19 +149,14 @@ pub struct RepositoryCreate {
 #[serde(deny_unknown_fields)]
 pub struct RepositoryUpdate {
     /// `github`, `gitlab`, `gitee` or `generic`.
-    #[serde(default)]
     pub provider: Option<String>,
     /// The owner on the host.
-    #[serde(default)]
     pub owner: Option<String>,
     /// The repository's name on the host.
-    #[serde(default)]
     pub name: Option<String>,
     /// The clone URL.
-    #[serde(default)]
     pub url: Option<String>,
     /// The host's own id for it.
-    #[serde(default)]
     pub provider_repo_id: Option<String>,
 }
 
@@ -182,26 +176,20 @@ pub struct ApplicationCreate {
     /// Its name (1 to 100 characters, unique in the project).
     pub name: String,
     /// Free text.
-    #[serde(default)]
     pub description: Option<String>,
     /// Its repository.
     pub repository: RepositoryCreate,
     /// The branch dispatches and schedules use (default `main`).
-    #[serde(default)]
     pub default_branch: Option<String>,
     /// The template's path in the repository (default
     /// `.slipway/workflow.yaml`); relative, without `..`.
-    #[serde(default)]
     pub template_path: Option<String>,
     /// Webhook trigger rules, tried in order.
-    #[serde(default)]
     pub triggers: Option<Vec<TriggerRuleView>>,
     /// Whether a newer push cancels older active runs of the same ref
     /// (default false).
-    #[serde(default)]
     pub cancel_superseded: Option<bool>,
     /// The webhook secret (write-only).
-    #[serde(default)]
     #[schema(value_type = Option<String>)]
     pub webhook_secret: Option<SecretText>,
 }
@@ -220,28 +208,20 @@ moved_fields!(ApplicationCreate as a => ApplicationInput {
 #[serde(deny_unknown_fields)]
 pub struct ApplicationUpdate {
     /// A new name.
-    #[serde(default)]
     pub name: Option<String>,
     /// A new description.
-    #[serde(default)]
     pub description: Option<String>,
     /// Repository fields to change (the ones given replace).
-    #[serde(default)]
     pub repository: Option<RepositoryUpdate>,
     /// A new default branch.
-    #[serde(default)]
     pub default_branch: Option<String>,
     /// A new template path.
-    #[serde(default)]
     pub template_path: Option<String>,
     /// New trigger rules (replace all of them).
-    #[serde(default)]
     pub triggers: Option<Vec<TriggerRuleView>>,
     /// Whether a newer push cancels older active runs of the same ref.
-    #[serde(default)]
     pub cancel_superseded: Option<bool>,
     /// A new webhook secret (write-only); `""` removes it.
-    #[serde(default)]
     #[schema(value_type = Option<String>)]
     pub webhook_secret: Option<SecretText>,
 }
@@ -267,7 +247,6 @@ pub struct DispatchBody {
     #[serde(rename = "ref")]
     pub git_ref: String,
     /// A commit id (hex); the ref's head when absent.
-    #[serde(default)]
     pub commit: Option<String>,
     /// Values for the template's params, by name.
     #[serde(default)]

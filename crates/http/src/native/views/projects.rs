@@ -29,7 +29,6 @@ pub struct ProjectCreate {
     /// Its name (1 to 100 characters, unique).
     pub name: String,
     /// Free text.
-    #[serde(default)]
     pub description: Option<String>,
 }
 
@@ -38,10 +37,8 @@ pub struct ProjectCreate {
 #[serde(deny_unknown_fields)]
 pub struct ProjectUpdate {
     /// A new name.
-    #[serde(default)]
     pub name: Option<String>,
     /// A new description.
-    #[serde(default)]
     pub description: Option<String>,
 }
 

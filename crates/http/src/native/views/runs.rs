@@ -16,7 +16,6 @@ pub struct RunStart {
     #[schema(value_type = Object)]
     pub params: BTreeMap<String, serde_json::Value>,
     /// The workflow version to run (the latest by default).
-    #[serde(default)]
     pub version: Option<i32>,
 }
 
@@ -25,7 +24,6 @@ pub struct RunStart {
 #[serde(deny_unknown_fields)]
 pub struct DecisionInput {
     /// Why.
-    #[serde(default)]
     pub comment: Option<String>,
 }
 

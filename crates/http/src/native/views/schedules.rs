@@ -74,16 +74,13 @@ pub struct ScheduleCreate {
     /// leading `second`), or a shorthand (`@daily`, `@hourly`, ...).
     pub expression: String,
     /// An IANA time zone (`Europe/Berlin`); absent, `null` or `""`: UTC.
-    #[serde(default)]
     pub timezone: Option<String>,
     /// For applications: the ref to run (default: the default branch).
-    #[serde(default, rename = "ref")]
+    #[serde(rename = "ref")]
     pub git_ref: Option<String>,
     /// Params for the runs, by name.
-    #[serde(default)]
     pub params: Option<BTreeMap<String, String>>,
     /// Whether it fires (default true).
-    #[serde(default)]
     pub enabled: Option<bool>,
 }
 
@@ -98,20 +95,17 @@ moved_fields!(ScheduleCreate as s => ScheduleInput {
 #[serde(deny_unknown_fields)]
 pub struct ScheduleUpdate {
     /// A new expression.
-    #[serde(default)]
     pub expression: Option<String>,
     /// A new time zone; `null` or `""` for UTC.
     #[serde(default, deserialize_with = "crate::input::present")]
     #[schema(value_type = Option<String>)]
     pub timezone: Option<Option<String>>,
     /// A new ref (`""`: the default branch).
-    #[serde(default, rename = "ref")]
+    #[serde(rename = "ref")]
     pub git_ref: Option<String>,
     /// New params (replace all of them).
-    #[serde(default)]
     pub params: Option<BTreeMap<String, String>>,
     /// Pause (false) or resume (true).
-    #[serde(default)]
     pub enabled: Option<bool>,
 }
 

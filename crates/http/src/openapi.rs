@@ -1,10 +1,9 @@
 //! The OpenAPI 3 document, generated from the handlers' annotations: every
-//! route registered in [`crate::routes::configure`] is in it.
+//! route registered in [`crate::routes::describe`] is in it.
 
 use utoipa::Modify;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa_actix_web::AppExt;
 
 /// The parts of the document that no handler carries.
 #[derive(OpenApi)]
@@ -264,12 +263,10 @@ fn state_constraints(doc: &mut serde_json::Value) {
 
 /// The document, as served at `/api/v1/openapi.json`.
 pub fn document() -> utoipa::openapi::OpenApi {
-    let (_, doc) = actix_web::App::new()
-        .into_utoipa_app()
-        .openapi(Base::openapi())
-        .configure(crate::routes::configure)
-        .split_for_parts();
-    let mut doc = doc;
+    let mut doc = Base::openapi();
+    for part in crate::routes::describe() {
+        doc.merge(part);
+    }
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
     doc
 }

@@ -14,7 +14,6 @@ use slipway_domain::Order;
 
 /// Creates an application in a project.
 #[utoipa::path(
-    tag = "applications",
     params(("id" = String, Path, description = "Project id")),
     request_body = ApplicationCreate,
     responses(
@@ -50,7 +49,6 @@ async fn page(api: &Authed, project: Option<&str>, req: &HttpRequest) -> ApiResu
 
 /// Lists a project's applications, each with its latest run.
 #[utoipa::path(
-    tag = "applications",
     params(
         ("id" = String, Path, description = "Project id"),
         ApplicationQuery,
@@ -71,7 +69,6 @@ pub async fn list_in_project(
 
 /// Lists the applications of every project, each with its latest run.
 #[utoipa::path(
-    tag = "applications",
     params(ApplicationQuery),
     responses(
         (status = 200, description = "A page of applications", body = ApplicationPage),
@@ -84,7 +81,6 @@ pub async fn list(api: Authed, req: HttpRequest) -> ApiResult<HttpResponse> {
 
 by_id_routes!(
     "/api/v1/applications/{id}",
-    tag: "applications",
     id: "Application id",
     missing: "No such application",
     view: ApplicationView,
@@ -103,7 +99,6 @@ by_id_routes!(
 /// Starts a run of an application by hand: the template is read at the
 /// ref's head (or at `commit`).
 #[utoipa::path(
-    tag = "applications",
     params(("id" = String, Path, description = "Application id")),
     request_body = DispatchBody,
     responses(

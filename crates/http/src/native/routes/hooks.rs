@@ -33,7 +33,6 @@ fn headers_of(req: &HttpRequest) -> Headers {
 /// answers a ping, skips a repeated delivery, ignores events no trigger
 /// rule matches, or starts a run of the first matching rule.
 #[utoipa::path(
-    tag = "hooks",
     params(
         ("provider" = String, Path, description = "`github`, `gitlab`, `gitee` or `generic`"),
         ("application_id" = String, Path, description = "Application id"),

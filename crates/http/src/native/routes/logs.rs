@@ -24,7 +24,6 @@ const PAGE: usize = 5000;
 
 /// A job's whole log.
 #[utoipa::path(
-    tag = "logs",
     params(
         ("id" = String, Path, description = "Run id"),
         ("job" = String, Path, description = "Job name"),
@@ -77,7 +76,6 @@ pub async fn whole(
 
 /// A job's log, live, as Server-Sent Events.
 #[utoipa::path(
-    tag = "logs",
     params(
         ("id" = String, Path, description = "Run id"),
         ("job" = String, Path, description = "Job name"),

@@ -11,7 +11,6 @@ use slipway_domain::Order;
 
 /// Creates a project.
 #[utoipa::path(
-    tag = "projects",
     request_body = ProjectCreate,
     responses(
         (status = 201, description = "Created", body = ProjectView),
@@ -28,7 +27,6 @@ pub async fn create(api: Authed, body: JsonBody<ProjectCreate>) -> ApiResult<Htt
 
 /// Lists projects, a page at a time.
 #[utoipa::path(
-    tag = "projects",
     params(ByName),
     responses(
         (status = 200, description = "A page of projects", body = ProjectPage),
@@ -43,7 +41,6 @@ pub async fn list(api: Authed, req: HttpRequest) -> ApiResult<HttpResponse> {
 
 by_id_routes!(
     "/api/v1/projects/{id}",
-    tag: "projects",
     id: "Project id",
     missing: "No such project",
     view: ProjectView,

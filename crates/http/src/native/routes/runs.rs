@@ -13,7 +13,6 @@ use slipway_domain::{Order, RunFilter};
 
 /// Starts a run of a workflow with values for its params.
 #[utoipa::path(
-    tag = "runs",
     params(("id" = String, Path, description = "Workflow id")),
     request_body = RunStart,
     responses(
@@ -38,7 +37,6 @@ pub async fn start(
 
 /// Lists runs, newest first by default.
 #[utoipa::path(
-    tag = "runs",
     params(
         ("workflow_id" = Option<String>, Query, description = "Only this workflow's runs"),
         ("status" = Option<String>, Query, description = "Only runs in these statuses (comma-separated or repeated)"),
@@ -77,7 +75,6 @@ pub async fn list(api: Authed, req: HttpRequest) -> ApiResult<HttpResponse> {
 
 /// A run with its stages, jobs, times, outputs and trigger.
 #[utoipa::path(
-    tag = "runs",
     params(("id" = String, Path, description = "Run id")),
     responses(
         (status = 200, description = "The run", body = RunView),
@@ -96,7 +93,6 @@ pub async fn get_one(api: Authed, id: web::Path<String>) -> ApiResult<HttpRespon
 
 /// Cancels a run that has not finished.
 #[utoipa::path(
-    tag = "runs",
     params(("id" = String, Path, description = "Run id")),
     responses(
         (status = 202, description = "Cancellation requested; the run as it is now", body = RunView),
@@ -112,7 +108,6 @@ pub async fn cancel(api: Authed, id: web::Path<String>) -> ApiResult<HttpRespons
 
 /// Runs a failed, cancelled or timed-out run's unfinished jobs again.
 #[utoipa::path(
-    tag = "runs",
     params(("id" = String, Path, description = "Run id")),
     responses(
         (status = 202, description = "Restarted", body = RunView),
@@ -130,7 +125,6 @@ pub async fn retry(api: Authed, id: web::Path<String>) -> ApiResult<HttpResponse
 /// same commit and template content) and params, with today's secrets.
 /// The new run's `trigger.detail.repeats` names the repeated run.
 #[utoipa::path(
-    tag = "runs",
     params(("id" = String, Path, description = "The run to repeat")),
     responses(
         (status = 201, description = "Started (queued or running)", body = RunView),
@@ -170,7 +164,6 @@ macro_rules! decision_route {
     ($(#[doc = $doc:tt])* $name:ident $path:tt, $approved:tt) => {
         $(#[doc = $doc])*
         #[utoipa::path(
-            tag = "runs",
             params(
                 ("id" = String, Path, description = "Run id"),
                 ("stage" = String, Path, description = "Stage name"),

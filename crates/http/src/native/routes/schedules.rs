@@ -41,7 +41,6 @@ macro_rules! target_routes {
     ) => {
         $(#[doc = $list_doc])*
         #[utoipa::path(
-            tag = "schedules",
             params(("id" = String, Path, description = $id)),
             responses(
                 (status = 200, description = "The schedules", body = ScheduleList),
@@ -55,7 +54,6 @@ macro_rules! target_routes {
 
         $(#[doc = $create_doc])*
         #[utoipa::path(
-            tag = "schedules",
             params(("id" = String, Path, description = $id)),
             request_body = ScheduleCreate,
             responses(
@@ -99,7 +97,6 @@ target_routes!(
 
 by_id_routes!(
     "/api/v1/schedules/{id}",
-    tag: "schedules",
     id: "Schedule id",
     missing: "No such schedule",
     view: ScheduleView,

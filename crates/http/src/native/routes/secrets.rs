@@ -54,7 +54,6 @@ macro_rules! secret_routes {
     ) => {
         $(#[doc = $list_doc])*
         #[utoipa::path(
-            tag = "secrets",
             params(("id" = String, Path, description = $id)),
             responses(
                 (status = 200, description = "The secrets, by name", body = SecretList),
@@ -68,7 +67,6 @@ macro_rules! secret_routes {
 
         $(#[doc = $put_doc])*
         #[utoipa::path(
-            tag = "secrets",
             params(
                 ("id" = String, Path, description = $id),
                 ("name" = String, Path, description = "Secret name: `[A-Z_][A-Z0-9_]*`, not `CI`, `CI_*` or `SLIPWAY_*`"),
@@ -93,7 +91,6 @@ macro_rules! secret_routes {
 
         $(#[doc = $delete_doc])*
         #[utoipa::path(
-            tag = "secrets",
             params(
                 ("id" = String, Path, description = $id),
                 ("name" = String, Path, description = "Secret name"),

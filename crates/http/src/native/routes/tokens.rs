@@ -9,7 +9,6 @@ use actix_web::{HttpResponse, delete, get, post, web};
 
 /// Creates a token; the answer holds its secret, which is never shown again.
 #[utoipa::path(
-    tag = "tokens",
     request_body = TokenCreate,
     responses(
         (status = 201, description = "Created, with its secret", body = NewTokenView),
@@ -29,7 +28,6 @@ pub async fn create(api: Authed, body: JsonBody<TokenCreate>) -> ApiResult<HttpR
 
 /// Lists every token, newest first, without secrets.
 #[utoipa::path(
-    tag = "tokens",
     responses(
         (status = 200, description = "Every token", body = TokenList),
         (status = 403, description = "Not an admin token", body = ErrorBody),
@@ -52,7 +50,6 @@ pub async fn list(api: Authed) -> ApiResult<HttpResponse> {
 
 /// Revokes a token: it is refused from the next request on.
 #[utoipa::path(
-    tag = "tokens",
     params(("id" = String, Path, description = "Token id")),
     responses(
         (status = 204, description = "Revoked"),

@@ -38,7 +38,6 @@ async fn definition(
 
 /// Creates a workflow in a project from a definition (docs/workflow-format.md).
 #[utoipa::path(
-    tag = "workflows",
     params(("id" = String, Path, description = "Project id")),
     request_body(
         description = "The definition, in JSON or YAML (chosen by Content-Type)",
@@ -68,7 +67,6 @@ pub async fn create(
 
 /// Lists a project's workflows.
 #[utoipa::path(
-    tag = "workflows",
     params(
         ("id" = String, Path, description = "Project id"),
         ByName,
@@ -87,7 +85,6 @@ pub async fn list(api: Authed, id: web::Path<String>, req: HttpRequest) -> ApiRe
 
 /// A workflow with its latest version, or the version asked for.
 #[utoipa::path(
-    tag = "workflows",
     params(
         ("id" = String, Path, description = "Workflow id"),
         ("version" = Option<i32>, Query, description = "A version (the latest by default)"),
@@ -113,7 +110,6 @@ pub async fn get_one(
 /// Makes a new version of a workflow from a definition (its `name` must
 /// stay the same).
 #[utoipa::path(
-    tag = "workflows",
     params(("id" = String, Path, description = "Workflow id")),
     request_body(
         description = "The definition, in JSON or YAML (chosen by Content-Type)",
@@ -143,7 +139,6 @@ pub async fn update(
 
 /// Lists a workflow's versions, newest first.
 #[utoipa::path(
-    tag = "workflows",
     params(
         ("id" = String, Path, description = "Workflow id"),
         Paging,
@@ -166,7 +161,6 @@ pub async fn versions(
 
 /// Deletes a workflow and its versions; refused while it has active runs.
 #[utoipa::path(
-    tag = "workflows",
     params(("id" = String, Path, description = "Workflow id")),
     responses(
         (status = 204, description = "Deleted"),

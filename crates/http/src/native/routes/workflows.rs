@@ -3,38 +3,13 @@
 //! version, list, list versions, delete.
 
 use crate::auth::Authed;
-use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::input::{self, Query};
+use crate::body::DefinitionBody;
+use crate::error::{ApiResult, ErrorBody};
+use crate::input::Query;
 use crate::routes::params::{ByName, Paging};
 use crate::views::{VersionPage, WorkflowDetail, WorkflowPage};
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, put, web};
-use slipway_domain::{Format, Order};
-
-/// The definition text of a request and its format: `Content-Type` decides
-/// (JSON or YAML types); any other type, or none, is sniffed.
-async fn definition(
-    api: &Authed,
-    req: &HttpRequest,
-    body: web::Payload,
-) -> ApiResult<(String, Format)> {
-    let body = input::read_body(req, body, api.st.settings().body_limit).await?;
-    let text = String::from_utf8(body.to_vec())
-        .map_err(|_| ApiError::malformed("", "the definition is not UTF-8 text"))?;
-    if text.trim().is_empty() {
-        return Err(ApiError::malformed(
-            "",
-            "empty body: send a workflow definition",
-        ));
-    }
-    let declared = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(Format::from_content_type);
-    let format = declared.unwrap_or_else(|| Format::sniff(&text));
-    Ok((text, format))
-}
+use slipway_domain::Order;
 
 /// Creates a workflow in a project from a definition (docs/workflow-format.md).
 #[utoipa::path(
@@ -54,10 +29,9 @@ async fn definition(
 pub async fn create(
     api: Authed,
     id: web::Path<String>,
-    req: HttpRequest,
-    body: web::Payload,
+    body: DefinitionBody,
 ) -> ApiResult<HttpResponse> {
-    let (text, format) = definition(&api, &req, body).await?;
+    let (text, format) = body.into_inner()?;
     let made = api
         .app()
         .create_workflow(&id, &text, format, Some(&api.caller))
@@ -126,10 +100,9 @@ pub async fn get_one(
 pub async fn update(
     api: Authed,
     id: web::Path<String>,
-    req: HttpRequest,
-    body: web::Payload,
+    body: DefinitionBody,
 ) -> ApiResult<HttpResponse> {
-    let (text, format) = definition(&api, &req, body).await?;
+    let (text, format) = body.into_inner()?;
     let made = api
         .app()
         .update_workflow(&id, &text, format, Some(&api.caller))

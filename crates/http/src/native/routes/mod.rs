@@ -82,6 +82,7 @@ pub mod schedules;
 #[allow(missing_debug_implementations)]
 pub mod secrets;
 pub mod tokens;
+#[allow(missing_debug_implementations)]
 pub mod workflows;
 
 /// Calls `$each!(tag, [handlers])` for the health checks and metrics,

@@ -11,33 +11,60 @@ use crate::views::{VersionPage, WorkflowDetail, WorkflowPage};
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, put, web};
 use slipway_domain::Order;
 
-/// Creates a workflow in a project from a definition (docs/workflow-format.md).
-#[utoipa::path(
-    params(("id" = String, Path, description = "Project id")),
-    request_body(
-        description = "The definition, in JSON or YAML (chosen by Content-Type)",
-        content((Object = "application/json"), (String = "application/yaml"))
-    ),
-    responses(
-        (status = 201, description = "Created, with version 1", body = WorkflowDetail),
+/// Defines a route that takes a workflow definition (JSON or YAML) for
+/// the resource `id` and answers the workflow with the version made:
+/// creating and updating differ only in path, words, answer and use case.
+macro_rules! definition_route {
+    (
+        $(#[doc = $doc:tt])*
+        $method:ident $path:tt => $name:ident, id: $id:tt, calls $call:ident,
+        $code:tt $answer:ident $made:tt, [$($answers:tt)*] $(,)?
+    ) => {
+        $(#[doc = $doc])*
+        #[utoipa::path(
+            params(("id" = String, Path, description = $id)),
+            request_body(
+                description = "The definition, in JSON or YAML (chosen by Content-Type)",
+                content((Object = "application/json"), (String = "application/yaml"))
+            ),
+            responses(
+                (status = $code, description = $made, body = WorkflowDetail),
+                $($answers)*
+            )
+        )]
+        #[$method($path)]
+        pub async fn $name(
+            api: Authed,
+            id: web::Path<String>,
+            body: DefinitionBody,
+        ) -> ApiResult<HttpResponse> {
+            let (text, format) = body.into_inner()?;
+            let made = api.app().$call(&id, &text, format, Some(&api.caller)).await?;
+            Ok(HttpResponse::$answer().json(WorkflowDetail::from(made)))
+        }
+    };
+}
+
+definition_route!(
+    /// Creates a workflow in a project from a definition (docs/workflow-format.md).
+    post "/api/v1/projects/{id}/workflows" => create, id: "Project id", calls create_workflow,
+    201 Created "Created, with version 1", [
         (status = 400, description = "Invalid definition; every problem with its path", body = ErrorBody),
         (status = 404, description = "No such project", body = ErrorBody),
         (status = 409, description = "Name taken in the project", body = ErrorBody),
-    )
-)]
-#[post("/api/v1/projects/{id}/workflows")]
-pub async fn create(
-    api: Authed,
-    id: web::Path<String>,
-    body: DefinitionBody,
-) -> ApiResult<HttpResponse> {
-    let (text, format) = body.into_inner()?;
-    let made = api
-        .app()
-        .create_workflow(&id, &text, format, Some(&api.caller))
-        .await?;
-    Ok(HttpResponse::Created().json(WorkflowDetail::from(made)))
-}
+    ]
+);
+
+definition_route!(
+    /// Makes a new version of a workflow from a definition (its `name` must
+    /// stay the same).
+    put "/api/v1/workflows/{id}" => update, id: "Workflow id", calls update_workflow,
+    200 Ok "The workflow and its new version", [
+        (status = 400, description = "Invalid definition", body = ErrorBody),
+        (status = 404, description = "No such workflow", body = ErrorBody),
+        (status = 409, description = "Another version was made at the same time", body = ErrorBody),
+    ]
+);
 
 /// Lists a project's workflows.
 #[utoipa::path(
@@ -79,35 +106,6 @@ pub async fn get_one(
         .and_then(|v| i32::try_from(v).ok());
     let found = api.app().workflow_version(&id, version).await?;
     Ok(HttpResponse::Ok().json(WorkflowDetail::from(found)))
-}
-
-/// Makes a new version of a workflow from a definition (its `name` must
-/// stay the same).
-#[utoipa::path(
-    params(("id" = String, Path, description = "Workflow id")),
-    request_body(
-        description = "The definition, in JSON or YAML (chosen by Content-Type)",
-        content((Object = "application/json"), (String = "application/yaml"))
-    ),
-    responses(
-        (status = 200, description = "The workflow and its new version", body = WorkflowDetail),
-        (status = 400, description = "Invalid definition", body = ErrorBody),
-        (status = 404, description = "No such workflow", body = ErrorBody),
-        (status = 409, description = "Another version was made at the same time", body = ErrorBody),
-    )
-)]
-#[put("/api/v1/workflows/{id}")]
-pub async fn update(
-    api: Authed,
-    id: web::Path<String>,
-    body: DefinitionBody,
-) -> ApiResult<HttpResponse> {
-    let (text, format) = body.into_inner()?;
-    let made = api
-        .app()
-        .update_workflow(&id, &text, format, Some(&api.caller))
-        .await?;
-    Ok(HttpResponse::Ok().json(WorkflowDetail::from(made)))
 }
 
 /// Lists a workflow's versions, newest first.

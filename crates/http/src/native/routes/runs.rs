@@ -8,8 +8,17 @@ use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::input::{self, Query};
 use crate::routes::params::Paging;
 use crate::views::{DecisionInput, RunPage, RunStart, RunView};
+use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use slipway_domain::{Order, RunFilter};
+
+/// 200 with JSON serialized before (a cached run or page of runs).
+fn cached(json: Result<Bytes, serde_json::Error>) -> ApiResult<HttpResponse> {
+    let json = json.map_err(ApiError::internal)?;
+    Ok(HttpResponse::Ok()
+        .content_type(actix_web::http::header::ContentType::json())
+        .body(json))
+}
 
 /// Starts a run of a workflow with values for its params.
 #[utoipa::path(
@@ -67,10 +76,7 @@ pub async fn list(api: Authed, req: HttpRequest) -> ApiResult<HttpResponse> {
     }
     let found = api.app().runs(&filter, &page).await?;
     // The same page is serialized once, however often it is asked for.
-    let json = api.st.run_page_json(found).map_err(ApiError::internal)?;
-    Ok(HttpResponse::Ok()
-        .content_type(actix_web::http::header::ContentType::json())
-        .body(json))
+    cached(api.st.run_page_json(found))
 }
 
 /// A run with its stages, jobs, times, outputs and trigger.
@@ -85,58 +91,58 @@ pub async fn list(api: Authed, req: HttpRequest) -> ApiResult<HttpResponse> {
 pub async fn get_one(api: Authed, id: web::Path<String>) -> ApiResult<HttpResponse> {
     let run = api.app().run_shared(&id).await?;
     // The same run record is serialized once, however often it is asked for.
-    let json = api.st.run_json(run).map_err(ApiError::internal)?;
-    Ok(HttpResponse::Ok()
-        .content_type(actix_web::http::header::ContentType::json())
-        .body(json))
+    cached(api.st.run_json(run))
 }
 
-/// Cancels a run that has not finished.
-#[utoipa::path(
-    params(("id" = String, Path, description = "Run id")),
-    responses(
-        (status = 202, description = "Cancellation requested; the run as it is now", body = RunView),
-        (status = 404, description = "No such run", body = ErrorBody),
-        (status = 409, description = "The run has finished", body = ErrorBody),
-    )
-)]
-#[post("/api/v1/runs/{id}/cancel")]
-pub async fn cancel(api: Authed, id: web::Path<String>) -> ApiResult<HttpResponse> {
-    let run = api.app().cancel_run(&id, &api.caller).await?;
-    Ok(HttpResponse::Accepted().json(RunView::from(run)))
+/// Defines a `POST` route that acts on the run `id` and answers the run
+/// as `$answer`: cancel, retry and redeploy differ only in words, answer
+/// and the use case called (`$call`, given the caller and the id).
+macro_rules! run_action {
+    (
+        $(#[doc = $doc:tt])*
+        $name:ident $path:tt, id: $id:tt,
+        $code:tt $answer:ident $answered:tt, 409 $conflict:tt,
+        |$api:ident, $run:ident| $call:expr $(,)?
+    ) => {
+        $(#[doc = $doc])*
+        #[utoipa::path(
+            params(("id" = String, Path, description = $id)),
+            responses(
+                (status = $code, description = $answered, body = RunView),
+                (status = 404, description = "No such run", body = ErrorBody),
+                (status = 409, description = $conflict, body = ErrorBody),
+            )
+        )]
+        #[post($path)]
+        pub async fn $name($api: Authed, $run: web::Path<String>) -> ApiResult<HttpResponse> {
+            let run = $call.await?;
+            Ok(HttpResponse::$answer().json(RunView::from(run)))
+        }
+    };
 }
 
-/// Runs a failed, cancelled or timed-out run's unfinished jobs again.
-#[utoipa::path(
-    params(("id" = String, Path, description = "Run id")),
-    responses(
-        (status = 202, description = "Restarted", body = RunView),
-        (status = 404, description = "No such run", body = ErrorBody),
-        (status = 409, description = "The run cannot be retried now", body = ErrorBody),
-    )
-)]
-#[post("/api/v1/runs/{id}/retry")]
-pub async fn retry(api: Authed, id: web::Path<String>) -> ApiResult<HttpResponse> {
-    let run = api.app().retry_run(&id).await?;
-    Ok(HttpResponse::Accepted().json(RunView::from(run)))
-}
+run_action!(
+    /// Cancels a run that has not finished.
+    cancel "/api/v1/runs/{id}/cancel", id: "Run id",
+    202 Accepted "Cancellation requested; the run as it is now", 409 "The run has finished",
+    |api, id| api.app().cancel_run(&id, &api.caller)
+);
 
-/// Starts a new run that repeats a finished run: the same plan (so the
-/// same commit and template content) and params, with today's secrets.
-/// The new run's `trigger.detail.repeats` names the repeated run.
-#[utoipa::path(
-    params(("id" = String, Path, description = "The run to repeat")),
-    responses(
-        (status = 201, description = "Started (queued or running)", body = RunView),
-        (status = 404, description = "No such run", body = ErrorBody),
-        (status = 409, description = "The run has not finished", body = ErrorBody),
-    )
-)]
-#[post("/api/v1/runs/{id}/redeploy")]
-pub async fn redeploy(api: Authed, id: web::Path<String>) -> ApiResult<HttpResponse> {
-    let run = api.app().redeploy(&id, Some(&api.caller)).await?;
-    Ok(HttpResponse::Created().json(RunView::from(run)))
-}
+run_action!(
+    /// Runs a failed, cancelled or timed-out run's unfinished jobs again.
+    retry "/api/v1/runs/{id}/retry", id: "Run id",
+    202 Accepted "Restarted", 409 "The run cannot be retried now",
+    |api, id| api.app().retry_run(&id)
+);
+
+run_action!(
+    /// Starts a new run that repeats a finished run: the same plan (so the
+    /// same commit and template content) and params, with today's secrets.
+    /// The new run's `trigger.detail.repeats` names the repeated run.
+    redeploy "/api/v1/runs/{id}/redeploy", id: "The run to repeat",
+    201 Created "Started (queued or running)", 409 "The run has not finished",
+    |api, id| api.app().redeploy(&id, Some(&api.caller))
+);
 
 async fn decide(
     api: Authed,

@@ -1,10 +1,11 @@
-//! Bearer-token authentication of the native API: the [`Caller`]
+//! Bearer-token authentication of the native API: the [`Authed`]
 //! extractor.
 //!
-//! Every `/api/v1` route but the health checks and the API's own document
-//! takes a [`Caller`] argument; extracting it reads `Authorization: Bearer
-//! <token>` (the native dialect's header, [`bearer`]) and asks the domain,
-//! through the dialect seam ([`crate::dialect::authenticate`]), who it is.
+//! Every `/api/v1` route but the health checks, the webhook route and the
+//! API's own document takes an [`Authed`] argument; extracting it reads
+//! `Authorization: Bearer <token>` (the native dialect's header,
+//! [`bearer`]) and asks the domain, through the dialect seam
+//! ([`crate::dialect::authenticate`]), who it is.
 //! Missing, unknown and revoked tokens get 401.
 
 use crate::error::ApiError;
@@ -15,9 +16,22 @@ use actix_web::{FromRequest, HttpRequest, web};
 use futures::future::LocalBoxFuture;
 use slipway_domain::DomainError;
 
-/// The authenticated caller of a request.
+/// The authenticated caller of a request, with the server's state the
+/// handler works with.
 #[derive(Debug, Clone)]
-pub struct Caller(pub slipway_domain::Caller);
+pub struct Authed {
+    /// Who sent the request.
+    pub caller: slipway_domain::Caller,
+    /// The server's state.
+    pub st: web::Data<State>,
+}
+
+impl Authed {
+    /// The use cases, which are all a handler calls.
+    pub fn app(&self) -> &slipway_domain::App {
+        self.st.app()
+    }
+}
 
 /// The secret of an `Authorization: Bearer` header.
 pub fn bearer(req: &HttpRequest) -> Result<String, DomainError> {
@@ -41,7 +55,7 @@ pub fn bearer(req: &HttpRequest) -> Result<String, DomainError> {
     Ok(secret.trim().to_owned())
 }
 
-impl FromRequest for Caller {
+impl FromRequest for Authed {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
 
@@ -49,11 +63,11 @@ impl FromRequest for Caller {
         let state = req.app_data::<web::Data<State>>().cloned();
         let req = req.clone();
         Box::pin(async move {
-            let state = state.ok_or_else(|| ApiError::internal("no state"))?;
-            crate::dialect::authenticate(&crate::native::DIALECT, state.app(), &req)
+            let st = state.ok_or_else(|| ApiError::internal("no state"))?;
+            let caller = crate::dialect::authenticate(&crate::native::DIALECT, st.app(), &req)
                 .await
-                .map(Caller)
-                .map_err(ApiError::from)
+                .map_err(ApiError::from)?;
+            Ok(Authed { caller, st })
         })
     }
 }

@@ -1,10 +1,9 @@
 //! The OpenAPI 3 document, generated from the handlers' annotations: every
-//! route registered in [`crate::routes::configure`] is in it.
+//! route registered in [`crate::routes::describe`] is in it.
 
 use utoipa::Modify;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa_actix_web::AppExt;
 
 /// The parts of the document that no handler carries.
 #[derive(OpenApi)]
@@ -16,6 +15,7 @@ use utoipa_actix_web::AppExt;
             route (/api/v1/hooks/..., authenticated by the sender's signature); errors have one \
             shape: {\"error\": {\"code\", \"message\", \"details\": [{\"path\", \"message\"}]}}."
     ),
+    components(schemas(crate::error::ErrorBody)),
     modifiers(&Bearer),
     tags(
         (name = "projects", description = "Named groups of workflows"),
@@ -56,12 +56,65 @@ pub fn document_json() -> Result<actix_web::web::Bytes, String> {
         std::sync::OnceLock::new();
     JSON.get_or_init(|| {
         let mut doc = serde_json::to_value(document()).map_err(|e| e.to_string())?;
+        common_answers(&mut doc);
         state_constraints(&mut doc);
         serde_json::to_vec(&doc)
             .map(actix_web::web::Bytes::from)
             .map_err(|e| e.to_string())
     })
     .clone()
+}
+
+/// Adds to every operation what follows from what it takes, so that no
+/// route states it again: an `/api/v1` route without a security
+/// requirement of its own takes the bearer token (the webhook route says
+/// `security(())`) and answers 401 without it; a request body may be too
+/// large (413); query parameters may be bad (400, unless the route says
+/// how).
+fn common_answers(doc: &mut serde_json::Value) {
+    use serde_json::json;
+    let error = |description: &str| {
+        json!({
+            "description": description,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+        })
+    };
+    let Some(paths) = doc.get_mut("paths").and_then(|p| p.as_object_mut()) else {
+        return;
+    };
+    for (path, item) in paths.iter_mut() {
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        for operation in item.values_mut().filter_map(|o| o.as_object_mut()) {
+            let mut answers = Vec::new();
+            if path.starts_with("/api/v1/") && !operation.contains_key("security") {
+                operation.insert("security".to_owned(), json!([{"bearer": []}]));
+                answers.push(("401", "No valid token"));
+            }
+            if operation.contains_key("requestBody") {
+                answers.push(("413", "Body too large"));
+            }
+            let in_query = |p: &serde_json::Value| p["in"] == "query";
+            if operation
+                .get("parameters")
+                .and_then(|p| p.as_array())
+                .is_some_and(|params| params.iter().any(in_query))
+            {
+                answers.push(("400", "Bad query parameter"));
+            }
+            if let Some(responses) = operation
+                .get_mut("responses")
+                .and_then(|r| r.as_object_mut())
+            {
+                for (status, description) in answers {
+                    responses
+                        .entry(status)
+                        .or_insert_with(|| error(description));
+                }
+            }
+        }
+    }
 }
 
 /// The sort words of each paged list, by path (the first is the default).
@@ -210,12 +263,10 @@ fn state_constraints(doc: &mut serde_json::Value) {
 
 /// The document, as served at `/api/v1/openapi.json`.
 pub fn document() -> utoipa::openapi::OpenApi {
-    let (_, doc) = actix_web::App::new()
-        .into_utoipa_app()
-        .openapi(Base::openapi())
-        .configure(crate::routes::configure)
-        .split_for_parts();
-    let mut doc = doc;
+    let mut doc = Base::openapi();
+    for part in crate::routes::describe() {
+        doc.merge(part);
+    }
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
     doc
 }

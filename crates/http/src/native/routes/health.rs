@@ -10,7 +10,6 @@ use std::time::Duration;
 
 /// The process is up.
 #[utoipa::path(
-    tag = "health",
     responses((status = 200, description = "Up", body = Health))
 )]
 #[get("/healthz")]
@@ -22,7 +21,6 @@ pub async fn healthz() -> HttpResponse {
 
 /// The process is up and its database answers.
 #[utoipa::path(
-    tag = "health",
     responses(
         (status = 200, description = "Ready", body = Health),
         (status = 503, description = "The database does not answer", body = Health),
@@ -50,7 +48,6 @@ pub async fn readyz(st: web::Data<State>) -> HttpResponse {
 
 /// Metrics in Prometheus' text format.
 #[utoipa::path(
-    tag = "health",
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String))
 )]
 #[get("/metrics")]

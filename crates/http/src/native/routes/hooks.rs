@@ -33,7 +33,6 @@ fn headers_of(req: &HttpRequest) -> Headers {
 /// answers a ping, skips a repeated delivery, ignores events no trigger
 /// rule matches, or starts a run of the first matching rule.
 #[utoipa::path(
-    tag = "hooks",
     params(
         ("provider" = String, Path, description = "`github`, `gitlab`, `gitee` or `generic`"),
         ("application_id" = String, Path, description = "Application id"),
@@ -47,7 +46,6 @@ fn headers_of(req: &HttpRequest) -> Headers {
         (status = 400, description = "The provider is not the application's, or the event is unreadable", body = ErrorBody),
         (status = 401, description = "Missing or wrong signature, stale timestamp, no webhook secret set, or no such application (answered exactly as a wrong signature)", body = ErrorBody),
         (status = 404, description = "No such provider", body = ErrorBody),
-        (status = 413, description = "Body too large", body = ErrorBody),
         (status = 502, description = "The repository could not be fetched", body = ErrorBody),
     ),
     security(())

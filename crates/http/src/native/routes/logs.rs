@@ -9,8 +9,7 @@
 //! says how, and the stream closes. A comment line every 15 s keeps
 //! proxies from closing an idle stream.
 
-use crate::State;
-use crate::auth::Caller;
+use crate::auth::Authed;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::input::Query;
 use crate::views::LogLineView;
@@ -25,7 +24,6 @@ const PAGE: usize = 5000;
 
 /// A job's whole log.
 #[utoipa::path(
-    tag = "logs",
     params(
         ("id" = String, Path, description = "Run id"),
         ("job" = String, Path, description = "Job name"),
@@ -36,22 +34,18 @@ const PAGE: usize = 5000;
             (String = "text/plain"),
             (LogLineView = "application/x-ndjson"),
         )),
-        (status = 400, description = "Bad query parameter", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
         (status = 404, description = "No such run or job", body = ErrorBody),
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[get("/api/v1/runs/{id}/jobs/{job}/log")]
 pub async fn whole(
-    _caller: Caller,
-    st: web::Data<State>,
+    api: Authed,
     path: web::Path<(String, String)>,
     req: HttpRequest,
 ) -> ApiResult<HttpResponse> {
     let json = Query::of(&req)?.word("format", &["text", "json"])? == Some("json");
     let (run, job) = path.into_inner();
-    let log = st.app().job_log(&run, &job).await?;
+    let log = api.app().job_log(&run, &job).await?;
     let mut out = String::new();
     let mut after = 0;
     loop {
@@ -82,7 +76,6 @@ pub async fn whole(
 
 /// A job's log, live, as Server-Sent Events.
 #[utoipa::path(
-    tag = "logs",
     params(
         ("id" = String, Path, description = "Run id"),
         ("job" = String, Path, description = "Job name"),
@@ -92,15 +85,12 @@ pub async fn whole(
     responses(
         (status = 200, description = "Events: each line as `id: <seq>` + `data: <JSON line>`; a final `event: end` with the job's status", content_type = "text/event-stream", body = String),
         (status = 400, description = "Bad query parameter or header", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
         (status = 404, description = "No such run or job", body = ErrorBody),
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[get("/api/v1/runs/{id}/jobs/{job}/log/stream")]
 pub async fn stream(
-    _caller: Caller,
-    st: web::Data<State>,
+    api: Authed,
     path: web::Path<(String, String)>,
     req: HttpRequest,
 ) -> ApiResult<HttpResponse> {
@@ -127,14 +117,14 @@ pub async fn stream(
         (None, None) => LogStart::Beginning,
     };
     let (run, job) = path.into_inner();
-    let follow = st.app().follow_log(&run, &job, start).await?;
+    let follow = api.app().follow_log(&run, &job, start).await?;
 
     let (tx, rx) = mpsc::channel::<Bytes>(64);
     tokio::spawn(feed(
         follow,
         tx,
-        st.settings().heartbeat,
-        st.shutdown().clone(),
+        api.st.settings().heartbeat,
+        api.st.shutdown().clone(),
     ));
     let body = futures::stream::unfold(rx, |mut rx| async move {
         rx.recv()

@@ -2,16 +2,15 @@
 //! target, get, update, delete. Each view carries the next fire time and
 //! the expression in words.
 
-use crate::State;
-use crate::auth::Caller;
+use crate::auth::Authed;
 use crate::body::JsonBody;
 use crate::error::{ApiResult, ErrorBody};
 use crate::views::{ScheduleCreate, ScheduleList, ScheduleUpdate, ScheduleView};
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use slipway_domain::ScheduleTarget;
 
-async fn list_of(st: &State, target: ScheduleTarget, id: &str) -> ApiResult<HttpResponse> {
-    let items = st
+async fn list_of(api: &Authed, target: ScheduleTarget, id: &str) -> ApiResult<HttpResponse> {
+    let items = api
         .app()
         .schedules(target, id)
         .await?
@@ -22,169 +21,91 @@ async fn list_of(st: &State, target: ScheduleTarget, id: &str) -> ApiResult<Http
 }
 
 async fn create_for(
-    st: &State,
+    api: &Authed,
     target: ScheduleTarget,
     id: &str,
     input: ScheduleCreate,
 ) -> ApiResult<HttpResponse> {
-    let made = st.app().create_schedule(target, id, input.into()).await?;
+    let made = api.app().create_schedule(target, id, input.into()).await?;
     Ok(HttpResponse::Created().json(ScheduleView::from(made)))
 }
 
-/// Lists a workflow's schedules, oldest first.
-#[utoipa::path(
-    tag = "schedules",
-    params(("id" = String, Path, description = "Workflow id")),
-    responses(
-        (status = 200, description = "The schedules", body = ScheduleList),
-        (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 404, description = "No such workflow", body = ErrorBody),
-    ),
-    security(("bearer" = []))
-)]
-#[get("/api/v1/workflows/{id}/schedules")]
-pub async fn list_workflow(
-    _caller: Caller,
-    st: web::Data<State>,
-    id: web::Path<String>,
-) -> ApiResult<HttpResponse> {
-    list_of(&st, ScheduleTarget::Workflow, &id).await
+/// Defines the list and create routes of one kind of schedule target:
+/// workflows and applications differ only in paths and words (and in
+/// what a fire time starts, which the domain decides).
+macro_rules! target_routes {
+    (
+        $target:ident, id: $id:tt, missing: $missing:tt,
+        $(#[doc = $list_doc:tt])* $list:ident $path:tt,
+        $(#[doc = $create_doc:tt])* $create:ident $(,)?
+    ) => {
+        $(#[doc = $list_doc])*
+        #[utoipa::path(
+            params(("id" = String, Path, description = $id)),
+            responses(
+                (status = 200, description = "The schedules", body = ScheduleList),
+                (status = 404, description = $missing, body = ErrorBody),
+            )
+        )]
+        #[get($path)]
+        pub async fn $list(api: Authed, id: web::Path<String>) -> ApiResult<HttpResponse> {
+            list_of(&api, ScheduleTarget::$target, &id).await
+        }
+
+        $(#[doc = $create_doc])*
+        #[utoipa::path(
+            params(("id" = String, Path, description = $id)),
+            request_body = ScheduleCreate,
+            responses(
+                (status = 201, description = "Created", body = ScheduleView),
+                (status = 400, description = "Invalid expression, time zone or ref", body = ErrorBody),
+                (status = 404, description = $missing, body = ErrorBody),
+            )
+        )]
+        #[post($path)]
+        pub async fn $create(
+            api: Authed,
+            id: web::Path<String>,
+            body: JsonBody<ScheduleCreate>,
+        ) -> ApiResult<HttpResponse> {
+            create_for(&api, ScheduleTarget::$target, &id, body.into_inner()?).await
+        }
+    };
 }
 
-/// Adds a schedule to a workflow: each fire time starts a run of its
-/// latest version with the schedule's params.
-#[utoipa::path(
-    tag = "schedules",
-    params(("id" = String, Path, description = "Workflow id")),
-    request_body = ScheduleCreate,
-    responses(
-        (status = 201, description = "Created", body = ScheduleView),
+target_routes!(
+    Workflow,
+    id: "Workflow id",
+    missing: "No such workflow",
+    /// Lists a workflow's schedules, oldest first.
+    list_workflow "/api/v1/workflows/{id}/schedules",
+    /// Adds a schedule to a workflow: each fire time starts a run of its
+    /// latest version with the schedule's params.
+    create_workflow,
+);
+
+target_routes!(
+    Application,
+    id: "Application id",
+    missing: "No such application",
+    /// Lists an application's schedules, oldest first.
+    list_application "/api/v1/applications/{id}/schedules",
+    /// Adds a schedule to an application: each fire time starts a run of its
+    /// template at the head of `ref` (the default branch when empty).
+    create_application,
+);
+
+by_id_routes!(
+    "/api/v1/schedules/{id}",
+    id: "Schedule id",
+    missing: "No such schedule",
+    view: ScheduleView,
+    /// A schedule, with its next fire time.
+    get schedule, "The schedule";
+    /// Changes a schedule: fields present replace, absent ones stay.
+    update update_schedule(ScheduleUpdate), "The changed schedule", [
         (status = 400, description = "Invalid expression, time zone or ref", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 404, description = "No such workflow", body = ErrorBody),
-        (status = 413, description = "Body too large", body = ErrorBody),
-    ),
-    security(("bearer" = []))
-)]
-#[post("/api/v1/workflows/{id}/schedules")]
-pub async fn create_workflow(
-    _caller: Caller,
-    st: web::Data<State>,
-    id: web::Path<String>,
-    body: JsonBody<ScheduleCreate>,
-) -> ApiResult<HttpResponse> {
-    create_for(&st, ScheduleTarget::Workflow, &id, body.into_inner()?).await
-}
-
-/// Lists an application's schedules, oldest first.
-#[utoipa::path(
-    tag = "schedules",
-    params(("id" = String, Path, description = "Application id")),
-    responses(
-        (status = 200, description = "The schedules", body = ScheduleList),
-        (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 404, description = "No such application", body = ErrorBody),
-    ),
-    security(("bearer" = []))
-)]
-#[get("/api/v1/applications/{id}/schedules")]
-pub async fn list_application(
-    _caller: Caller,
-    st: web::Data<State>,
-    id: web::Path<String>,
-) -> ApiResult<HttpResponse> {
-    list_of(&st, ScheduleTarget::Application, &id).await
-}
-
-/// Adds a schedule to an application: each fire time starts a run of its
-/// template at the head of `ref` (the default branch when empty).
-#[utoipa::path(
-    tag = "schedules",
-    params(("id" = String, Path, description = "Application id")),
-    request_body = ScheduleCreate,
-    responses(
-        (status = 201, description = "Created", body = ScheduleView),
-        (status = 400, description = "Invalid expression, time zone or ref", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 404, description = "No such application", body = ErrorBody),
-        (status = 413, description = "Body too large", body = ErrorBody),
-    ),
-    security(("bearer" = []))
-)]
-#[post("/api/v1/applications/{id}/schedules")]
-pub async fn create_application(
-    _caller: Caller,
-    st: web::Data<State>,
-    id: web::Path<String>,
-    body: JsonBody<ScheduleCreate>,
-) -> ApiResult<HttpResponse> {
-    create_for(&st, ScheduleTarget::Application, &id, body.into_inner()?).await
-}
-
-/// A schedule, with its next fire time.
-#[utoipa::path(
-    tag = "schedules",
-    params(("id" = String, Path, description = "Schedule id")),
-    responses(
-        (status = 200, description = "The schedule", body = ScheduleView),
-        (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 404, description = "No such schedule", body = ErrorBody),
-    ),
-    security(("bearer" = []))
-)]
-#[get("/api/v1/schedules/{id}")]
-pub async fn get_one(
-    _caller: Caller,
-    st: web::Data<State>,
-    id: web::Path<String>,
-) -> ApiResult<HttpResponse> {
-    let found = st.app().schedule(&id).await?;
-    Ok(HttpResponse::Ok().json(ScheduleView::from(found)))
-}
-
-/// Changes a schedule: fields present replace, absent ones stay.
-#[utoipa::path(
-    tag = "schedules",
-    params(("id" = String, Path, description = "Schedule id")),
-    request_body = ScheduleUpdate,
-    responses(
-        (status = 200, description = "The changed schedule", body = ScheduleView),
-        (status = 400, description = "Invalid expression, time zone or ref", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 404, description = "No such schedule", body = ErrorBody),
-        (status = 413, description = "Body too large", body = ErrorBody),
-    ),
-    security(("bearer" = []))
-)]
-#[patch("/api/v1/schedules/{id}")]
-pub async fn update(
-    _caller: Caller,
-    st: web::Data<State>,
-    id: web::Path<String>,
-    body: JsonBody<ScheduleUpdate>,
-) -> ApiResult<HttpResponse> {
-    let input = body.into_inner()?;
-    let changed = st.app().update_schedule(&id, input.into()).await?;
-    Ok(HttpResponse::Ok().json(ScheduleView::from(changed)))
-}
-
-/// Deletes a schedule.
-#[utoipa::path(
-    tag = "schedules",
-    params(("id" = String, Path, description = "Schedule id")),
-    responses(
-        (status = 204, description = "Deleted"),
-        (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 404, description = "No such schedule", body = ErrorBody),
-    ),
-    security(("bearer" = []))
-)]
-#[delete("/api/v1/schedules/{id}")]
-pub async fn remove(
-    _caller: Caller,
-    st: web::Data<State>,
-    id: web::Path<String>,
-) -> ApiResult<HttpResponse> {
-    st.app().delete_schedule(&id).await?;
-    Ok(HttpResponse::NoContent().finish())
-}
+    ];
+    /// Deletes a schedule.
+    remove delete_schedule, [];
+);

@@ -2,16 +2,15 @@
 //! set (create or rotate; the value is write-only), delete. Values reach
 //! jobs as environment variables of the next run, masked in its logs.
 
-use crate::State;
-use crate::auth::Caller;
+use crate::auth::Authed;
 use crate::body::JsonBody;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::views::{SecretList, SecretPut, SecretView};
 use actix_web::{HttpResponse, delete, get, put, web};
 use slipway_domain::SecretOwner;
 
-async fn list_of(st: &State, owner: SecretOwner<'_>) -> ApiResult<HttpResponse> {
-    let items = st
+async fn list_of(api: &Authed, owner: SecretOwner<'_>) -> ApiResult<HttpResponse> {
+    let items = api
         .app()
         .secrets(owner)
         .await?
@@ -22,14 +21,14 @@ async fn list_of(st: &State, owner: SecretOwner<'_>) -> ApiResult<HttpResponse> 
 }
 
 async fn put_of(
-    st: &State,
+    api: &Authed,
     owner: SecretOwner<'_>,
     name: &str,
     input: SecretPut,
 ) -> ApiResult<HttpResponse> {
-    let created = st.app().put_secret(owner, name, &input.value.0).await?;
+    let created = api.app().put_secret(owner, name, &input.value.0).await?;
     // The times are the store's: read them back.
-    let meta = st
+    let meta = api
         .app()
         .secrets(owner)
         .await?
@@ -44,162 +43,99 @@ async fn put_of(
     })
 }
 
-/// Lists a project's secrets: names and times, never values.
-#[utoipa::path(
-    tag = "secrets",
-    params(("id" = String, Path, description = "Project id")),
-    responses(
-        (status = 200, description = "The secrets, by name", body = SecretList),
-        (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 404, description = "No such project", body = ErrorBody),
-    ),
-    security(("bearer" = []))
-)]
-#[get("/api/v1/projects/{id}/secrets")]
-pub async fn list_project(
-    _caller: Caller,
-    st: web::Data<State>,
-    id: web::Path<String>,
-) -> ApiResult<HttpResponse> {
-    list_of(&st, SecretOwner::Project(&id)).await
+/// Defines the list, put and delete routes of one kind of secret owner:
+/// projects and applications differ only in paths and words.
+macro_rules! secret_routes {
+    (
+        $owner:ident, id: $id:tt, missing: $missing:tt, missing_secret: $missing_secret:tt,
+        $(#[doc = $list_doc:tt])* $list:ident $list_path:tt,
+        $(#[doc = $put_doc:tt])* $put:ident $item_path:tt,
+        $(#[doc = $delete_doc:tt])* $delete:ident $(,)?
+    ) => {
+        $(#[doc = $list_doc])*
+        #[utoipa::path(
+            params(("id" = String, Path, description = $id)),
+            responses(
+                (status = 200, description = "The secrets, by name", body = SecretList),
+                (status = 404, description = $missing, body = ErrorBody),
+            )
+        )]
+        #[get($list_path)]
+        pub async fn $list(api: Authed, id: web::Path<String>) -> ApiResult<HttpResponse> {
+            list_of(&api, SecretOwner::$owner(&id)).await
+        }
+
+        $(#[doc = $put_doc])*
+        #[utoipa::path(
+            params(
+                ("id" = String, Path, description = $id),
+                ("name" = String, Path, description = "Secret name: `[A-Z_][A-Z0-9_]*`, not `CI`, `CI_*` or `SLIPWAY_*`"),
+            ),
+            request_body = SecretPut,
+            responses(
+                (status = 201, description = "Created", body = SecretView),
+                (status = 200, description = "Value replaced", body = SecretView),
+                (status = 400, description = "Invalid name or value", body = ErrorBody),
+                (status = 404, description = $missing, body = ErrorBody),
+            )
+        )]
+        #[put($item_path)]
+        pub async fn $put(
+            api: Authed,
+            path: web::Path<(String, String)>,
+            body: JsonBody<SecretPut>,
+        ) -> ApiResult<HttpResponse> {
+            let (id, name) = path.into_inner();
+            put_of(&api, SecretOwner::$owner(&id), &name, body.into_inner()?).await
+        }
+
+        $(#[doc = $delete_doc])*
+        #[utoipa::path(
+            params(
+                ("id" = String, Path, description = $id),
+                ("name" = String, Path, description = "Secret name"),
+            ),
+            responses(
+                (status = 204, description = "Deleted"),
+                (status = 404, description = $missing_secret, body = ErrorBody),
+            )
+        )]
+        #[delete($item_path)]
+        pub async fn $delete(
+            api: Authed,
+            path: web::Path<(String, String)>,
+        ) -> ApiResult<HttpResponse> {
+            let (id, name) = path.into_inner();
+            api.app().delete_secret(SecretOwner::$owner(&id), &name).await?;
+            Ok(HttpResponse::NoContent().finish())
+        }
+    };
 }
 
-/// Sets a project secret (creates it, or replaces its value: the next run
-/// sees the new one). The answer never holds the value.
-#[utoipa::path(
-    tag = "secrets",
-    params(
-        ("id" = String, Path, description = "Project id"),
-        ("name" = String, Path, description = "Secret name: `[A-Z_][A-Z0-9_]*`, not `CI`, `CI_*` or `SLIPWAY_*`"),
-    ),
-    request_body = SecretPut,
-    responses(
-        (status = 201, description = "Created", body = SecretView),
-        (status = 200, description = "Value replaced", body = SecretView),
-        (status = 400, description = "Invalid name or value", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 404, description = "No such project", body = ErrorBody),
-        (status = 413, description = "Body too large", body = ErrorBody),
-    ),
-    security(("bearer" = []))
-)]
-#[put("/api/v1/projects/{id}/secrets/{name}")]
-pub async fn put_project(
-    _caller: Caller,
-    st: web::Data<State>,
-    path: web::Path<(String, String)>,
-    body: JsonBody<SecretPut>,
-) -> ApiResult<HttpResponse> {
-    let (id, name) = path.into_inner();
-    put_of(&st, SecretOwner::Project(&id), &name, body.into_inner()?).await
-}
+secret_routes!(
+    Project,
+    id: "Project id",
+    missing: "No such project",
+    missing_secret: "No such project or secret",
+    /// Lists a project's secrets: names and times, never values.
+    list_project "/api/v1/projects/{id}/secrets",
+    /// Sets a project secret (creates it, or replaces its value: the next run
+    /// sees the new one). The answer never holds the value.
+    put_project "/api/v1/projects/{id}/secrets/{name}",
+    /// Deletes a project secret.
+    delete_project,
+);
 
-/// Deletes a project secret.
-#[utoipa::path(
-    tag = "secrets",
-    params(
-        ("id" = String, Path, description = "Project id"),
-        ("name" = String, Path, description = "Secret name"),
-    ),
-    responses(
-        (status = 204, description = "Deleted"),
-        (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 404, description = "No such project or secret", body = ErrorBody),
-    ),
-    security(("bearer" = []))
-)]
-#[delete("/api/v1/projects/{id}/secrets/{name}")]
-pub async fn delete_project(
-    _caller: Caller,
-    st: web::Data<State>,
-    path: web::Path<(String, String)>,
-) -> ApiResult<HttpResponse> {
-    let (id, name) = path.into_inner();
-    st.app()
-        .delete_secret(SecretOwner::Project(&id), &name)
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
-}
-
-/// Lists an application's secrets: names and times, never values.
-#[utoipa::path(
-    tag = "secrets",
-    params(("id" = String, Path, description = "Application id")),
-    responses(
-        (status = 200, description = "The secrets, by name", body = SecretList),
-        (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 404, description = "No such application", body = ErrorBody),
-    ),
-    security(("bearer" = []))
-)]
-#[get("/api/v1/applications/{id}/secrets")]
-pub async fn list_application(
-    _caller: Caller,
-    st: web::Data<State>,
-    id: web::Path<String>,
-) -> ApiResult<HttpResponse> {
-    list_of(&st, SecretOwner::Application(&id)).await
-}
-
-/// Sets an application secret (it wins over a project secret of the same
-/// name). The answer never holds the value.
-#[utoipa::path(
-    tag = "secrets",
-    params(
-        ("id" = String, Path, description = "Application id"),
-        ("name" = String, Path, description = "Secret name: `[A-Z_][A-Z0-9_]*`, not `CI`, `CI_*` or `SLIPWAY_*`"),
-    ),
-    request_body = SecretPut,
-    responses(
-        (status = 201, description = "Created", body = SecretView),
-        (status = 200, description = "Value replaced", body = SecretView),
-        (status = 400, description = "Invalid name or value", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 404, description = "No such application", body = ErrorBody),
-        (status = 413, description = "Body too large", body = ErrorBody),
-    ),
-    security(("bearer" = []))
-)]
-#[put("/api/v1/applications/{id}/secrets/{name}")]
-pub async fn put_application(
-    _caller: Caller,
-    st: web::Data<State>,
-    path: web::Path<(String, String)>,
-    body: JsonBody<SecretPut>,
-) -> ApiResult<HttpResponse> {
-    let (id, name) = path.into_inner();
-    put_of(
-        &st,
-        SecretOwner::Application(&id),
-        &name,
-        body.into_inner()?,
-    )
-    .await
-}
-
-/// Deletes an application secret.
-#[utoipa::path(
-    tag = "secrets",
-    params(
-        ("id" = String, Path, description = "Application id"),
-        ("name" = String, Path, description = "Secret name"),
-    ),
-    responses(
-        (status = 204, description = "Deleted"),
-        (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 404, description = "No such application or secret", body = ErrorBody),
-    ),
-    security(("bearer" = []))
-)]
-#[delete("/api/v1/applications/{id}/secrets/{name}")]
-pub async fn delete_application(
-    _caller: Caller,
-    st: web::Data<State>,
-    path: web::Path<(String, String)>,
-) -> ApiResult<HttpResponse> {
-    let (id, name) = path.into_inner();
-    st.app()
-        .delete_secret(SecretOwner::Application(&id), &name)
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
-}
+secret_routes!(
+    Application,
+    id: "Application id",
+    missing: "No such application",
+    missing_secret: "No such application or secret",
+    /// Lists an application's secrets: names and times, never values.
+    list_application "/api/v1/applications/{id}/secrets",
+    /// Sets an application secret (it wins over a project secret of the same
+    /// name). The answer never holds the value.
+    put_application "/api/v1/applications/{id}/secrets/{name}",
+    /// Deletes an application secret.
+    delete_application,
+);

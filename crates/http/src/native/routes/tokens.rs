@@ -1,8 +1,7 @@
 //! API tokens (admin tokens only): create (the secret is shown once),
 //! list (never the secret), revoke.
 
-use crate::State;
-use crate::auth::Caller;
+use crate::auth::Authed;
 use crate::body::JsonBody;
 use crate::error::{ApiResult, ErrorBody};
 use crate::views::{NewTokenView, TokenCreate, TokenList, TokenView};
@@ -10,46 +9,35 @@ use actix_web::{HttpResponse, delete, get, post, web};
 
 /// Creates a token; the answer holds its secret, which is never shown again.
 #[utoipa::path(
-    tag = "tokens",
     request_body = TokenCreate,
     responses(
         (status = 201, description = "Created, with its secret", body = NewTokenView),
         (status = 400, description = "Invalid input", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Not an admin token", body = ErrorBody),
-        (status = 413, description = "Body too large", body = ErrorBody),
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[post("/api/v1/tokens")]
-pub async fn create(
-    caller: Caller,
-    st: web::Data<State>,
-    body: JsonBody<TokenCreate>,
-) -> ApiResult<HttpResponse> {
+pub async fn create(api: Authed, body: JsonBody<TokenCreate>) -> ApiResult<HttpResponse> {
     let input = body.into_inner()?;
-    let made = st
+    let made = api
         .app()
-        .create_token(&caller.0, &input.name, input.admin)
+        .create_token(&api.caller, &input.name, input.admin)
         .await?;
     Ok(HttpResponse::Created().json(NewTokenView::from(made)))
 }
 
 /// Lists every token, newest first, without secrets.
 #[utoipa::path(
-    tag = "tokens",
     responses(
         (status = 200, description = "Every token", body = TokenList),
-        (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Not an admin token", body = ErrorBody),
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[get("/api/v1/tokens")]
-pub async fn list(caller: Caller, st: web::Data<State>) -> ApiResult<HttpResponse> {
-    let items: Vec<TokenView> = st
+pub async fn list(api: Authed) -> ApiResult<HttpResponse> {
+    let items: Vec<TokenView> = api
         .app()
-        .tokens(&caller.0)
+        .tokens(&api.caller)
         .await?
         .into_iter()
         .map(Into::into)
@@ -62,22 +50,15 @@ pub async fn list(caller: Caller, st: web::Data<State>) -> ApiResult<HttpRespons
 
 /// Revokes a token: it is refused from the next request on.
 #[utoipa::path(
-    tag = "tokens",
     params(("id" = String, Path, description = "Token id")),
     responses(
         (status = 204, description = "Revoked"),
-        (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Not an admin token", body = ErrorBody),
         (status = 404, description = "No such token", body = ErrorBody),
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[delete("/api/v1/tokens/{id}")]
-pub async fn revoke(
-    caller: Caller,
-    st: web::Data<State>,
-    id: web::Path<String>,
-) -> ApiResult<HttpResponse> {
-    st.app().revoke_token(&caller.0, &id).await?;
+pub async fn revoke(api: Authed, id: web::Path<String>) -> ApiResult<HttpResponse> {
+    api.app().revoke_token(&api.caller, &id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -2,214 +2,145 @@
 //! definition (each update is a new version), get the latest or one
 //! version, list, list versions, delete.
 
-use crate::State;
-use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::input::{self, Query};
+use crate::auth::Authed;
+use crate::body::DefinitionBody;
+use crate::error::{ApiResult, ErrorBody};
+use crate::input::Query;
+use crate::routes::params::{ByName, Paging};
 use crate::views::{VersionPage, WorkflowDetail, WorkflowPage};
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, put, web};
-use slipway_domain::{Format, Order};
+use slipway_domain::Order;
 
-/// The definition text of a request and its format: `Content-Type` decides
-/// (JSON or YAML types); any other type, or none, is sniffed.
-async fn definition(
-    st: &State,
-    req: &HttpRequest,
-    body: web::Payload,
-) -> ApiResult<(String, Format)> {
-    let body = input::read_body(req, body, st.settings().body_limit).await?;
-    let text = String::from_utf8(body.to_vec())
-        .map_err(|_| ApiError::malformed("", "the definition is not UTF-8 text"))?;
-    if text.trim().is_empty() {
-        return Err(ApiError::malformed(
-            "",
-            "empty body: send a workflow definition",
-        ));
-    }
-    let declared = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(Format::from_content_type);
-    let format = declared.unwrap_or_else(|| Format::sniff(&text));
-    Ok((text, format))
+/// Defines a route that takes a workflow definition (JSON or YAML) for
+/// the resource `id` and answers the workflow with the version made:
+/// creating and updating differ only in path, words, answer and use case.
+macro_rules! definition_route {
+    (
+        $(#[doc = $doc:tt])*
+        $method:ident $path:tt => $name:ident, id: $id:tt, calls $call:ident,
+        $code:tt $answer:ident $made:tt, [$($answers:tt)*] $(,)?
+    ) => {
+        $(#[doc = $doc])*
+        #[utoipa::path(
+            params(("id" = String, Path, description = $id)),
+            request_body(
+                description = "The definition, in JSON or YAML (chosen by Content-Type)",
+                content((Object = "application/json"), (String = "application/yaml"))
+            ),
+            responses(
+                (status = $code, description = $made, body = WorkflowDetail),
+                $($answers)*
+            )
+        )]
+        #[$method($path)]
+        pub async fn $name(
+            api: Authed,
+            id: web::Path<String>,
+            body: DefinitionBody,
+        ) -> ApiResult<HttpResponse> {
+            let (text, format) = body.into_inner()?;
+            let made = api.app().$call(&id, &text, format, Some(&api.caller)).await?;
+            Ok(HttpResponse::$answer().json(WorkflowDetail::from(made)))
+        }
+    };
 }
 
-/// Creates a workflow in a project from a definition (docs/workflow-format.md).
-#[utoipa::path(
-    tag = "workflows",
-    params(("id" = String, Path, description = "Project id")),
-    request_body(
-        description = "The definition, in JSON or YAML (chosen by Content-Type)",
-        content((Object = "application/json"), (String = "application/yaml"))
-    ),
-    responses(
-        (status = 201, description = "Created, with version 1", body = WorkflowDetail),
+definition_route!(
+    /// Creates a workflow in a project from a definition (docs/workflow-format.md).
+    post "/api/v1/projects/{id}/workflows" => create, id: "Project id", calls create_workflow,
+    201 Created "Created, with version 1", [
         (status = 400, description = "Invalid definition; every problem with its path", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
         (status = 404, description = "No such project", body = ErrorBody),
         (status = 409, description = "Name taken in the project", body = ErrorBody),
-        (status = 413, description = "Body too large", body = ErrorBody),
-    ),
-    security(("bearer" = []))
-)]
-#[post("/api/v1/projects/{id}/workflows")]
-pub async fn create(
-    caller: Caller,
-    st: web::Data<State>,
-    id: web::Path<String>,
-    req: HttpRequest,
-    body: web::Payload,
-) -> ApiResult<HttpResponse> {
-    let (text, format) = definition(&st, &req, body).await?;
-    let made = st
-        .app()
-        .create_workflow(&id, &text, format, Some(&caller.0))
-        .await?;
-    Ok(HttpResponse::Created().json(WorkflowDetail::from(made)))
-}
+    ]
+);
+
+definition_route!(
+    /// Makes a new version of a workflow from a definition (its `name` must
+    /// stay the same).
+    put "/api/v1/workflows/{id}" => update, id: "Workflow id", calls update_workflow,
+    200 Ok "The workflow and its new version", [
+        (status = 400, description = "Invalid definition", body = ErrorBody),
+        (status = 404, description = "No such workflow", body = ErrorBody),
+        (status = 409, description = "Another version was made at the same time", body = ErrorBody),
+    ]
+);
 
 /// Lists a project's workflows.
 #[utoipa::path(
-    tag = "workflows",
     params(
         ("id" = String, Path, description = "Project id"),
-        ("page" = Option<u32>, Query, description = "Page, from 1"),
-        ("per_page" = Option<u32>, Query, description = "Items per page, 1 to 100 (20)"),
-        ("sort" = Option<String>, Query, description = "`name` (default) or `created_at`"),
-        ("order" = Option<String>, Query, description = "`asc` (default) or `desc`"),
+        ByName,
     ),
     responses(
         (status = 200, description = "A page of workflows", body = WorkflowPage),
-        (status = 400, description = "Bad query parameter", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
         (status = 404, description = "No such project", body = ErrorBody),
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[get("/api/v1/projects/{id}/workflows")]
-pub async fn list(
-    _caller: Caller,
-    st: web::Data<State>,
-    id: web::Path<String>,
-    req: HttpRequest,
-) -> ApiResult<HttpResponse> {
+pub async fn list(api: Authed, id: web::Path<String>, req: HttpRequest) -> ApiResult<HttpResponse> {
     let page = Query::of(&req)?.page(crate::input::WORKFLOW_SORTS, Order::Asc)?;
-    let found = st.app().workflows(&id, &page).await?;
+    let found = api.app().workflows(&id, &page).await?;
     Ok(HttpResponse::Ok().json(WorkflowPage::of(found)))
 }
 
 /// A workflow with its latest version, or the version asked for.
 #[utoipa::path(
-    tag = "workflows",
     params(
         ("id" = String, Path, description = "Workflow id"),
         ("version" = Option<i32>, Query, description = "A version (the latest by default)"),
     ),
     responses(
         (status = 200, description = "The workflow and the version", body = WorkflowDetail),
-        (status = 400, description = "Bad query parameter", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
         (status = 404, description = "No such workflow or version", body = ErrorBody),
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[get("/api/v1/workflows/{id}")]
 pub async fn get_one(
-    _caller: Caller,
-    st: web::Data<State>,
+    api: Authed,
     id: web::Path<String>,
     req: HttpRequest,
 ) -> ApiResult<HttpResponse> {
     let version = Query::of(&req)?
         .int("version", 1, i64::from(i32::MAX))?
         .and_then(|v| i32::try_from(v).ok());
-    let found = st.app().workflow_version(&id, version).await?;
+    let found = api.app().workflow_version(&id, version).await?;
     Ok(HttpResponse::Ok().json(WorkflowDetail::from(found)))
-}
-
-/// Makes a new version of a workflow from a definition (its `name` must
-/// stay the same).
-#[utoipa::path(
-    tag = "workflows",
-    params(("id" = String, Path, description = "Workflow id")),
-    request_body(
-        description = "The definition, in JSON or YAML (chosen by Content-Type)",
-        content((Object = "application/json"), (String = "application/yaml"))
-    ),
-    responses(
-        (status = 200, description = "The workflow and its new version", body = WorkflowDetail),
-        (status = 400, description = "Invalid definition", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 404, description = "No such workflow", body = ErrorBody),
-        (status = 409, description = "Another version was made at the same time", body = ErrorBody),
-        (status = 413, description = "Body too large", body = ErrorBody),
-    ),
-    security(("bearer" = []))
-)]
-#[put("/api/v1/workflows/{id}")]
-pub async fn update(
-    caller: Caller,
-    st: web::Data<State>,
-    id: web::Path<String>,
-    req: HttpRequest,
-    body: web::Payload,
-) -> ApiResult<HttpResponse> {
-    let (text, format) = definition(&st, &req, body).await?;
-    let made = st
-        .app()
-        .update_workflow(&id, &text, format, Some(&caller.0))
-        .await?;
-    Ok(HttpResponse::Ok().json(WorkflowDetail::from(made)))
 }
 
 /// Lists a workflow's versions, newest first.
 #[utoipa::path(
-    tag = "workflows",
     params(
         ("id" = String, Path, description = "Workflow id"),
-        ("page" = Option<u32>, Query, description = "Page, from 1"),
-        ("per_page" = Option<u32>, Query, description = "Items per page, 1 to 100 (20)"),
+        Paging,
     ),
     responses(
         (status = 200, description = "A page of versions", body = VersionPage),
-        (status = 400, description = "Bad query parameter", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
         (status = 404, description = "No such workflow", body = ErrorBody),
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[get("/api/v1/workflows/{id}/versions")]
 pub async fn versions(
-    _caller: Caller,
-    st: web::Data<State>,
+    api: Authed,
     id: web::Path<String>,
     req: HttpRequest,
 ) -> ApiResult<HttpResponse> {
     let page = Query::of(&req)?.page(&[], Order::Desc)?;
-    let found = st.app().workflow_versions(&id, &page).await?;
+    let found = api.app().workflow_versions(&id, &page).await?;
     Ok(HttpResponse::Ok().json(VersionPage::of(found)))
 }
 
 /// Deletes a workflow and its versions; refused while it has active runs.
 #[utoipa::path(
-    tag = "workflows",
     params(("id" = String, Path, description = "Workflow id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "No valid token", body = ErrorBody),
         (status = 404, description = "No such workflow", body = ErrorBody),
         (status = 409, description = "Runs are active", body = ErrorBody),
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[delete("/api/v1/workflows/{id}")]
-pub async fn remove(
-    _caller: Caller,
-    st: web::Data<State>,
-    id: web::Path<String>,
-) -> ApiResult<HttpResponse> {
-    st.app().delete_workflow(&id).await?;
+pub async fn remove(api: Authed, id: web::Path<String>) -> ApiResult<HttpResponse> {
+    api.app().delete_workflow(&id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -4,7 +4,7 @@ use super::SecretText;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use slipway_domain::{
-    Application, ApplicationInput, LastRun, Repository, RepositoryInput, TriggerRule,
+    Application, ApplicationInput, DispatchInput, LastRun, Repository, RepositoryInput, TriggerRule,
 };
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
@@ -24,17 +24,10 @@ pub struct RepositoryView {
     pub provider_repo_id: String,
 }
 
-impl From<Repository> for RepositoryView {
-    fn from(r: Repository) -> Self {
-        RepositoryView {
-            provider: r.provider.as_str().to_owned(),
-            owner: r.owner,
-            name: r.name,
-            url: r.url,
-            provider_repo_id: r.provider_repo_id,
-        }
-    }
-}
+moved_fields!(Repository as r => RepositoryView {
+    owner, name, url, provider_repo_id;
+    provider: r.provider.as_str().to_owned(),
+});
 
 /// A webhook trigger rule: deliveries of `event` whose payload passes
 /// `filter` start a run of `template`.
@@ -53,25 +46,8 @@ pub struct TriggerRuleView {
     pub template: String,
 }
 
-impl From<TriggerRule> for TriggerRuleView {
-    fn from(t: TriggerRule) -> Self {
-        TriggerRuleView {
-            event: t.event,
-            filter: t.filter,
-            template: t.template,
-        }
-    }
-}
-
-impl From<TriggerRuleView> for TriggerRule {
-    fn from(t: TriggerRuleView) -> Self {
-        TriggerRule {
-            event: t.event,
-            filter: t.filter,
-            template: t.template,
-        }
-    }
-}
+moved_fields!(TriggerRule as t => TriggerRuleView { event, filter, template });
+moved_fields!(TriggerRuleView as t => TriggerRule { event, filter, template });
 
 /// An application's latest run, in short.
 #[derive(Debug, Serialize, ToSchema)]
@@ -93,19 +69,9 @@ pub struct LastRunView {
     pub created_at: DateTime<Utc>,
 }
 
-impl From<LastRun> for LastRunView {
-    fn from(l: LastRun) -> Self {
-        LastRunView {
-            run_id: l.run_id,
-            commit: l.commit,
-            message: l.message,
-            git_ref: l.git_ref,
-            status: l.status,
-            completed: l.completed,
-            created_at: l.created_at,
-        }
-    }
-}
+moved_fields!(LastRun as l => LastRunView {
+    run_id, commit, message, git_ref, status, completed, created_at
+});
 
 /// An application (never its webhook secret).
 #[derive(Debug, Serialize, ToSchema)]
@@ -175,7 +141,6 @@ pub struct RepositoryCreate {
     /// The clone URL (`https://`, `http://`, `git://`, `ssh://` or `file://`).
     pub url: String,
     /// The host's own id for it.
-    #[serde(default)]
     pub provider_repo_id: Option<String>,
 }
 
@@ -184,45 +149,25 @@ pub struct RepositoryCreate {
 #[serde(deny_unknown_fields)]
 pub struct RepositoryUpdate {
     /// `github`, `gitlab`, `gitee` or `generic`.
-    #[serde(default)]
     pub provider: Option<String>,
     /// The owner on the host.
-    #[serde(default)]
     pub owner: Option<String>,
     /// The repository's name on the host.
-    #[serde(default)]
     pub name: Option<String>,
     /// The clone URL.
-    #[serde(default)]
     pub url: Option<String>,
     /// The host's own id for it.
-    #[serde(default)]
     pub provider_repo_id: Option<String>,
 }
 
-impl From<RepositoryCreate> for RepositoryInput {
-    fn from(r: RepositoryCreate) -> Self {
-        RepositoryInput {
-            provider: Some(r.provider),
-            owner: Some(r.owner),
-            name: Some(r.name),
-            url: Some(r.url),
-            provider_repo_id: r.provider_repo_id,
-        }
-    }
-}
-
-impl From<RepositoryUpdate> for RepositoryInput {
-    fn from(r: RepositoryUpdate) -> Self {
-        RepositoryInput {
-            provider: r.provider,
-            owner: r.owner,
-            name: r.name,
-            url: r.url,
-            provider_repo_id: r.provider_repo_id,
-        }
-    }
-}
+moved_fields!(RepositoryCreate as r => RepositoryInput {
+    provider_repo_id;
+    provider: Some(r.provider),
+    owner: Some(r.owner),
+    name: Some(r.name),
+    url: Some(r.url),
+});
+moved_fields!(RepositoryUpdate as r => RepositoryInput { provider, owner, name, url, provider_repo_id });
 
 /// A new application.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -231,44 +176,31 @@ pub struct ApplicationCreate {
     /// Its name (1 to 100 characters, unique in the project).
     pub name: String,
     /// Free text.
-    #[serde(default)]
     pub description: Option<String>,
     /// Its repository.
     pub repository: RepositoryCreate,
     /// The branch dispatches and schedules use (default `main`).
-    #[serde(default)]
     pub default_branch: Option<String>,
     /// The template's path in the repository (default
     /// `.slipway/workflow.yaml`); relative, without `..`.
-    #[serde(default)]
     pub template_path: Option<String>,
     /// Webhook trigger rules, tried in order.
-    #[serde(default)]
     pub triggers: Option<Vec<TriggerRuleView>>,
     /// Whether a newer push cancels older active runs of the same ref
     /// (default false).
-    #[serde(default)]
     pub cancel_superseded: Option<bool>,
     /// The webhook secret (write-only).
-    #[serde(default)]
     #[schema(value_type = Option<String>)]
     pub webhook_secret: Option<SecretText>,
 }
 
-impl From<ApplicationCreate> for ApplicationInput {
-    fn from(a: ApplicationCreate) -> Self {
-        ApplicationInput {
-            name: Some(a.name),
-            description: a.description,
-            repository: Some(a.repository.into()),
-            default_branch: a.default_branch,
-            template_path: a.template_path,
-            triggers: a.triggers.map(|t| t.into_iter().map(Into::into).collect()),
-            cancel_superseded: a.cancel_superseded,
-            webhook_secret: a.webhook_secret.map(|s| s.0),
-        }
-    }
-}
+moved_fields!(ApplicationCreate as a => ApplicationInput {
+    description, default_branch, template_path, cancel_superseded;
+    name: Some(a.name),
+    repository: Some(a.repository.into()),
+    triggers: rules(a.triggers),
+    webhook_secret: a.webhook_secret.map(|s| s.0),
+});
 
 /// Changes to an application; fields present replace, absent fields stay
 /// as they are.
@@ -276,45 +208,34 @@ impl From<ApplicationCreate> for ApplicationInput {
 #[serde(deny_unknown_fields)]
 pub struct ApplicationUpdate {
     /// A new name.
-    #[serde(default)]
     pub name: Option<String>,
     /// A new description.
-    #[serde(default)]
     pub description: Option<String>,
     /// Repository fields to change (the ones given replace).
-    #[serde(default)]
     pub repository: Option<RepositoryUpdate>,
     /// A new default branch.
-    #[serde(default)]
     pub default_branch: Option<String>,
     /// A new template path.
-    #[serde(default)]
     pub template_path: Option<String>,
     /// New trigger rules (replace all of them).
-    #[serde(default)]
     pub triggers: Option<Vec<TriggerRuleView>>,
     /// Whether a newer push cancels older active runs of the same ref.
-    #[serde(default)]
     pub cancel_superseded: Option<bool>,
     /// A new webhook secret (write-only); `""` removes it.
-    #[serde(default)]
     #[schema(value_type = Option<String>)]
     pub webhook_secret: Option<SecretText>,
 }
 
-impl From<ApplicationUpdate> for ApplicationInput {
-    fn from(a: ApplicationUpdate) -> Self {
-        ApplicationInput {
-            name: a.name,
-            description: a.description,
-            repository: a.repository.map(Into::into),
-            default_branch: a.default_branch,
-            template_path: a.template_path,
-            triggers: a.triggers.map(|t| t.into_iter().map(Into::into).collect()),
-            cancel_superseded: a.cancel_superseded,
-            webhook_secret: a.webhook_secret.map(|s| s.0),
-        }
-    }
+moved_fields!(ApplicationUpdate as a => ApplicationInput {
+    name, description, default_branch, template_path, cancel_superseded;
+    repository: a.repository.map(Into::into),
+    triggers: rules(a.triggers),
+    webhook_secret: a.webhook_secret.map(|s| s.0),
+});
+
+/// Trigger rules as given, for the domain.
+fn rules(given: Option<Vec<TriggerRuleView>>) -> Option<Vec<TriggerRule>> {
+    given.map(|t| t.into_iter().map(Into::into).collect())
 }
 
 /// A manual run of an application.
@@ -326,7 +247,6 @@ pub struct DispatchBody {
     #[serde(rename = "ref")]
     pub git_ref: String,
     /// A commit id (hex); the ref's head when absent.
-    #[serde(default)]
     pub commit: Option<String>,
     /// Values for the template's params, by name.
     #[serde(default)]
@@ -334,12 +254,4 @@ pub struct DispatchBody {
     pub inputs: BTreeMap<String, serde_json::Value>,
 }
 
-impl From<DispatchBody> for slipway_domain::DispatchInput {
-    fn from(d: DispatchBody) -> Self {
-        slipway_domain::DispatchInput {
-            git_ref: Some(d.git_ref),
-            commit: d.commit,
-            inputs: d.inputs,
-        }
-    }
-}
+moved_fields!(DispatchBody as d => DispatchInput { commit, inputs; git_ref: Some(d.git_ref) });

@@ -7,44 +7,43 @@ use slipway_core::Status;
 use slipway_domain::Page;
 use utoipa::ToSchema;
 
-/// A status of a run, a stage or a job.
-#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum StatusWord {
-    /// Recorded, not yet scheduled.
-    Created,
-    /// Waiting for a concurrency slot or its turn.
-    Queued,
-    /// Executing.
-    Running,
-    /// Held by an approval gate.
-    WaitingApproval,
-    /// Finished successfully.
-    Passed,
-    /// Finished unsuccessfully.
-    Failed,
-    /// Stopped on request.
-    Cancelled,
-    /// Stopped by its time limit.
-    TimedOut,
-    /// Not executed.
-    Skipped,
-}
+/// A status of a run, a stage or a job: core's [`Status`], serialized as
+/// its word, and documented with every word of [`Status::ALL`].
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(transparent)]
+pub struct StatusWord(pub Status);
 
 impl From<Status> for StatusWord {
     fn from(s: Status) -> Self {
-        match s {
-            Status::Created => StatusWord::Created,
-            Status::Queued => StatusWord::Queued,
-            Status::Running => StatusWord::Running,
-            Status::WaitingApproval => StatusWord::WaitingApproval,
-            Status::Passed => StatusWord::Passed,
-            Status::Failed => StatusWord::Failed,
-            Status::Cancelled => StatusWord::Cancelled,
-            Status::TimedOut => StatusWord::TimedOut,
-            Status::Skipped => StatusWord::Skipped,
-        }
+        StatusWord(s)
     }
+}
+
+impl utoipa::PartialSchema for StatusWord {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::Type::String)
+            .description(Some("A status of a run, a stage or a job."))
+            .enum_values(Some(Status::ALL.iter().map(|s| s.as_str())))
+            .into()
+    }
+}
+
+impl ToSchema for StatusWord {}
+
+/// `impl From<$from> for $to`: the listed fields move over as they are;
+/// those after `;` are computed from the source, bound to `$v`.
+macro_rules! moved_fields {
+    ($from:ty as $v:ident => $to:ident { $($field:ident),* $(,)? $(; $($name:ident: $value:expr),* $(,)?)? }) => {
+        impl From<$from> for $to {
+            fn from($v: $from) -> Self {
+                $to {
+                    $($field: $v.$field,)*
+                    $($($name: $value,)*)?
+                }
+            }
+        }
+    };
 }
 
 mod applications;

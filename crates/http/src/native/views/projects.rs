@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use slipway_domain::Project;
+use slipway_domain::{Project, ProjectInput};
 use utoipa::ToSchema;
 
 /// A project.
@@ -20,17 +20,7 @@ pub struct ProjectView {
     pub updated_at: DateTime<Utc>,
 }
 
-impl From<Project> for ProjectView {
-    fn from(p: Project) -> Self {
-        ProjectView {
-            id: p.id,
-            name: p.name,
-            description: p.description,
-            created_at: p.created_at,
-            updated_at: p.updated_at,
-        }
-    }
-}
+moved_fields!(Project as p => ProjectView { id, name, description, created_at, updated_at });
 
 /// A new project.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -39,7 +29,6 @@ pub struct ProjectCreate {
     /// Its name (1 to 100 characters, unique).
     pub name: String,
     /// Free text.
-    #[serde(default)]
     pub description: Option<String>,
 }
 
@@ -48,9 +37,10 @@ pub struct ProjectCreate {
 #[serde(deny_unknown_fields)]
 pub struct ProjectUpdate {
     /// A new name.
-    #[serde(default)]
     pub name: Option<String>,
     /// A new description.
-    #[serde(default)]
     pub description: Option<String>,
 }
+
+moved_fields!(ProjectCreate as p => ProjectInput { description; name: Some(p.name) });
+moved_fields!(ProjectUpdate as p => ProjectInput { name, description });

@@ -3,7 +3,7 @@
 use super::StatusWord;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use slipway_core::{JobRecord, RunRecord, StageRecord};
+use slipway_core::{ApprovalDecision, JobRecord, RunRecord, StageRecord};
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
@@ -16,7 +16,6 @@ pub struct RunStart {
     #[schema(value_type = Object)]
     pub params: BTreeMap<String, serde_json::Value>,
     /// The workflow version to run (the latest by default).
-    #[serde(default)]
     pub version: Option<i32>,
 }
 
@@ -25,7 +24,6 @@ pub struct RunStart {
 #[serde(deny_unknown_fields)]
 pub struct DecisionInput {
     /// Why.
-    #[serde(default)]
     pub comment: Option<String>,
 }
 
@@ -205,19 +203,12 @@ impl From<slipway_core::RunSummary> for RunSummary {
     }
 }
 
-fn job_view(j: JobRecord) -> JobView {
-    JobView {
-        name: j.name,
-        kind: j.kind,
-        status: j.status.into(),
-        started_at: j.started_at,
-        finished_at: j.finished_at,
-        error: j.error,
-        exit_code: j.exit_code,
-        attempts: j.attempts,
-        outputs: j.outputs,
-    }
-}
+moved_fields!(JobRecord as j => JobView {
+    name, kind, started_at, finished_at, error, exit_code, attempts, outputs;
+    status: j.status.into(),
+});
+
+moved_fields!(ApprovalDecision as d => DecisionView { by, approved, comment, at });
 
 impl From<RunRecord> for RunView {
     fn from(r: RunRecord) -> Self {
@@ -242,17 +233,8 @@ impl From<RunRecord> for RunView {
                     finished_at: s.finished_at,
                     error: s.error,
                     waiting_since: s.waiting_since,
-                    approvals: s
-                        .approvals
-                        .into_iter()
-                        .map(|d| DecisionView {
-                            by: d.by,
-                            approved: d.approved,
-                            comment: d.comment,
-                            at: d.at,
-                        })
-                        .collect(),
-                    jobs: s.jobs.into_iter().map(job_view).collect(),
+                    approvals: s.approvals.into_iter().map(Into::into).collect(),
+                    jobs: s.jobs.into_iter().map(Into::into).collect(),
                 }
             })
             .collect();

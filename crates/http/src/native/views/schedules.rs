@@ -74,61 +74,39 @@ pub struct ScheduleCreate {
     /// leading `second`), or a shorthand (`@daily`, `@hourly`, ...).
     pub expression: String,
     /// An IANA time zone (`Europe/Berlin`); absent, `null` or `""`: UTC.
-    #[serde(default)]
     pub timezone: Option<String>,
     /// For applications: the ref to run (default: the default branch).
-    #[serde(default, rename = "ref")]
+    #[serde(rename = "ref")]
     pub git_ref: Option<String>,
     /// Params for the runs, by name.
-    #[serde(default)]
     pub params: Option<BTreeMap<String, String>>,
     /// Whether it fires (default true).
-    #[serde(default)]
     pub enabled: Option<bool>,
 }
 
-impl From<ScheduleCreate> for ScheduleInput {
-    fn from(s: ScheduleCreate) -> Self {
-        ScheduleInput {
-            expression: Some(s.expression),
-            timezone: Some(s.timezone),
-            git_ref: s.git_ref,
-            params: s.params,
-            enabled: s.enabled,
-        }
-    }
-}
+moved_fields!(ScheduleCreate as s => ScheduleInput {
+    git_ref, params, enabled;
+    expression: Some(s.expression),
+    timezone: Some(s.timezone),
+});
 
 /// Changes to a schedule; absent fields stay as they are.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleUpdate {
     /// A new expression.
-    #[serde(default)]
     pub expression: Option<String>,
     /// A new time zone; `null` or `""` for UTC.
     #[serde(default, deserialize_with = "crate::input::present")]
     #[schema(value_type = Option<String>)]
     pub timezone: Option<Option<String>>,
     /// A new ref (`""`: the default branch).
-    #[serde(default, rename = "ref")]
+    #[serde(rename = "ref")]
     pub git_ref: Option<String>,
     /// New params (replace all of them).
-    #[serde(default)]
     pub params: Option<BTreeMap<String, String>>,
     /// Pause (false) or resume (true).
-    #[serde(default)]
     pub enabled: Option<bool>,
 }
 
-impl From<ScheduleUpdate> for ScheduleInput {
-    fn from(s: ScheduleUpdate) -> Self {
-        ScheduleInput {
-            expression: s.expression,
-            timezone: s.timezone,
-            git_ref: s.git_ref,
-            params: s.params,
-            enabled: s.enabled,
-        }
-    }
-}
+moved_fields!(ScheduleUpdate as s => ScheduleInput { expression, timezone, git_ref, params, enabled });

@@ -17,15 +17,7 @@ pub struct SecretView {
     pub updated_at: DateTime<Utc>,
 }
 
-impl From<SecretMeta> for SecretView {
-    fn from(s: SecretMeta) -> Self {
-        SecretView {
-            name: s.name,
-            created_at: s.created_at,
-            updated_at: s.updated_at,
-        }
-    }
-}
+moved_fields!(SecretMeta as s => SecretView { name, created_at, updated_at });
 
 /// The secrets of a project or application.
 #[derive(Debug, Serialize, ToSchema)]

@@ -37,20 +37,9 @@ pub struct TokenView {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
-impl From<ApiToken> for TokenView {
-    fn from(t: ApiToken) -> Self {
-        TokenView {
-            id: t.id,
-            name: t.name,
-            prefix: t.prefix,
-            is_admin: t.is_admin,
-            created_by: t.created_by,
-            created_at: t.created_at,
-            last_used_at: t.last_used_at,
-            revoked_at: t.revoked_at,
-        }
-    }
-}
+moved_fields!(ApiToken as t => TokenView {
+    id, name, prefix, is_admin, created_by, created_at, last_used_at, revoked_at
+});
 
 /// A token just created, with its secret: shown this once.
 #[derive(Debug, Serialize, ToSchema)]

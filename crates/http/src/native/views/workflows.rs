@@ -22,18 +22,9 @@ pub struct WorkflowView {
     pub updated_at: DateTime<Utc>,
 }
 
-impl From<Workflow> for WorkflowView {
-    fn from(w: Workflow) -> Self {
-        WorkflowView {
-            id: w.id,
-            project_id: w.project_id,
-            name: w.name,
-            latest_version: w.latest_version,
-            created_at: w.created_at,
-            updated_at: w.updated_at,
-        }
-    }
-}
+moved_fields!(Workflow as w => WorkflowView {
+    id, project_id, name, latest_version, created_at, updated_at
+});
 
 /// One version of a workflow's definition.
 #[derive(Debug, Serialize, ToSchema)]
@@ -53,18 +44,10 @@ pub struct VersionView {
     pub created_at: DateTime<Utc>,
 }
 
-impl From<WorkflowVersion> for VersionView {
-    fn from(v: WorkflowVersion) -> Self {
-        VersionView {
-            version: v.version,
-            definition: v.definition,
-            format: v.format.to_string().to_ascii_lowercase(),
-            source: v.source,
-            created_by: v.created_by,
-            created_at: v.created_at,
-        }
-    }
-}
+moved_fields!(WorkflowVersion as v => VersionView {
+    version, definition, source, created_by, created_at;
+    format: v.format.to_string().to_ascii_lowercase(),
+});
 
 /// A workflow with one of its versions.
 #[derive(Debug, Serialize, ToSchema)]

@@ -14,6 +14,7 @@
 use hmac::{KeyInit, Mac};
 use serde_json::{Value, json};
 use slipway_store::testing::TestDb;
+use slipway_testkit::git::{clone, commit, git};
 use slipway_tests::server::Server;
 use std::io::Read;
 use std::path::Path;
@@ -45,35 +46,6 @@ stages:
                 sleep ${{ params.pause }}
                 if [ -f pause.txt ]; then sleep "$(cat pause.txt)"; fi
 "#;
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "Ada Lovelace")
-        .env("GIT_AUTHOR_EMAIL", "ada@example.com")
-        .env("GIT_COMMITTER_NAME", "Ada Lovelace")
-        .env("GIT_COMMITTER_EMAIL", "ada@example.com")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
-fn commit(work: &Path, files: &[(&str, &str)], message: &str) -> String {
-    for (name, text) in files {
-        let path = work.join(name);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
-    git(work, &["add", "-A"]);
-    git(work, &["commit", "-q", "-m", message]);
-    git(work, &["rev-parse", "HEAD"])
-}
 
 /// `git push` with the hook's settings in its environment (git hands its
 /// environment to hooks).
@@ -232,15 +204,7 @@ fn scenario(db: Option<&str>) {
         dir.path(),
         &["init", "-q", "--bare", "-b", "main", "origin.git"],
     );
-    git(
-        dir.path(),
-        &[
-            "clone",
-            "-q",
-            bare.to_str().unwrap(),
-            work.to_str().unwrap(),
-        ],
-    );
+    clone(dir.path(), &bare, &work, false);
     git(&work, &["checkout", "-q", "-b", "main"]);
     let first = commit(
         &work,

@@ -9,12 +9,53 @@
 //! a watchdog once the test process is gone; otherwise the PostgreSQL tests
 //! are skipped with a printed reason. With `CI=true`, a missing PostgreSQL
 //! is a failure, not a skip.
+//!
+//! On such a database, [`sql_engine`] and [`sql_app`] set up the engine and
+//! the use cases the way the server does, and [`project_with_workflow`]
+//! creates what most tests of the use cases start from.
 
+use crate::{Db, SqlCatalog, SqlLogSink, SqlRunStore};
 use diesel::pg::PgConnection;
 use diesel::{Connection, RunQueryDsl};
+use slipway_core::{Engine, EngineBuilder, Registry};
+use slipway_domain::definition::Format;
+use slipway_domain::{App, Project, ProjectInput, Workflow};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
+
+/// An engine builder for `registry`'s kinds whose runs and logs are kept
+/// on `db` (the SQL run store and log sink).
+pub fn sql_engine(db: &Db, registry: Registry) -> EngineBuilder {
+    Engine::builder(registry)
+        .store(Arc::new(SqlRunStore::new(db.clone())))
+        .logs(Arc::new(SqlLogSink::new(db.clone())))
+}
+
+/// The use cases on `db`: the SQL catalog, and an engine from
+/// [`sql_engine`] with its workspaces under `workspaces`.
+pub fn sql_app(db: &Db, registry: Registry, workspaces: &Path) -> App {
+    let engine = sql_engine(db, registry.clone())
+        .workspace_root(workspaces)
+        .build();
+    App::new(Arc::new(SqlCatalog::new(db.clone())), engine, registry)
+}
+
+/// Creates project `name` and in it the workflow of YAML `yaml`.
+pub async fn project_with_workflow(app: &App, name: &str, yaml: &str) -> (Project, Workflow) {
+    let project = app
+        .create_project(ProjectInput {
+            name: Some(name.into()),
+            description: None,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("create project {name}: {e}"));
+    let (workflow, _) = app
+        .create_workflow(&project.id, yaml, Format::Yaml, None)
+        .await
+        .unwrap_or_else(|e| panic!("create a workflow in {name}: {e}"));
+    (project, workflow)
+}
 
 /// A database that exists for one test and is dropped with this value.
 #[derive(Debug)]

@@ -2,13 +2,13 @@
 //! (pages of runs, authenticated tokens) is never stale within a server.
 #![allow(clippy::unwrap_used)]
 
-use slipway_core::{Engine, Registry, Status, Trigger};
+use slipway_core::{Registry, Status, Trigger};
 use slipway_domain::definition::Format;
-use slipway_domain::{App, Order, PageRequest, ProjectInput, RunFilter};
-use slipway_store::testing::TestDb;
-use slipway_store::{Db, DbOptions, SqlCatalog, SqlLogSink, SqlRunStore};
+use slipway_domain::{App, Order, PageRequest, Project, RunFilter, Workflow};
+use slipway_store::testing::{TestDb, project_with_workflow, sql_app};
+use slipway_store::{Db, DbOptions};
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::path::Path;
 
 const WORKFLOW: &str = "name: hello\nstages:\n  - name: greet\n    jobs:\n      - name: say\n        kind: shell\n        spec: {steps: [{script: echo hello}]}\n";
 
@@ -23,6 +23,22 @@ fn page() -> PageRequest {
     }
 }
 
+/// The use cases on `t` with the built-in kinds and workspaces under `dir`,
+/// a project `name` holding the workflow [`WORKFLOW`], and the filter of
+/// that workflow's runs.
+async fn hello_workflow(t: &TestDb, dir: &Path, name: &str) -> (App, Project, Workflow, RunFilter) {
+    let db = Db::open(&t.url, &DbOptions::default()).unwrap();
+    let mut registry = Registry::new();
+    slipway_exec::register_builtin(&mut registry).unwrap();
+    let app = sql_app(&db, registry, dir);
+    let (project, wf) = project_with_workflow(&app, name, WORKFLOW).await;
+    let filter = RunFilter {
+        workflow_id: Some(wf.id.clone()),
+        statuses: vec![],
+    };
+    (app, project, wf, filter)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cached_lists_and_tokens_follow_every_change_at_once() {
     for t in TestDb::all() {
@@ -31,32 +47,9 @@ async fn cached_lists_and_tokens_follow_every_change_at_once() {
 }
 
 async fn caches_follow_changes(t: &TestDb) {
-    let db = Db::open(&t.url, &DbOptions::default()).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let mut registry = Registry::new();
-    slipway_exec::register_builtin(&mut registry).unwrap();
-    let engine = Engine::builder(registry.clone())
-        .store(Arc::new(SqlRunStore::new(db.clone())))
-        .logs(Arc::new(SqlLogSink::new(db.clone())))
-        .workspace_root(dir.path())
-        .build();
-    let app = App::new(Arc::new(SqlCatalog::new(db)), engine.clone(), registry);
-
-    let project = app
-        .create_project(ProjectInput {
-            name: Some("shop".into()),
-            description: None,
-        })
-        .await
-        .unwrap();
-    let (wf, _) = app
-        .create_workflow(&project.id, WORKFLOW, Format::Yaml, None)
-        .await
-        .unwrap();
-    let filter = RunFilter {
-        workflow_id: Some(wf.id.clone()),
-        statuses: vec![],
-    };
+    let (app, project, wf, filter) = hello_workflow(t, dir.path(), "shop").await;
+    let engine = app.engine().clone();
     assert_eq!(app.runs(&filter, &page()).await.unwrap().total, 0);
 
     // Listed again right after each change: never the cached page.
@@ -148,31 +141,9 @@ async fn a_caller_that_stops_waiting_never_leaves_a_run_half_started() {
 /// `.await`. Submitting a run and repeating one must still record the
 /// run and drive it to its end, never leave it recorded but not started.
 async fn dropped_callers(t: &TestDb) {
-    let db = Db::open(&t.url, &DbOptions::default()).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let mut registry = Registry::new();
-    slipway_exec::register_builtin(&mut registry).unwrap();
-    let engine = Engine::builder(registry.clone())
-        .store(Arc::new(SqlRunStore::new(db.clone())))
-        .logs(Arc::new(SqlLogSink::new(db.clone())))
-        .workspace_root(dir.path())
-        .build();
-    let app = App::new(Arc::new(SqlCatalog::new(db)), engine.clone(), registry);
-    let project = app
-        .create_project(ProjectInput {
-            name: Some("drops".into()),
-            description: None,
-        })
-        .await
-        .unwrap();
-    let (wf, _) = app
-        .create_workflow(&project.id, WORKFLOW, Format::Yaml, None)
-        .await
-        .unwrap();
-    let filter = RunFilter {
-        workflow_id: Some(wf.id.clone()),
-        statuses: vec![],
-    };
+    let (app, _, wf, filter) = hello_workflow(t, dir.path(), "drops").await;
+    let engine = app.engine().clone();
     let first = app
         .start_run(&wf.id, None, &BTreeMap::new(), Trigger::new("api"))
         .await

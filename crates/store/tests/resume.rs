@@ -8,13 +8,13 @@
 
 use chrono::Utc;
 use slipway_core::{
-    Engine, LogKey, Registry, RunId, RunRecord, RunStore, Status, StatusChange, Target, Trigger,
+    LogKey, Registry, RunId, RunRecord, RunStore, Status, StatusChange, Target, Trigger,
 };
 use slipway_domain::definition::{Format, WorkflowDefinition};
 use slipway_domain::secrets::SecretOwner;
-use slipway_domain::{App, ProjectInput, RunSecrets, SecretKey};
-use slipway_store::testing::TestDb;
-use slipway_store::{Db, DbOptions, SqlCatalog, SqlLogSink, SqlRunStore};
+use slipway_domain::{RunSecrets, SecretKey};
+use slipway_store::testing::{TestDb, project_with_workflow, sql_app, sql_engine};
+use slipway_store::{Db, DbOptions, SqlCatalog, SqlRunStore};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -79,34 +79,17 @@ async fn resume_on(t: &TestDb) {
     let catalog = Arc::new(SqlCatalog::new(db.clone()));
     let store = SqlRunStore::new(db.clone());
 
-    // The first server: a project secret and a workflow.
-    let first = Engine::builder(registry())
-        .store(Arc::new(store.clone()))
-        .logs(Arc::new(SqlLogSink::new(db.clone())))
-        .workspace_root(dir.path())
-        .build();
-    let app = App::new(catalog.clone(), first, registry()).with_secret_key(key.clone());
-    let project = app
-        .create_project(ProjectInput {
-            name: Some("p".into()),
-            description: None,
-        })
-        .await
-        .unwrap();
+    // The first server: a workflow and its project's secret.
+    let app = sql_app(&db, registry(), dir.path()).with_secret_key(key.clone());
+    let (project, wf) = project_with_workflow(&app, "p", WORKFLOW).await;
     app.put_secret(SecretOwner::Project(&project.id), "DEPLOY_TOKEN", TOKEN)
-        .await
-        .unwrap();
-    let (wf, _) = app
-        .create_workflow(&project.id, WORKFLOW, Format::Yaml, None)
         .await
         .unwrap();
     let queued = left_queued(&store, &wf.id).await;
 
     // The next server resumes it with the secret.
-    let next = Engine::builder(registry())
+    let next = sql_engine(&db, registry())
         .secrets(Arc::new(RunSecrets::new(catalog.clone(), key.clone())))
-        .store(Arc::new(store.clone()))
-        .logs(Arc::new(SqlLogSink::new(db.clone())))
         .workspace_root(dir.path())
         .build();
     let report = next.recover().await.unwrap();
@@ -131,13 +114,11 @@ async fn resume_on(t: &TestDb) {
     // With the wrong key the secret cannot be opened: the run fails,
     // it does not run without its secrets.
     let again = left_queued(&store, &wf.id).await;
-    let wrong = Engine::builder(registry())
+    let wrong = sql_engine(&db, registry())
         .secrets(Arc::new(RunSecrets::new(
             catalog.clone(),
             SecretKey::generate().unwrap(),
         )))
-        .store(Arc::new(store.clone()))
-        .logs(Arc::new(SqlLogSink::new(db.clone())))
         .workspace_root(dir.path())
         .build();
     let report = wrong.recover().await.unwrap();

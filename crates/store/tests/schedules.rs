@@ -7,17 +7,14 @@
 #![allow(clippy::unwrap_used)]
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use slipway_core::{Engine, Registry, RunId, Status};
+use slipway_core::{Registry, RunId, Status};
 use slipway_domain::catalog::ScheduleTarget;
-use slipway_domain::definition::Format;
-use slipway_domain::{
-    App, ApplicationInput, ProjectInput, RepositoryInput, ScheduleInput, SecretKey,
-};
+use slipway_domain::{App, ApplicationInput, RepositoryInput, ScheduleInput, SecretKey};
 use slipway_git::{GitConfig, GixSource};
-use slipway_store::testing::TestDb;
-use slipway_store::{Db, DbOptions, SqlCatalog, SqlLogSink, SqlRunStore};
+use slipway_store::testing::{TestDb, project_with_workflow, sql_app};
+use slipway_store::{Db, DbOptions};
+use slipway_testkit::git::{commit, init};
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 
 const WORKFLOW: &str = r#"
@@ -31,20 +28,6 @@ stages:
           steps:
             - script: echo "tick"
 "#;
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "Cron Tester")
-        .env("GIT_AUTHOR_EMAIL", "cron@example.com")
-        .env("GIT_COMMITTER_NAME", "Cron Tester")
-        .env("GIT_COMMITTER_EMAIL", "cron@example.com")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "git {args:?}: {out:?}");
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
 
 fn app_on(t: &TestDb, dir: &Path) -> App {
     let db = Db::open(&t.url, &DbOptions::default()).unwrap();
@@ -60,12 +43,7 @@ fn app_on(t: &TestDb, dir: &Path) -> App {
         },
     )
     .unwrap();
-    let engine = Engine::builder(registry.clone())
-        .store(Arc::new(SqlRunStore::new(db.clone())))
-        .logs(Arc::new(SqlLogSink::new(db.clone())))
-        .workspace_root(dir.join("workspaces"))
-        .build();
-    App::new(Arc::new(SqlCatalog::new(db)), engine, registry)
+    sql_app(&db, registry, &dir.join("workspaces"))
         .with_secret_key(SecretKey::generate().unwrap())
         .with_git(source)
 }
@@ -91,17 +69,7 @@ async fn schedules_fire_at_their_minute_once_and_catch_up_once() {
 async fn cron_on(t: &TestDb) {
     let dir = tempfile::tempdir().unwrap();
     let app = app_on(t, dir.path());
-    let project = app
-        .create_project(ProjectInput {
-            name: Some("ops".into()),
-            description: None,
-        })
-        .await
-        .unwrap();
-    let (wf, _) = app
-        .create_workflow(&project.id, WORKFLOW, Format::Yaml, None)
-        .await
-        .unwrap();
+    let (project, wf) = project_with_workflow(&app, "ops", WORKFLOW).await;
     let s = app
         .create_schedule(
             ScheduleTarget::Workflow,
@@ -165,12 +133,8 @@ async fn cron_on(t: &TestDb) {
     // A 6-field schedule with a time zone on an application: 09:30:00 in
     // Tokyo is 00:30:00 UTC; it runs the template at the branch's head.
     let repo = dir.path().join("repo");
-    std::fs::create_dir_all(repo.join(".slipway")).unwrap();
-    git(&repo, &["init", "-q", "-b", "main"]);
-    std::fs::write(repo.join(".slipway/workflow.yaml"), WORKFLOW).unwrap();
-    git(&repo, &["add", "-A"]);
-    git(&repo, &["commit", "-q", "-m", "template"]);
-    let head = git(&repo, &["rev-parse", "HEAD"]);
+    init(&repo);
+    let head = commit(&repo, &[(".slipway/workflow.yaml", WORKFLOW)], "template");
     let application = app
         .create_application(
             &project.id,

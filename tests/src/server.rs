@@ -189,6 +189,28 @@ impl Server {
         }
     }
 
+    /// Starts a run of workflow `wf` with no parameters; returns its id.
+    pub fn start_run(&self, wf: &str) -> String {
+        let (code, run) = self.call(
+            "POST",
+            &format!("/api/v1/workflows/{wf}/runs"),
+            Some(serde_json::json!({})),
+        );
+        assert_eq!(code, 201, "{run}");
+        run["id"].as_str().expect("run id").to_owned()
+    }
+
+    /// The body of a `GET path` with the admin token, as text.
+    pub fn text(&self, path: &str) -> String {
+        self.http
+            .get(self.url(path))
+            .header("Authorization", format!("Bearer {ADMIN}"))
+            .send()
+            .expect("request")
+            .text()
+            .expect("a text body")
+    }
+
     /// Creates a project and a workflow from YAML; returns the workflow id.
     pub fn workflow(&self, project: &str, yaml: &str) -> String {
         let (code, p) = self.call(

@@ -15,6 +15,7 @@ use hmac::{KeyInit, Mac};
 use serde_json::{Value, json};
 use slipway_store::testing::TestDb;
 use slipway_testkit::git::{clone, commit, git};
+use slipway_testkit::webhook::form_encode;
 use slipway_tests::server::Server;
 use std::io::Read;
 use std::path::Path;
@@ -599,19 +600,6 @@ fn provider_payloads_are_verified_parsed_and_filtered() {
     for app in [&gitlab, &gitee, &generic] {
         assert!(runs_of(&server, app).is_empty());
     }
-}
-
-/// `text` as one `application/x-www-form-urlencoded` component.
-fn form_encode(text: &[u8]) -> String {
-    text.iter()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
-                char::from(*b).to_string()
-            }
-            b' ' => "+".to_owned(),
-            other => format!("%{other:02X}"),
-        })
-        .collect()
 }
 
 /// GitHub's default content type (`application/x-www-form-urlencoded`, the

@@ -283,6 +283,17 @@ async fn wait_for_gate(engine: &Engine, id: &slipway_core::RunId) {
     }
 }
 
+/// Submits a [`gated_plan`] needing `needed` approvals, without a timeout,
+/// and waits until it waits at its gate.
+async fn waiting_at_gate(engine: &Engine, needed: u32) -> slipway_core::RunId {
+    let id = engine
+        .submit(RunRequest::new(gated_plan(needed, None)))
+        .await
+        .unwrap();
+    wait_for_gate(engine, &id).await;
+    id
+}
+
 fn decision(by: &str, approve: bool, comment: &str) -> Decision {
     Decision {
         by: by.into(),
@@ -294,11 +305,7 @@ fn decision(by: &str, approve: bool, comment: &str) -> Decision {
 #[tokio::test]
 async fn approval_needs_n_distinct_approvers_and_records_them() {
     let (engine, _, _d) = engine();
-    let id = engine
-        .submit(RunRequest::new(gated_plan(2, None)))
-        .await
-        .unwrap();
-    wait_for_gate(&engine, &id).await;
+    let id = waiting_at_gate(&engine, 2).await;
     let err = engine
         .decide(&id, "prod", decision("eve", true, ""))
         .await
@@ -336,11 +343,7 @@ async fn approval_needs_n_distinct_approvers_and_records_them() {
 #[tokio::test]
 async fn approval_rejection_and_timeout_fail_the_run() {
     let (engine, _, _d) = engine();
-    let id = engine
-        .submit(RunRequest::new(gated_plan(1, None)))
-        .await
-        .unwrap();
-    wait_for_gate(&engine, &id).await;
+    let id = waiting_at_gate(&engine, 1).await;
     engine
         .decide(&id, "prod", decision("bob", false, "not today"))
         .await

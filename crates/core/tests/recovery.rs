@@ -8,6 +8,7 @@ use slipway_core::{
     Plan, Problem, Registry, RunId, RunRecord, RunStore, Stage, Status, StatusChange, Target,
     Trigger, async_trait,
 };
+use slipway_testkit::record::change;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -37,15 +38,23 @@ impl JobKind for Quick {
 }
 
 async fn set(store: &MemoryRunStore, id: &RunId, target: Target, from: Status, to: Status) {
-    let change = StatusChange {
-        target,
-        from,
-        to,
-        at: Utc::now(),
-        error: None,
-        exit_code: None,
-    };
-    store.change_status(id, &change).await.unwrap();
+    store
+        .change_status(id, &change(target, from, to))
+        .await
+        .unwrap();
+}
+
+/// The engine a restarted process makes on `store`, running [`Quick`].
+fn restarted(store: &Arc<MemoryRunStore>) -> (Engine, Arc<Quick>, tempfile::TempDir) {
+    let kind = Arc::new(Quick::default());
+    let mut reg = Registry::new();
+    reg.register(kind.clone()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::builder(reg)
+        .store(store.clone())
+        .workspace_root(dir.path())
+        .build();
+    (engine, kind, dir)
 }
 
 async fn seed(store: &MemoryRunStore, plan: Plan) -> RunId {
@@ -146,14 +155,7 @@ async fn recovery_fails_interrupted_runs_keeps_approvals_waiting_and_requeues_in
     let q1 = seed(&store, two_stages.clone()).await;
     let q2 = seed(&store, two_stages.clone()).await;
 
-    let kind = Arc::new(Quick::default());
-    let mut reg = Registry::new();
-    reg.register(kind.clone()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let engine = Engine::builder(reg)
-        .store(store.clone())
-        .workspace_root(dir.path())
-        .build();
+    let (engine, kind, _dir) = restarted(&store);
     let report = engine.recover().await.unwrap();
     assert_eq!(report.failed, std::slice::from_ref(&crashed));
     assert_eq!(report.resumed, std::slice::from_ref(&waiting));
@@ -236,24 +238,13 @@ async fn an_approval_that_expired_while_the_server_was_down_fails_at_once() {
             Status::Created
         };
         let change = StatusChange {
-            target,
-            from,
-            to: Status::WaitingApproval,
             at: began,
-            error: None,
-            exit_code: None,
+            ..change(target, from, Status::WaitingApproval)
         };
         store.change_status(&id, &change).await.unwrap();
     }
 
-    let kind = Arc::new(Quick::default());
-    let mut reg = Registry::new();
-    reg.register(kind.clone()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let engine = Engine::builder(reg)
-        .store(store.clone())
-        .workspace_root(dir.path())
-        .build();
+    let (engine, kind, _dir) = restarted(&store);
     let report = engine.recover().await.unwrap();
     assert_eq!(report.resumed, std::slice::from_ref(&id));
     let run = tokio::time::timeout(Duration::from_secs(5), engine.wait(&id))

@@ -3,6 +3,9 @@
 //! the records' own times, not from sleeping.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
+use common::{alive, group_members, proc_stat};
 use serde_json::json;
 use slipway_core::{
     Approval, Decision, Engine, Event, Job, LogKey, Plan, Registry, RunId, RunRecord, RunRequest,
@@ -56,32 +59,6 @@ async fn wait_lines(path: &Path, n: usize) -> Vec<String> {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     panic!("{} never got {n} lines", path.display());
-}
-
-/// `/proc/PID/stat` fields: (state, process group). `None`: no such process.
-fn proc_stat(pid: i32) -> Option<(char, i32)> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &s[s.rfind(')')? + 2..];
-    let mut f = rest.split_whitespace();
-    let state = f.next()?.chars().next()?;
-    let _ppid = f.next()?;
-    let pgrp = f.next()?.parse().ok()?;
-    Some((state, pgrp))
-}
-
-fn alive(pid: i32) -> bool {
-    matches!(proc_stat(pid), Some((state, _)) if state != 'Z' && state != 'X')
-}
-
-/// Live (non-zombie) processes whose process group is `pgid`.
-fn group_members(pgid: i32) -> Vec<i32> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
-        .filter(
-            |&pid| matches!(proc_stat(pid), Some((st, g)) if g == pgid && st != 'Z' && st != 'X'),
-        )
-        .collect()
 }
 
 fn job_of<'a>(run: &'a RunRecord, name: &str) -> &'a slipway_core::JobRecord {

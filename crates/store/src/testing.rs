@@ -112,6 +112,14 @@ impl TestDb {
         v
     }
 
+    /// Runs `test` on a fresh database of each backend [`TestDb::all`]
+    /// gives, one after the other.
+    pub async fn each(test: impl AsyncFn(&TestDb)) {
+        for t in TestDb::all() {
+            test(&t).await;
+        }
+    }
+
     /// `sqlite` or `postgres`.
     pub fn backend(&self) -> &'static str {
         if self.admin.is_some() {
@@ -212,6 +220,20 @@ fn as_pg_user(program: &Path, args: &[&str]) -> Command {
     }
 }
 
+/// `Ok` when the command `what` ran and succeeded, else why not (with its
+/// standard error).
+fn succeeded(what: &str, out: std::io::Result<std::process::Output>) -> Result<(), String> {
+    let out = out.map_err(|e| format!("{what}: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
 fn start_cluster() -> Result<String, String> {
     let initdb =
         find_bin("initdb").ok_or("SLIPWAY_TEST_DATABASE_URL is not set and no initdb was found")?;
@@ -243,14 +265,8 @@ fn start_cluster() -> Result<String, String> {
             "UTF8",
         ],
     )
-    .output()
-    .map_err(|e| format!("initdb: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "initdb failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
+    .output();
+    succeeded("initdb", out)?;
     let port = free_port()?;
     let opts = format!("-p {port} -h 127.0.0.1 -k {}", dir.display());
     let log = dir.join("log").to_string_lossy().into_owned();
@@ -258,14 +274,8 @@ fn start_cluster() -> Result<String, String> {
         &pg_ctl,
         &["-D", &data_s, "-o", &opts, "-l", &log, "-w", "start"],
     )
-    .output()
-    .map_err(|e| format!("pg_ctl start: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "pg_ctl start failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
+    .output();
+    succeeded("pg_ctl start", out)?;
     // The cluster stops by itself once this test process is gone.
     let me = std::process::id();
     let watchdog = format!(

@@ -41,9 +41,7 @@ async fn hello_workflow(t: &TestDb, dir: &Path, name: &str) -> (App, Project, Wo
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cached_lists_and_tokens_follow_every_change_at_once() {
-    for t in TestDb::all() {
-        caches_follow_changes(&t).await;
-    }
+    TestDb::each(caches_follow_changes).await;
 }
 
 async fn caches_follow_changes(t: &TestDb) {
@@ -132,9 +130,7 @@ async fn until_runs(app: &App, filter: &RunFilter, n: u64) -> Vec<slipway_core::
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_caller_that_stops_waiting_never_leaves_a_run_half_started() {
-    for t in TestDb::all() {
-        dropped_callers(&t).await;
-    }
+    TestDb::each(dropped_callers).await;
 }
 
 /// An HTTP client that hangs up drops the handler's future at its first

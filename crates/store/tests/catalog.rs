@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 use chrono::{DateTime, Duration, Utc};
-use slipway_core::{RunId, RunRecord, RunStore, Status, StatusChange, Target, Trigger};
+use slipway_core::{RunId, RunRecord, RunStore, Status, Target, Trigger};
 use slipway_domain::catalog::{
     ApiToken, Application, CatalogStore, CatalogStoreError, Order, PageRequest, Project, Provider,
     Repository, ScheduleTarget, StoredSchedule, TriggerRule, Workflow, WorkflowVersion,
@@ -12,6 +12,7 @@ use slipway_domain::definition::Format;
 use slipway_store::testing::TestDb;
 use slipway_store::{Db, DbOptions, SqlCatalog, SqlRunStore};
 use slipway_testkit::plan::{one_job, shell};
+use slipway_testkit::record::change;
 use std::collections::BTreeMap;
 
 fn project(name: &str, age_s: i64) -> Project {
@@ -590,19 +591,9 @@ async fn application_lists_page_sort_filter_and_follow_the_latest_run() {
             (Status::Queued, Status::Running),
             (Status::Running, Status::Passed),
         ] {
-            runs.change_status(
-                &r_bravo.id,
-                &StatusChange {
-                    target: Target::Run,
-                    from,
-                    to,
-                    at: Utc::now(),
-                    error: None,
-                    exit_code: None,
-                },
-            )
-            .await
-            .unwrap();
+            runs.change_status(&r_bravo.id, &change(Target::Run, from, to))
+                .await
+                .unwrap();
         }
         let last = cat
             .application(&apps["bravo"].id)

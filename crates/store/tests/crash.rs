@@ -94,9 +94,7 @@ async fn crash_child_process() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crash_mid_job_loses_nothing() {
-    for t in TestDb::all() {
-        crash_on(&t).await;
-    }
+    TestDb::each(crash_on).await;
 }
 
 async fn crash_on(t: &TestDb) {

@@ -7,14 +7,13 @@
 #![allow(clippy::unwrap_used)]
 
 use chrono::Utc;
-use slipway_core::{
-    LogKey, Registry, RunId, RunRecord, RunStore, Status, StatusChange, Target, Trigger,
-};
+use slipway_core::{LogKey, Registry, RunId, RunRecord, RunStore, Status, Target, Trigger};
 use slipway_domain::definition::{Format, WorkflowDefinition};
 use slipway_domain::secrets::SecretOwner;
 use slipway_domain::{RunSecrets, SecretKey};
 use slipway_store::testing::{TestDb, project_with_workflow, sql_app, sql_engine};
 use slipway_store::{Db, DbOptions, SqlCatalog, SqlRunStore};
+use slipway_testkit::record::change;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -52,24 +51,15 @@ async fn left_queued(store: &SqlRunStore, workflow_id: &str) -> RunId {
         Some(workflow_id.to_owned()),
         Utc::now(),
     );
-    rec.apply(&StatusChange {
-        target: Target::Run,
-        from: Status::Created,
-        to: Status::Queued,
-        at: Utc::now(),
-        error: None,
-        exit_code: None,
-    })
-    .unwrap();
+    rec.apply(&change(Target::Run, Status::Created, Status::Queued))
+        .unwrap();
     store.insert_run(&rec).await.unwrap();
     id
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resumed_runs_get_their_secrets_or_fail() {
-    for t in TestDb::all() {
-        resume_on(&t).await;
-    }
+    TestDb::each(resume_on).await;
 }
 
 async fn resume_on(t: &TestDb) {

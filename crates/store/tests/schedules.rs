@@ -61,9 +61,7 @@ async fn fired(app: &App, at: DateTime<Utc>) -> Vec<RunId> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schedules_fire_at_their_minute_once_and_catch_up_once() {
-    for t in TestDb::all() {
-        cron_on(&t).await;
-    }
+    TestDb::each(cron_on).await;
 }
 
 async fn cron_on(t: &TestDb) {

@@ -5,8 +5,7 @@
 //! the way a user's client does; the dialect conformance suites go here
 //! too. This library is the support they share: [`binary`] finds (building
 //! it once if needed) the server binary, [`server::Server`] runs it with a
-//! temporary data directory, [`server::SseReader`] reads live logs and
-//! [`shell_workflow`] writes the one-job workflows most suites run.
+//! temporary data directory, and [`server::SseReader`] reads live logs.
 //!
 //! **Depends on** no Slipway crate: it drives the binary from outside.
 
@@ -17,23 +16,6 @@ pub mod server;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
-
-/// The YAML of workflow `name`: one stage `only` whose one shell job
-/// `work` runs `script`.
-pub fn shell_workflow(name: &str, script: &str) -> String {
-    format!(
-        "name: {name}
-stages:
-  - name: only
-    jobs:
-      - name: work
-        kind: shell
-        spec:
-          steps:
-            - script: {script}
-"
-    )
-}
 
 /// The `slipway` binary the suites run: `SLIPWAY_BIN` when set, else the
 /// workspace's own build of `bins/slipway` in the profile these tests were

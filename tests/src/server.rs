@@ -248,6 +248,16 @@ pub fn read(res: Response) -> (u16, Value) {
     (code, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
+/// Status, JSON body (as [`read`]) and the value of header `name`, if any.
+pub fn read_with_header(res: Response, name: &str) -> (u16, Value, Option<String>) {
+    let header = res
+        .headers()
+        .get(name)
+        .map(|v| v.to_str().expect("a text header").to_owned());
+    let (code, body) = read(res);
+    (code, body, header)
+}
+
 /// One Server-Sent Event.
 #[derive(Debug, Clone, Default)]
 pub struct SseEvent {

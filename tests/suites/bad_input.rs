@@ -8,8 +8,8 @@
 #![allow(clippy::unwrap_used)]
 
 use serde_json::{Value, json};
-use slipway_tests::server::{ADMIN, Server};
-use slipway_tests::shell_workflow;
+use slipway_testkit::plan::shell_workflow;
+use slipway_tests::server::{ADMIN, Server, read_with_header};
 use std::collections::BTreeSet;
 
 /// Every route of the server: method and path template.
@@ -1113,12 +1113,7 @@ fn unsupported_methods_answer_405_with_allow() {
                 if let Some(t) = token {
                     req = req.header("Authorization", format!("Bearer {t}"));
                 }
-                let res = req.send().unwrap();
-                let allowed = res
-                    .headers()
-                    .get("allow")
-                    .map(|v| v.to_str().unwrap().to_owned());
-                let (code, body) = slipway_tests::server::read(res);
+                let (code, body, allowed) = read_with_header(req.send().unwrap(), "allow");
                 let what = format!("{method} {template}");
                 assert_eq!(code, 405, "{what}: {body}");
                 assert_shape(&what, code, &body);

@@ -4,8 +4,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+use slipway_testkit::plan::shell_workflow;
 use slipway_tests::server::Server;
-use slipway_tests::shell_workflow;
 
 #[test]
 fn sigterm_lets_short_jobs_finish_and_cancels_the_rest() {

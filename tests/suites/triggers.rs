@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use slipway_store::testing::TestDb;
 use slipway_testkit::git::{clone, commit, git};
 use slipway_testkit::webhook::form_encode;
-use slipway_tests::server::Server;
+use slipway_tests::server::{Server, read_with_header};
 use std::io::Read;
 use std::path::Path;
 use std::process::Command;
@@ -726,13 +726,7 @@ fn unknown_application_is_answered_as_a_bad_signature() {
         for (k, v) in headers {
             req = req.header(*k, v);
         }
-        let res = req.send().unwrap();
-        let www = res
-            .headers()
-            .get("www-authenticate")
-            .map(|v| v.to_str().unwrap().to_owned());
-        let (code, answer) = slipway_tests::server::read(res);
-        (code, answer, www)
+        read_with_header(req.send().unwrap(), "www-authenticate")
     };
     for headers in [
         vec![("X-Hub-Signature-256", wrong.clone())],

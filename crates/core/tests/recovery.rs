@@ -44,6 +44,13 @@ async fn set(store: &MemoryRunStore, id: &RunId, target: Target, from: Status, t
         .unwrap();
 }
 
+/// Applies `changes` (target, from, to) to run `id` in order.
+async fn set_all(store: &MemoryRunStore, id: &RunId, changes: &[(Target, Status, Status)]) {
+    for &(target, from, to) in changes {
+        set(store, id, target, from, to).await;
+    }
+}
+
 /// The engine a restarted process makes on `store`, running [`Quick`].
 fn restarted(store: &Arc<MemoryRunStore>) -> (Engine, Arc<Quick>, tempfile::TempDir) {
     let kind = Arc::new(Quick::default());
@@ -86,28 +93,14 @@ async fn recovery_fails_interrupted_runs_keeps_approvals_waiting_and_requeues_in
     };
     // A run that was in the middle of job `a` when the process died.
     let crashed = seed(&store, two_stages.clone()).await;
-    set(
+    set_all(
         &store,
         &crashed,
-        Target::Run,
-        Status::Queued,
-        Status::Running,
-    )
-    .await;
-    set(
-        &store,
-        &crashed,
-        Target::Stage(0),
-        Status::Created,
-        Status::Running,
-    )
-    .await;
-    set(
-        &store,
-        &crashed,
-        Target::Job(0, 0),
-        Status::Created,
-        Status::Running,
+        &[
+            (Target::Run, Status::Queued, Status::Running),
+            (Target::Stage(0), Status::Created, Status::Running),
+            (Target::Job(0, 0), Status::Created, Status::Running),
+        ],
     )
     .await;
     store
@@ -122,32 +115,18 @@ async fn recovery_fails_interrupted_runs_keeps_approvals_waiting_and_requeues_in
         timeout: Some(Duration::from_secs(60)),
     });
     let waiting = seed(&store, gated).await;
-    set(
+    set_all(
         &store,
         &waiting,
-        Target::Run,
-        Status::Queued,
-        Status::Running,
-    )
-    .await;
-    for t in [Target::Stage(0), Target::Job(0, 0)] {
-        set(&store, &waiting, t, Status::Created, Status::Running).await;
-        set(&store, &waiting, t, Status::Running, Status::Passed).await;
-    }
-    set(
-        &store,
-        &waiting,
-        Target::Stage(1),
-        Status::Created,
-        Status::WaitingApproval,
-    )
-    .await;
-    set(
-        &store,
-        &waiting,
-        Target::Run,
-        Status::Running,
-        Status::WaitingApproval,
+        &[
+            (Target::Run, Status::Queued, Status::Running),
+            (Target::Stage(0), Status::Created, Status::Running),
+            (Target::Stage(0), Status::Running, Status::Passed),
+            (Target::Job(0, 0), Status::Created, Status::Running),
+            (Target::Job(0, 0), Status::Running, Status::Passed),
+            (Target::Stage(1), Status::Created, Status::WaitingApproval),
+            (Target::Run, Status::Running, Status::WaitingApproval),
+        ],
     )
     .await;
     let began = store.get_run(&waiting).await.unwrap().unwrap().stages[1].waiting_since;

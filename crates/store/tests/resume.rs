@@ -13,23 +13,18 @@ use slipway_domain::secrets::SecretOwner;
 use slipway_domain::{RunSecrets, SecretKey};
 use slipway_store::testing::{TestDb, project_with_workflow, sql_app, sql_engine};
 use slipway_store::{Db, DbOptions, SqlCatalog, SqlRunStore};
+use slipway_testkit::plan::shell_workflow;
 use slipway_testkit::record::change;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-const WORKFLOW: &str = r#"
-name: deploy
-stages:
-  - name: s
-    jobs:
-      - name: j
-        kind: shell
-        spec:
-          steps:
-            - script: |
-                echo "length ${#DEPLOY_TOKEN}"
-                echo "value $DEPLOY_TOKEN"
-"#;
+/// A workflow whose job shows the secret's length, and the secret.
+fn workflow() -> String {
+    shell_workflow(
+        "deploy",
+        "echo \"length ${#DEPLOY_TOKEN}\"\necho \"value $DEPLOY_TOKEN\"",
+    )
+}
 const TOKEN: &str = "resume-secret-42";
 
 fn registry() -> Registry {
@@ -40,7 +35,7 @@ fn registry() -> Registry {
 
 /// A queued run of `workflow_id` as a server that died would have left it.
 async fn left_queued(store: &SqlRunStore, workflow_id: &str) -> RunId {
-    let def = WorkflowDefinition::parse(WORKFLOW, Format::Yaml).unwrap();
+    let def = WorkflowDefinition::parse(&workflow(), Format::Yaml).unwrap();
     let (plan, params) = def.compile(&BTreeMap::new()).unwrap();
     let id = RunId::new();
     let mut rec = RunRecord::new(
@@ -71,7 +66,7 @@ async fn resume_on(t: &TestDb) {
 
     // The first server: a workflow and its project's secret.
     let app = sql_app(&db, registry(), dir.path()).with_secret_key(key.clone());
-    let (project, wf) = project_with_workflow(&app, "p", WORKFLOW).await;
+    let (project, wf) = project_with_workflow(&app, "p", &workflow()).await;
     app.put_secret(SecretOwner::Project(&project.id), "DEPLOY_TOKEN", TOKEN)
         .await
         .unwrap();
@@ -88,7 +83,7 @@ async fn resume_on(t: &TestDb) {
     assert_eq!(run.status, Status::Passed, "{:?}", run.error);
     let log: Vec<String> = next
         .logs()
-        .read_all(&LogKey::new(queued.clone(), "j"))
+        .read_all(&LogKey::new(queued.clone(), "work"))
         .await
         .unwrap()
         .into_iter()

@@ -14,20 +14,14 @@ use slipway_git::{GitConfig, GixSource};
 use slipway_store::testing::{TestDb, project_with_workflow, sql_app};
 use slipway_store::{Db, DbOptions};
 use slipway_testkit::git::{commit, init};
+use slipway_testkit::plan::shell_workflow;
 use std::path::Path;
 use std::sync::Arc;
 
-const WORKFLOW: &str = r#"
-name: nightly
-stages:
-  - name: s
-    jobs:
-      - name: j
-        kind: shell
-        spec:
-          steps:
-            - script: echo "tick"
-"#;
+/// The workflow the schedules run.
+fn workflow() -> String {
+    shell_workflow("nightly", "echo \"tick\"")
+}
 
 fn app_on(t: &TestDb, dir: &Path) -> App {
     let db = Db::open(&t.url, &DbOptions::default()).unwrap();
@@ -67,7 +61,7 @@ async fn schedules_fire_at_their_minute_once_and_catch_up_once() {
 async fn cron_on(t: &TestDb) {
     let dir = tempfile::tempdir().unwrap();
     let app = app_on(t, dir.path());
-    let (project, wf) = project_with_workflow(&app, "ops", WORKFLOW).await;
+    let (project, wf) = project_with_workflow(&app, "ops", &workflow()).await;
     let s = app
         .create_schedule(
             ScheduleTarget::Workflow,
@@ -132,7 +126,11 @@ async fn cron_on(t: &TestDb) {
     // Tokyo is 00:30:00 UTC; it runs the template at the branch's head.
     let repo = dir.path().join("repo");
     init(&repo);
-    let head = commit(&repo, &[(".slipway/workflow.yaml", WORKFLOW)], "template");
+    let head = commit(
+        &repo,
+        &[(".slipway/workflow.yaml", &workflow())],
+        "template",
+    );
     let application = app
         .create_application(
             &project.id,

@@ -1,4 +1,5 @@
-//! The plans most tests run: one stage of one job.
+//! The plans most tests run: one stage of one job, as a plan or as the
+//! YAML of a workflow.
 
 use slipway_core::{Job, Plan, Stage};
 
@@ -14,4 +15,25 @@ pub fn shell(name: &str, script: &str) -> Job {
         "shell",
         serde_json::json!({"steps": [{"script": script}]}),
     )
+}
+
+/// The YAML of workflow `name`: one stage `only` whose one shell job
+/// `work` runs `script` (a block of one or more lines).
+pub fn shell_workflow(name: &str, script: &str) -> String {
+    let mut yaml = format!(
+        "name: {name}
+stages:
+  - name: only
+    jobs:
+      - name: work
+        kind: shell
+        spec:
+          steps:
+            - script: |
+"
+    );
+    for line in script.lines() {
+        yaml.push_str(&format!("                {line}\n"));
+    }
+    yaml
 }

@@ -8,6 +8,7 @@ use slipway_core::{
     Plan, Problem, Registry, RunId, RunRecord, RunStore, Stage, Status, StatusChange, Target,
     Trigger, async_trait,
 };
+use slipway_testkit::plan::sequential;
 use slipway_testkit::record::change;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -83,11 +84,11 @@ async fn recovery_fails_interrupted_runs_keeps_approvals_waiting_and_requeues_in
     let store = Arc::new(MemoryRunStore::new());
     let two_stages = Plan {
         concurrency_limit: 1,
-        ..Plan::new(
+        ..sequential(
             "p",
             vec![
-                Stage::new("one", false, vec![Job::new("a", "quick", json!({}))]),
-                Stage::new("two", false, vec![Job::new("b", "quick", json!({}))]),
+                ("one", Job::new("a", "quick", json!({}))),
+                ("two", Job::new("b", "quick", json!({}))),
             ],
         )
     };

@@ -5,7 +5,17 @@ use slipway_core::{Job, Plan, Stage};
 
 /// A plan `name` of one sequential stage `stage` holding only `job`.
 pub fn one_job(name: &str, stage: &str, job: Job) -> Plan {
-    Plan::new(name, vec![Stage::new(stage, false, vec![job])])
+    sequential(name, vec![(stage, job)])
+}
+
+/// A plan `name` of stages run one after another, each (name, job) a
+/// sequential stage holding only that job.
+pub fn sequential(name: &str, stages: Vec<(&str, Job)>) -> Plan {
+    let stages = stages
+        .into_iter()
+        .map(|(stage, job)| Stage::new(stage, false, vec![job]))
+        .collect();
+    Plan::new(name, stages)
 }
 
 /// A `shell` job `name` with the one step `script`.

@@ -189,6 +189,28 @@ impl Server {
         }
     }
 
+    /// Starts a run of workflow `wf` with no parameters; returns its id.
+    pub fn start_run(&self, wf: &str) -> String {
+        let (code, run) = self.call(
+            "POST",
+            &format!("/api/v1/workflows/{wf}/runs"),
+            Some(serde_json::json!({})),
+        );
+        assert_eq!(code, 201, "{run}");
+        run["id"].as_str().expect("run id").to_owned()
+    }
+
+    /// The body of a `GET path` with the admin token, as text.
+    pub fn text(&self, path: &str) -> String {
+        self.http
+            .get(self.url(path))
+            .header("Authorization", format!("Bearer {ADMIN}"))
+            .send()
+            .expect("request")
+            .text()
+            .expect("a text body")
+    }
+
     /// Creates a project and a workflow from YAML; returns the workflow id.
     pub fn workflow(&self, project: &str, yaml: &str) -> String {
         let (code, p) = self.call(
@@ -224,6 +246,16 @@ pub fn read(res: Response) -> (u16, Value) {
     let code = res.status().as_u16();
     let text = res.text().unwrap_or_default();
     (code, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// Status, JSON body (as [`read`]) and the value of header `name`, if any.
+pub fn read_with_header(res: Response, name: &str) -> (u16, Value, Option<String>) {
+    let header = res
+        .headers()
+        .get(name)
+        .map(|v| v.to_str().expect("a text header").to_owned());
+    let (code, body) = read(res);
+    (code, body, header)
 }
 
 /// One Server-Sent Event.

@@ -8,7 +8,8 @@
 #![allow(clippy::unwrap_used)]
 
 use serde_json::{Value, json};
-use slipway_tests::server::{ADMIN, Server};
+use slipway_testkit::plan::shell_workflow;
+use slipway_tests::server::{ADMIN, Server, read_with_header};
 use std::collections::BTreeSet;
 
 /// Every route of the server: method and path template.
@@ -67,17 +68,10 @@ const ROUTES: &[(&str, &str)] = &[
 /// authenticated by the sender's signature).
 const PUBLIC: &[&str] = &["/api/v1/hooks/{provider}/{application_id}"];
 
-const WORKFLOW: &str = r#"
-name: tiny
-stages:
-  - name: only
-    jobs:
-      - name: work
-        kind: shell
-        spec:
-          steps:
-            - script: echo hi
-"#;
+/// The workflow the fixtures and the YAML bodies use.
+fn workflow() -> String {
+    shell_workflow("tiny", "echo hi")
+}
 
 fn fill(template: &str) -> String {
     template
@@ -191,16 +185,10 @@ fn bad_input_for_every_route() {
 
     // Fixtures: a project, a workflow, a finished run, a plain token and a
     // revoked one.
-    let wf = server.workflow("fixtures", WORKFLOW);
+    let wf = server.workflow("fixtures", &workflow());
     let (_, w) = server.call("GET", &format!("/api/v1/workflows/{wf}"), None);
     let project = w["project_id"].as_str().unwrap().to_owned();
-    let (code, run) = server.call(
-        "POST",
-        &format!("/api/v1/workflows/{wf}/runs"),
-        Some(json!({})),
-    );
-    assert_eq!(code, 201, "{run}");
-    let run = run["id"].as_str().unwrap().to_owned();
+    let run = server.start_run(&wf);
     server.wait_run(&run, 30, |r| r["status"] == "passed");
     let (code, plain) = server.call("POST", "/api/v1/tokens", Some(json!({"name": "plain"})));
     assert_eq!(code, 201, "{plain}");
@@ -339,7 +327,7 @@ fn bad_input_for_every_route() {
             p("/nope/workflows"),
             404,
         )
-        .body("application/yaml", WORKFLOW.as_bytes().to_vec()),
+        .body("application/yaml", workflow().into_bytes()),
         case(
             "oversize definition",
             "POST",
@@ -367,11 +355,11 @@ fn bad_input_for_every_route() {
             "/api/v1/workflows/nope".into(),
             404,
         )
-        .body("application/yaml", WORKFLOW.as_bytes().to_vec()),
+        .body("application/yaml", workflow().into_bytes()),
         case("rename through update", "PUT", w(""), 400)
             .body(
                 "application/yaml",
-                WORKFLOW.replace("tiny", "other").into_bytes(),
+                workflow().replace("tiny", "other").into_bytes(),
             )
             .at("name"),
         case(
@@ -1125,12 +1113,7 @@ fn unsupported_methods_answer_405_with_allow() {
                 if let Some(t) = token {
                     req = req.header("Authorization", format!("Bearer {t}"));
                 }
-                let res = req.send().unwrap();
-                let allowed = res
-                    .headers()
-                    .get("allow")
-                    .map(|v| v.to_str().unwrap().to_owned());
-                let (code, body) = slipway_tests::server::read(res);
+                let (code, body, allowed) = read_with_header(req.send().unwrap(), "allow");
                 let what = format!("{method} {template}");
                 assert_eq!(code, 405, "{what}: {body}");
                 assert_shape(&what, code, &body);

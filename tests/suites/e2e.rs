@@ -64,13 +64,7 @@ fn scenario(db: Option<&str>) {
     let dir = tempfile::tempdir().unwrap();
     let mut server = Server::start(dir.path(), db, &[]);
     let wf = server.workflow("shop", &workflow());
-    let (code, run) = server.call(
-        "POST",
-        &format!("/api/v1/workflows/{wf}/runs"),
-        Some(json!({})),
-    );
-    assert_eq!(code, 201, "{run}");
-    let run_id = run["id"].as_str().unwrap().to_owned();
+    let run_id = server.start_run(&wf);
 
     // Follow the log, drop the connection after a few lines, resume.
     let mut seen: Vec<(u64, String)> = Vec::new();
@@ -136,14 +130,7 @@ fn scenario(db: Option<&str>) {
     assert_eq!(code, 409, "{body}");
 
     let log_path = format!("/api/v1/runs/{run_id}/jobs/compile/log");
-    let log_before = server
-        .client()
-        .get(server.url(&log_path))
-        .header("Authorization", format!("Bearer {ADMIN}"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let log_before = server.text(&log_path);
     assert_eq!(log_before.lines().count(), seen.len());
     let (_, run_before) = server.call("GET", &format!("/api/v1/runs/{run_id}"), None);
 
@@ -154,14 +141,7 @@ fn scenario(db: Option<&str>) {
     let (code, run_after) = server.call("GET", &format!("/api/v1/runs/{run_id}"), None);
     assert_eq!(code, 200);
     assert_eq!(run_before, run_after);
-    let log_after = server
-        .client()
-        .get(server.url(&log_path))
-        .header("Authorization", format!("Bearer {ADMIN}"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let log_after = server.text(&log_path);
     assert_eq!(log_before, log_after);
     let (code, list) = server.call("GET", "/api/v1/runs?status=passed", None);
     assert_eq!(code, 200);

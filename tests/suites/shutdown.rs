@@ -4,49 +4,16 @@
 
 #![allow(clippy::unwrap_used)]
 
-use serde_json::json;
+use slipway_testkit::plan::shell_workflow;
 use slipway_tests::server::Server;
-
-const QUICK: &str = r#"
-name: quick
-stages:
-  - name: only
-    jobs:
-      - name: work
-        kind: shell
-        spec:
-          steps:
-            - script: sleep 1; echo finished
-"#;
-
-const SLOW: &str = r#"
-name: slow
-stages:
-  - name: only
-    jobs:
-      - name: work
-        kind: shell
-        spec:
-          steps:
-            - script: echo started; sleep 120
-"#;
 
 #[test]
 fn sigterm_lets_short_jobs_finish_and_cancels_the_rest() {
     let dir = tempfile::tempdir().unwrap();
     let mut server = Server::start(dir.path(), None, &["--shutdown-grace", "3"]);
-    let quick = server.workflow("a", QUICK);
-    let slow = server.workflow("b", SLOW);
-    let mut ids = Vec::new();
-    for wf in [&quick, &slow] {
-        let (code, run) = server.call(
-            "POST",
-            &format!("/api/v1/workflows/{wf}/runs"),
-            Some(json!({})),
-        );
-        assert_eq!(code, 201, "{run}");
-        ids.push(run["id"].as_str().unwrap().to_owned());
-    }
+    let quick = server.workflow("a", &shell_workflow("quick", "sleep 1; echo finished"));
+    let slow = server.workflow("b", &shell_workflow("slow", "echo started; sleep 120"));
+    let ids = [server.start_run(&quick), server.start_run(&slow)];
     for id in &ids {
         server.wait_run(id, 30, |r| r["stages"][0]["jobs"][0]["status"] == "running");
     }

@@ -14,7 +14,9 @@
 use hmac::{KeyInit, Mac};
 use serde_json::{Value, json};
 use slipway_store::testing::TestDb;
-use slipway_tests::server::Server;
+use slipway_testkit::git::{clone, commit, git};
+use slipway_testkit::webhook::form_encode;
+use slipway_tests::server::{Server, read_with_header};
 use std::io::Read;
 use std::path::Path;
 use std::process::Command;
@@ -45,35 +47,6 @@ stages:
                 sleep ${{ params.pause }}
                 if [ -f pause.txt ]; then sleep "$(cat pause.txt)"; fi
 "#;
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "Ada Lovelace")
-        .env("GIT_AUTHOR_EMAIL", "ada@example.com")
-        .env("GIT_COMMITTER_NAME", "Ada Lovelace")
-        .env("GIT_COMMITTER_EMAIL", "ada@example.com")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
-fn commit(work: &Path, files: &[(&str, &str)], message: &str) -> String {
-    for (name, text) in files {
-        let path = work.join(name);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
-    git(work, &["add", "-A"]);
-    git(work, &["commit", "-q", "-m", message]);
-    git(work, &["rev-parse", "HEAD"])
-}
 
 /// `git push` with the hook's settings in its environment (git hands its
 /// environment to hooks).
@@ -232,15 +205,7 @@ fn scenario(db: Option<&str>) {
         dir.path(),
         &["init", "-q", "--bare", "-b", "main", "origin.git"],
     );
-    git(
-        dir.path(),
-        &[
-            "clone",
-            "-q",
-            bare.to_str().unwrap(),
-            work.to_str().unwrap(),
-        ],
-    );
+    clone(dir.path(), &bare, &work, false);
     git(&work, &["checkout", "-q", "-b", "main"]);
     let first = commit(
         &work,
@@ -637,19 +602,6 @@ fn provider_payloads_are_verified_parsed_and_filtered() {
     }
 }
 
-/// `text` as one `application/x-www-form-urlencoded` component.
-fn form_encode(text: &[u8]) -> String {
-    text.iter()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
-                char::from(*b).to_string()
-            }
-            b' ' => "+".to_owned(),
-            other => format!("%{other:02X}"),
-        })
-        .collect()
-}
-
 /// GitHub's default content type (`application/x-www-form-urlencoded`, the
 /// JSON event in the `payload` field, the signature over the form body as
 /// sent) is accepted like a JSON delivery; a form signed over the JSON
@@ -774,13 +726,7 @@ fn unknown_application_is_answered_as_a_bad_signature() {
         for (k, v) in headers {
             req = req.header(*k, v);
         }
-        let res = req.send().unwrap();
-        let www = res
-            .headers()
-            .get("www-authenticate")
-            .map(|v| v.to_str().unwrap().to_owned());
-        let (code, answer) = slipway_tests::server::read(res);
-        (code, answer, www)
+        read_with_header(req.send().unwrap(), "www-authenticate")
     };
     for headers in [
         vec![("X-Hub-Signature-256", wrong.clone())],

@@ -7,6 +7,7 @@ use slipway_core::{
     Approval, Decision, Engine, Event, Job, JobContext, JobKind, JobOutcome, Plan, Problem,
     Registry, RunRequest, Stage, Status, Stream, async_trait,
 };
+use slipway_testkit::plan::{one_job, sequential};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -283,6 +284,17 @@ async fn wait_for_gate(engine: &Engine, id: &slipway_core::RunId) {
     }
 }
 
+/// Submits a [`gated_plan`] needing `needed` approvals, without a timeout,
+/// and waits until it waits at its gate.
+async fn waiting_at_gate(engine: &Engine, needed: u32) -> slipway_core::RunId {
+    let id = engine
+        .submit(RunRequest::new(gated_plan(needed, None)))
+        .await
+        .unwrap();
+    wait_for_gate(engine, &id).await;
+    id
+}
+
 fn decision(by: &str, approve: bool, comment: &str) -> Decision {
     Decision {
         by: by.into(),
@@ -294,11 +306,7 @@ fn decision(by: &str, approve: bool, comment: &str) -> Decision {
 #[tokio::test]
 async fn approval_needs_n_distinct_approvers_and_records_them() {
     let (engine, _, _d) = engine();
-    let id = engine
-        .submit(RunRequest::new(gated_plan(2, None)))
-        .await
-        .unwrap();
-    wait_for_gate(&engine, &id).await;
+    let id = waiting_at_gate(&engine, 2).await;
     let err = engine
         .decide(&id, "prod", decision("eve", true, ""))
         .await
@@ -336,11 +344,7 @@ async fn approval_needs_n_distinct_approvers_and_records_them() {
 #[tokio::test]
 async fn approval_rejection_and_timeout_fail_the_run() {
     let (engine, _, _d) = engine();
-    let id = engine
-        .submit(RunRequest::new(gated_plan(1, None)))
-        .await
-        .unwrap();
-    wait_for_gate(&engine, &id).await;
+    let id = waiting_at_gate(&engine, 1).await;
     engine
         .decide(&id, "prod", decision("bob", false, "not today"))
         .await
@@ -370,10 +374,7 @@ async fn approval_rejection_and_timeout_fail_the_run() {
 #[tokio::test]
 async fn concurrency_limit_queues_in_arrival_order_and_cancel_frees_the_line() {
     let (engine, _, _d) = engine();
-    let mut plan = Plan::new(
-        "p",
-        vec![Stage::new("s", false, vec![job("j", json!({"ms": 40}))])],
-    );
+    let mut plan = one_job("p", "s", job("j", json!({"ms": 40})));
     plan.concurrency_limit = 1;
     let mut ids = Vec::new();
     for _ in 0..4 {
@@ -493,9 +494,10 @@ async fn a_passed_run_may_leave_no_workspace_behind_and_a_failed_one_keeps_it() 
     // ago, never while the run goes on; a directory no run owns goes by
     // its age; the scratch area stays.
     let slow = engine
-        .submit(RunRequest::new(Plan::new(
+        .submit(RunRequest::new(one_job(
             "p",
-            vec![Stage::new("s", false, vec![job("a", json!({"ms": 5000}))])],
+            "s",
+            job("a", json!({"ms": 5000})),
         )))
         .await
         .unwrap();
@@ -600,24 +602,22 @@ async fn every_path_given_to_a_job_is_absolute_even_with_a_relative_root() {
 #[tokio::test]
 async fn secrets_in_outputs_are_masked_before_they_are_recorded() {
     let (engine, _, _d) = engine();
-    let plan = Plan::new(
+    let plan = sequential(
         "p",
         vec![
-            Stage::new(
+            (
                 "a",
-                false,
-                vec![job(
+                job(
                     "leak",
                     json!({"ms": 1, "outputs": {"token": "tok=hunter2-secret!", "plain": "fine"}}),
-                )],
+                ),
             ),
-            Stage::new(
+            (
                 "b",
-                false,
-                vec![job(
+                job(
                     "reader",
                     json!({"ms": 1, "outputs": {"seen": "${{ jobs.leak.outputs.token }}"}}),
-                )],
+                ),
             ),
         ],
     );
@@ -642,10 +642,7 @@ fn submit_from_a_passing_runtime(
     engine: &Engine,
     main: &tokio::runtime::Runtime,
 ) -> Result<slipway_core::RunRecord, tokio::time::error::Elapsed> {
-    let plan = Plan::new(
-        "p",
-        vec![Stage::new("s", false, vec![job("a", json!({"ms": 100}))])],
-    );
+    let plan = one_job("p", "s", job("a", json!({"ms": 100})));
     let worker = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -8,6 +8,8 @@ use slipway_core::{
     Plan, Problem, Registry, RunId, RunRecord, RunStore, Stage, Status, StatusChange, Target,
     Trigger, async_trait,
 };
+use slipway_testkit::plan::sequential;
+use slipway_testkit::record::change;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -37,15 +39,30 @@ impl JobKind for Quick {
 }
 
 async fn set(store: &MemoryRunStore, id: &RunId, target: Target, from: Status, to: Status) {
-    let change = StatusChange {
-        target,
-        from,
-        to,
-        at: Utc::now(),
-        error: None,
-        exit_code: None,
-    };
-    store.change_status(id, &change).await.unwrap();
+    store
+        .change_status(id, &change(target, from, to))
+        .await
+        .unwrap();
+}
+
+/// Applies `changes` (target, from, to) to run `id` in order.
+async fn set_all(store: &MemoryRunStore, id: &RunId, changes: &[(Target, Status, Status)]) {
+    for &(target, from, to) in changes {
+        set(store, id, target, from, to).await;
+    }
+}
+
+/// The engine a restarted process makes on `store`, running [`Quick`].
+fn restarted(store: &Arc<MemoryRunStore>) -> (Engine, Arc<Quick>, tempfile::TempDir) {
+    let kind = Arc::new(Quick::default());
+    let mut reg = Registry::new();
+    reg.register(kind.clone()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::builder(reg)
+        .store(store.clone())
+        .workspace_root(dir.path())
+        .build();
+    (engine, kind, dir)
 }
 
 async fn seed(store: &MemoryRunStore, plan: Plan) -> RunId {
@@ -67,38 +84,24 @@ async fn recovery_fails_interrupted_runs_keeps_approvals_waiting_and_requeues_in
     let store = Arc::new(MemoryRunStore::new());
     let two_stages = Plan {
         concurrency_limit: 1,
-        ..Plan::new(
+        ..sequential(
             "p",
             vec![
-                Stage::new("one", false, vec![Job::new("a", "quick", json!({}))]),
-                Stage::new("two", false, vec![Job::new("b", "quick", json!({}))]),
+                ("one", Job::new("a", "quick", json!({}))),
+                ("two", Job::new("b", "quick", json!({}))),
             ],
         )
     };
     // A run that was in the middle of job `a` when the process died.
     let crashed = seed(&store, two_stages.clone()).await;
-    set(
+    set_all(
         &store,
         &crashed,
-        Target::Run,
-        Status::Queued,
-        Status::Running,
-    )
-    .await;
-    set(
-        &store,
-        &crashed,
-        Target::Stage(0),
-        Status::Created,
-        Status::Running,
-    )
-    .await;
-    set(
-        &store,
-        &crashed,
-        Target::Job(0, 0),
-        Status::Created,
-        Status::Running,
+        &[
+            (Target::Run, Status::Queued, Status::Running),
+            (Target::Stage(0), Status::Created, Status::Running),
+            (Target::Job(0, 0), Status::Created, Status::Running),
+        ],
     )
     .await;
     store
@@ -113,32 +116,18 @@ async fn recovery_fails_interrupted_runs_keeps_approvals_waiting_and_requeues_in
         timeout: Some(Duration::from_secs(60)),
     });
     let waiting = seed(&store, gated).await;
-    set(
+    set_all(
         &store,
         &waiting,
-        Target::Run,
-        Status::Queued,
-        Status::Running,
-    )
-    .await;
-    for t in [Target::Stage(0), Target::Job(0, 0)] {
-        set(&store, &waiting, t, Status::Created, Status::Running).await;
-        set(&store, &waiting, t, Status::Running, Status::Passed).await;
-    }
-    set(
-        &store,
-        &waiting,
-        Target::Stage(1),
-        Status::Created,
-        Status::WaitingApproval,
-    )
-    .await;
-    set(
-        &store,
-        &waiting,
-        Target::Run,
-        Status::Running,
-        Status::WaitingApproval,
+        &[
+            (Target::Run, Status::Queued, Status::Running),
+            (Target::Stage(0), Status::Created, Status::Running),
+            (Target::Stage(0), Status::Running, Status::Passed),
+            (Target::Job(0, 0), Status::Created, Status::Running),
+            (Target::Job(0, 0), Status::Running, Status::Passed),
+            (Target::Stage(1), Status::Created, Status::WaitingApproval),
+            (Target::Run, Status::Running, Status::WaitingApproval),
+        ],
     )
     .await;
     let began = store.get_run(&waiting).await.unwrap().unwrap().stages[1].waiting_since;
@@ -146,14 +135,7 @@ async fn recovery_fails_interrupted_runs_keeps_approvals_waiting_and_requeues_in
     let q1 = seed(&store, two_stages.clone()).await;
     let q2 = seed(&store, two_stages.clone()).await;
 
-    let kind = Arc::new(Quick::default());
-    let mut reg = Registry::new();
-    reg.register(kind.clone()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let engine = Engine::builder(reg)
-        .store(store.clone())
-        .workspace_root(dir.path())
-        .build();
+    let (engine, kind, _dir) = restarted(&store);
     let report = engine.recover().await.unwrap();
     assert_eq!(report.failed, std::slice::from_ref(&crashed));
     assert_eq!(report.resumed, std::slice::from_ref(&waiting));
@@ -236,24 +218,13 @@ async fn an_approval_that_expired_while_the_server_was_down_fails_at_once() {
             Status::Created
         };
         let change = StatusChange {
-            target,
-            from,
-            to: Status::WaitingApproval,
             at: began,
-            error: None,
-            exit_code: None,
+            ..change(target, from, Status::WaitingApproval)
         };
         store.change_status(&id, &change).await.unwrap();
     }
 
-    let kind = Arc::new(Quick::default());
-    let mut reg = Registry::new();
-    reg.register(kind.clone()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let engine = Engine::builder(reg)
-        .store(store.clone())
-        .workspace_root(dir.path())
-        .build();
+    let (engine, kind, _dir) = restarted(&store);
     let report = engine.recover().await.unwrap();
     assert_eq!(report.resumed, std::slice::from_ref(&id));
     let run = tokio::time::timeout(Duration::from_secs(5), engine.wait(&id))

@@ -72,6 +72,13 @@ async fn workflow(app: &App, project: &str, text: &str) -> String {
         .id
 }
 
+/// Creates project `shop` and in it the workflow of YAML `text`; returns
+/// the workflow's id.
+async fn shop_workflow(app: &App, text: &str) -> String {
+    let p = project(app, "shop").await;
+    workflow(app, &p, text).await
+}
+
 /// Everything a follow yields until its end (bounded, so a follow that
 /// never ends fails the test instead of hanging it).
 async fn drain(mut follow: LogFollow) -> (Vec<(u64, String)>, Option<Status>) {
@@ -129,8 +136,7 @@ async fn only_a_caller_allowed_to_manage_tokens_may_create_list_and_revoke_them(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_started_through_an_api_records_the_caller_and_its_log_can_be_followed() {
     let f = fixture();
-    let p = project(&f.app, "shop").await;
-    let wf = workflow(&f.app, &p, THREE_LINES).await;
+    let wf = shop_workflow(&f.app, THREE_LINES).await;
 
     let run = f
         .app
@@ -231,8 +237,7 @@ async fn a_follow_does_not_end_while_a_retry_of_the_job_is_coming() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schedules_carry_their_next_fire_time_and_stats_count_runs() {
     let f = fixture();
-    let p = project(&f.app, "shop").await;
-    let wf = workflow(&f.app, &p, THREE_LINES).await;
+    let wf = shop_workflow(&f.app, THREE_LINES).await;
     let made = f
         .app
         .create_schedule(

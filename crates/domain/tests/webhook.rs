@@ -8,6 +8,7 @@ use slipway_domain::webhook::{
     PullRequestAction, WebhookError, generic_signature, gitee_signature, github_signature,
     parse_event, verify,
 };
+use slipway_testkit::webhook::form_encode;
 
 const SECRET: &str = "s3cr3t-hook-key";
 
@@ -223,20 +224,6 @@ fn missing_event_header_and_bad_json_are_refused() {
     );
     let err = parse_event(Provider::Github, &github_headers("push", b"{"), b"{").unwrap_err();
     assert!(matches!(err, WebhookError::InvalidBody(_)));
-}
-
-/// `text` as one `application/x-www-form-urlencoded` component: letters,
-/// digits and `-._*` kept, a space as `+`, every other byte as `%XX`.
-fn form_encode(text: &[u8]) -> String {
-    text.iter()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
-                char::from(*b).to_string()
-            }
-            b' ' => "+".to_owned(),
-            other => format!("%{other:02X}"),
-        })
-        .collect()
 }
 
 /// GitHub's default content type: the event is the `payload` field of a

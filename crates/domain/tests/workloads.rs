@@ -5,10 +5,22 @@
 //! `crates/store/tests/loads.rs`.
 
 use chrono::{TimeZone, Utc};
+use slipway_domain::Problem;
 use slipway_domain::workloads::{
     LoadState, LoadStore, Loaded, LoadedManifest, LoadedPipeline, Manifest, MemoryLoadStore,
     Pipeline, ResolvedTask, WorkloadKind,
 };
+
+/// Asserts that `problems` has one at each of the `expected` paths.
+fn assert_problems_at(problems: &[Problem], expected: &[&str]) {
+    let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
+    for expected in expected {
+        assert!(
+            paths.contains(expected),
+            "{expected} missing from {problems:?}"
+        );
+    }
+}
 
 #[test]
 fn manifest_validation_lists_every_problem_with_its_path() {
@@ -22,24 +34,21 @@ fn manifest_validation_lists_every_problem_with_its_path() {
         "colour": "blue"
     });
     let problems = Manifest::from_value(&bad).unwrap_err();
-    let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
-    for expected in [
-        "name",
-        "command",
-        "args[1]",
-        "env.1X",
-        "env.SLIPWAY_COMMIT",
-        "env.OK",
-        "port",
-        "instances",
-        "schedule",
-        "colour",
-    ] {
-        assert!(
-            paths.contains(&expected),
-            "{expected} missing from {problems:?}"
-        );
-    }
+    assert_problems_at(
+        &problems,
+        &[
+            "name",
+            "command",
+            "args[1]",
+            "env.1X",
+            "env.SLIPWAY_COMMIT",
+            "env.OK",
+            "port",
+            "instances",
+            "schedule",
+            "colour",
+        ],
+    );
     let good = serde_json::json!({"kind": "deployment", "name": "api", "command": "./api"});
     let m = Manifest::from_value(&good).unwrap();
     assert_eq!(m.kind, WorkloadKind::Deployment);
@@ -59,19 +68,16 @@ fn pipeline_validation_lists_every_problem_with_its_path() {
         ]
     });
     let problems = Pipeline::from_value(&bad).unwrap_err();
-    let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
-    for expected in [
-        "steps[0].directory",
-        "steps[1].parallel",
-        "steps[2]",
-        "steps[3].parallel[0].manifest.port",
-        "steps[5]",
-    ] {
-        assert!(
-            paths.contains(&expected),
-            "{expected} missing from {problems:?}"
-        );
-    }
+    assert_problems_at(
+        &problems,
+        &[
+            "steps[0].directory",
+            "steps[1].parallel",
+            "steps[2]",
+            "steps[3].parallel[0].manifest.port",
+            "steps[5]",
+        ],
+    );
     let err = Pipeline::from_value(&serde_json::json!({"steps": []})).unwrap_err();
     assert_eq!(err[0].path, "steps");
 }

@@ -7,8 +7,8 @@
 //!
 //! Last line: `dispatch: engine=<runs/s> raw=<spawns/s> ratio=<engine/raw>`.
 
-use serde_json::json;
-use slipway_core::{Engine, Job, Plan, Registry, RunRequest, Stage, Status};
+use slipway_core::{Engine, Registry, RunRequest, Status};
+use slipway_testkit::plan::{one_job, shell};
 use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -52,18 +52,7 @@ async fn engine(
     engine: &Engine,
     n: usize,
 ) -> Result<f64, Box<dyn std::error::Error + Send + Sync>> {
-    let plan = Plan::new(
-        "bench",
-        vec![Stage::new(
-            "s",
-            false,
-            vec![Job::new(
-                "t",
-                "shell",
-                json!({"steps": [{"script": "true"}]}),
-            )],
-        )],
-    );
+    let plan = one_job("bench", "s", shell("t", "true"));
     let left = Arc::new(AtomicUsize::new(n));
     let start = Instant::now();
     let mut tasks = Vec::new();

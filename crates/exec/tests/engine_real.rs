@@ -3,11 +3,15 @@
 //! the records' own times, not from sleeping.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
+use common::{alive, group_members, proc_stat};
 use serde_json::json;
 use slipway_core::{
     Approval, Decision, Engine, Event, Job, LogKey, Plan, Registry, RunId, RunRecord, RunRequest,
     Stage, Status,
 };
+use slipway_testkit::plan::sequential;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
@@ -56,32 +60,6 @@ async fn wait_lines(path: &Path, n: usize) -> Vec<String> {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     panic!("{} never got {n} lines", path.display());
-}
-
-/// `/proc/PID/stat` fields: (state, process group). `None`: no such process.
-fn proc_stat(pid: i32) -> Option<(char, i32)> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &s[s.rfind(')')? + 2..];
-    let mut f = rest.split_whitespace();
-    let state = f.next()?.chars().next()?;
-    let _ppid = f.next()?;
-    let pgrp = f.next()?.parse().ok()?;
-    Some((state, pgrp))
-}
-
-fn alive(pid: i32) -> bool {
-    matches!(proc_stat(pid), Some((state, _)) if state != 'Z' && state != 'X')
-}
-
-/// Live (non-zombie) processes whose process group is `pgid`.
-fn group_members(pgid: i32) -> Vec<i32> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
-        .filter(
-            |&pid| matches!(proc_stat(pid), Some((st, g)) if g == pgid && st != 'Z' && st != 'X'),
-        )
-        .collect()
 }
 
 fn job_of<'a>(run: &'a RunRecord, name: &str) -> &'a slipway_core::JobRecord {
@@ -214,32 +192,20 @@ async fn retry_reruns_only_failed_jobs_and_keeps_earlier_outputs() {
     let engine = engine(dir.path());
     let count = dir.path().join("count");
     let gate = dir.path().join("let-it-pass");
-    let plan = Plan::new(
+    let build = format!(
+        "echo build >> {}; echo version=1.4.2 >> \"$SLIPWAY_OUTPUT\"",
+        count.display()
+    );
+    let deploy = format!(
+        "echo deploy >> {c}; echo \"deploying ${{{{ jobs.build.outputs.version }}}}\"; test -e {g}",
+        c = count.display(),
+        g = gate.display()
+    );
+    let plan = sequential(
         "p",
         vec![
-            Stage::new(
-                "build",
-                false,
-                vec![sh(
-                    "build",
-                    &format!(
-                        "echo build >> {}; echo version=1.4.2 >> \"$SLIPWAY_OUTPUT\"",
-                        count.display()
-                    ),
-                )],
-            ),
-            Stage::new(
-                "deploy",
-                false,
-                vec![sh(
-                    "deploy",
-                    &format!(
-                        "echo deploy >> {c}; echo \"deploying ${{{{ jobs.build.outputs.version }}}}\"; test -e {g}",
-                        c = count.display(),
-                        g = gate.display()
-                    ),
-                )],
-            ),
+            ("build", sh("build", &build)),
+            ("deploy", sh("deploy", &deploy)),
         ],
     );
     let id = engine.submit(RunRequest::new(plan)).await.unwrap();
@@ -502,22 +468,17 @@ async fn a_passed_shell_job_records_exit_code_0() {
 async fn a_secret_written_to_an_output_is_recorded_masked() {
     let dir = tempfile::tempdir().unwrap();
     let engine = engine(dir.path());
-    let plan = Plan::new(
+    let plan = sequential(
         "p",
         vec![
-            Stage::new(
+            (
                 "a",
-                false,
-                vec![sh(
+                sh(
                     "leak",
                     "echo \"token=Bearer $API_TOKEN\" >> \"$SLIPWAY_OUTPUT\"; echo plain=ok >> \"$SLIPWAY_OUTPUT\"",
-                )],
+                ),
             ),
-            Stage::new(
-                "b",
-                false,
-                vec![sh("next", "echo 'got ${{ jobs.leak.outputs.token }}'")],
-            ),
+            ("b", sh("next", "echo 'got ${{ jobs.leak.outputs.token }}'")),
         ],
     );
     let mut req = RunRequest::new(plan);
@@ -551,22 +512,17 @@ async fn outputs_flow_with_a_relative_workspace_root() {
     let mut reg = Registry::new();
     slipway_exec::register_builtin(&mut reg).unwrap();
     let engine = Engine::builder(reg).workspace_root(&root).build();
-    let plan = Plan::new(
+    let plan = sequential(
         "p",
         vec![
-            Stage::new(
+            (
                 "a",
-                false,
-                vec![sh(
+                sh(
                     "write",
                     "echo v=1 >> \"$SLIPWAY_OUTPUT\"; echo \"$SLIPWAY_WORKSPACE\"",
-                )],
+                ),
             ),
-            Stage::new(
-                "b",
-                false,
-                vec![sh("read", "test '${{ jobs.write.outputs.v }}' = 1")],
-            ),
+            ("b", sh("read", "test '${{ jobs.write.outputs.v }}' = 1")),
         ],
     );
     let id = engine.submit(RunRequest::new(plan)).await.unwrap();

@@ -12,8 +12,8 @@
 
 use slipway_core::source::{GitSource, Remote};
 use slipway_git::{GitConfig, GixSource};
+use slipway_testkit::git::Daemon;
 use std::io::Write;
-use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -125,40 +125,6 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-struct Daemon(std::process::Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn daemon(base: &Path) -> Fallible<(Daemon, u16)> {
-    let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let child = Command::new("git")
-        .args([
-            "daemon",
-            "--export-all",
-            "--reuseaddr",
-            "--listen=127.0.0.1",
-            &format!("--port={port}"),
-            &format!("--base-path={}", base.display()),
-        ])
-        .arg(base)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()?;
-    let daemon = Daemon(child);
-    for _ in 0..100 {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Ok((daemon, port));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Err("git daemon did not start".into())
-}
-
 #[tokio::main]
 async fn main() -> Fallible<()> {
     let tmp = tempfile::tempdir()?;
@@ -184,8 +150,8 @@ async fn main() -> Fallible<()> {
         "generated {COMMITS} commits, {FILES} files in {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    let (_daemon, port) = daemon(root)?;
-    let url = format!("git://127.0.0.1:{port}/upstream.git");
+    let daemon = Daemon::start(root);
+    let url = daemon.url("upstream.git");
     let remote = Remote::new(url.clone());
 
     // Clone.

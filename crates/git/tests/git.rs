@@ -9,13 +9,15 @@ use slipway_core::source::{
     CheckoutRequest, Credentials, EntryKind, GitSource, Remote, SourceError,
 };
 use slipway_domain::workloads::{
-    LoadError, LoadKind, LoadRequest, LoadState, Loaded, Loads, Validator, WorkId, WorkloadKind,
-    load_document, load_manifest, load_pipeline,
+    LoadError, LoadState, Loaded, Loads, Validator, WorkId, WorkloadKind, load_document,
+    load_manifest, load_pipeline,
 };
 use slipway_git::{GitConfig, GixSource};
+use slipway_testkit::git::clone;
+use slipway_testkit::loads::start_found_and_missing;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
-use support::{Daemon, Fixtures, HttpServer, archive, git, snapshot};
+use support::{Daemon, Fixtures, HttpServer, archive, git, run_script, snapshot};
 
 /// The basic fixture, built once per test binary into the target's
 /// temporary directory (rebuilt when the script changes).
@@ -39,16 +41,7 @@ fn basic() -> &'static Path {
         {
             let _ = std::fs::remove_dir_all(&dir);
             std::fs::create_dir_all(&dir).unwrap();
-            let out = std::process::Command::new("sh")
-                .arg(&script_path)
-                .arg(&repo)
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            run_script(&script_path, &repo);
         }
         repo
     })
@@ -72,6 +65,22 @@ fn file_url(path: &Path) -> String {
 
 fn rev(repo: &Path, spec: &str) -> String {
     git(repo, &["rev-parse", spec])
+}
+
+/// The names of `remote`'s branches, as `src` lists them.
+async fn branch_names(src: &GixSource, remote: &Remote) -> Vec<String> {
+    src.branches(remote)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|b| b.name)
+        .collect()
+}
+
+/// Reads `big.bin` at `reference` and checks it is whole (its size).
+async fn assert_big_bin(src: &GixSource, remote: &Remote, reference: &str) {
+    let big = src.read_file(remote, reference, "big.bin").await.unwrap();
+    assert_eq!(big.len(), 20_971_521, "big.bin at {reference}");
 }
 
 async fn check_refs(src: &GixSource, remote: &Remote, bare: &Path) {
@@ -105,13 +114,7 @@ async fn check_refs(src: &GixSource, remote: &Remote, bare: &Path) {
     assert_eq!(env["SLIPWAY_COMMIT"], by_short.id);
     assert_eq!(env["SLIPWAY_COMMIT_MESSAGE"], "feature work\n");
 
-    let branches: Vec<String> = src
-        .branches(remote)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|b| b.name)
-        .collect();
+    let branches = branch_names(src, remote).await;
     assert_eq!(branches, ["feature", "main", "old-branch"]);
     let tags = src.tags(remote).await.unwrap();
     let names: Vec<&str> = tags.iter().map(|t| t.name.as_str()).collect();
@@ -359,15 +362,7 @@ async fn fetch_brings_new_commits_and_prunes_deleted_branches() {
 
     // Upstream moves on: a new commit on main, a new tag, a deleted branch.
     let work = fx.root().join("work");
-    git(
-        fx.root(),
-        &[
-            "clone",
-            "-q",
-            bare.to_str().unwrap(),
-            work.to_str().unwrap(),
-        ],
-    );
+    clone(fx.root(), &bare, &work, false);
     std::fs::write(work.join("new.txt"), "new\n").unwrap();
     git(&work, &["add", "new.txt"]);
     git(&work, &["commit", "-q", "-m", "after the clone"]);
@@ -385,13 +380,7 @@ async fn fetch_brings_new_commits_and_prunes_deleted_branches() {
         src.read_file(&remote, "main", "new.txt").await.unwrap(),
         b"new\n"
     );
-    let branches: Vec<String> = src
-        .branches(&remote)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|b| b.name)
-        .collect();
+    let branches = branch_names(&src, &remote).await;
     assert_eq!(branches, ["feature", "main"], "old-branch pruned");
     let err = src.resolve(&remote, "old-branch").await.unwrap_err();
     assert!(matches!(err, SourceError::RefNotFound { .. }), "{err}");
@@ -431,13 +420,7 @@ async fn fetch_brings_new_commits_and_prunes_deleted_branches() {
         b"from a fork\n"
     );
     assert_eq!(src.resolve(&remote, &mr).await.unwrap().id, mr);
-    let branches: Vec<String> = src
-        .branches(&remote)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|b| b.name)
-        .collect();
+    let branches = branch_names(&src, &remote).await;
     assert_eq!(branches, ["feature", "main"]);
 }
 
@@ -506,35 +489,17 @@ async fn a_half_written_or_truncated_mirror_is_rebuilt() {
     let src = open();
     assert_eq!(src.resolve(&remote, "main").await.unwrap().id, expected);
     assert!(mirror.join("slipway-mirror.json").is_file());
-    assert_eq!(
-        src.read_file(&remote, "main", "big.bin")
-            .await
-            .unwrap()
-            .len(),
-        20_971_521
-    );
+    assert_big_bin(&src, &remote, "main").await;
 
     // A complete mirror whose pack was damaged later.
     truncate_packs(&mirror);
     let src = open();
-    assert_eq!(
-        src.read_file(&remote, "main", "big.bin")
-            .await
-            .unwrap()
-            .len(),
-        20_971_521
-    );
+    assert_big_bin(&src, &remote, "main").await;
 
     // The same damage under a running source is repaired by the next refresh.
     truncate_packs(&mirror);
     src.refresh(&remote).await.unwrap();
-    assert_eq!(
-        src.read_file(&remote, "v0.1", "big.bin")
-            .await
-            .unwrap()
-            .len(),
-        20_971_521
-    );
+    assert_big_bin(&src, &remote, "v0.1").await;
 
     // Same size, same trailer, damaged bytes in the middle: the check at
     // open passes, reading the object fails, the mirror is rebuilt.
@@ -761,24 +726,7 @@ async fn definitions_load_from_git_synchronously_and_as_tracked_work() {
 
     // Tracked loads: one succeeds, one fails with the reason.
     let loads = Loads::in_memory(Arc::new(src));
-    let ok = loads
-        .start(LoadRequest {
-            remote: remote.clone(),
-            reference: "main".into(),
-            path: "deploy".into(),
-            kind: LoadKind::Pipeline,
-        })
-        .await
-        .unwrap();
-    let missing = loads
-        .start(LoadRequest {
-            remote: remote.clone(),
-            reference: "main".into(),
-            path: "nowhere".into(),
-            kind: LoadKind::Manifest,
-        })
-        .await
-        .unwrap();
+    let (ok, missing) = start_found_and_missing(&loads, &remote).await;
     assert_ne!(ok, missing);
     let finished = |state: &Option<LoadState>| {
         matches!(
@@ -905,27 +853,13 @@ async fn a_fetch_killed_midway_leaves_a_mirror_the_next_call_repairs() {
     assert!(!mirror.join("slipway-mirror.json").exists());
     let main = src.resolve(&remote, "main").await.unwrap();
     assert_eq!(main.id, rev(&bare, "main"));
-    assert_eq!(
-        src.read_file(&remote, "main", "big.bin")
-            .await
-            .unwrap()
-            .len(),
-        20_971_521
-    );
+    assert_big_bin(&src, &remote, "main").await;
 
     // Upstream gains a commit with a megabyte of incompressible data; a
     // fetch of it is killed midway, and a stale ref lock stands in for a
     // kill during the ref update.
     let work = fx.root().join("work");
-    git(
-        fx.root(),
-        &[
-            "clone",
-            "-q",
-            bare.to_str().unwrap(),
-            work.to_str().unwrap(),
-        ],
-    );
+    clone(fx.root(), &bare, &work, false);
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
     let noise: Vec<u8> = (0..1 << 20)
         .map(|_| {

@@ -4,37 +4,32 @@
 #![allow(clippy::unwrap_used)]
 
 use serde_json::json;
-use slipway_core::{Engine, Job, LogKey, Plan, Registry, RunRequest, Stage, Status};
+use slipway_core::{Engine, Job, LogKey, Plan, Registry, RunRequest, Status};
 use slipway_exec::ShellConfig;
 use slipway_git::{GitConfig, GixSource};
-use std::path::Path;
-use std::process::Command;
+use slipway_testkit::git::{clone, git, init};
+use slipway_testkit::plan::one_job;
 use std::sync::Arc;
 
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "Ann")
-        .env("GIT_AUTHOR_EMAIL", "ann@example.invalid")
-        .env("GIT_COMMITTER_NAME", "Ann")
-        .env("GIT_COMMITTER_EMAIL", "ann@example.invalid")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+/// A `shell` job `build` whose workspace is a checkout of `repo`.
+fn checkout_plan(repo: serde_json::Value, script: &str) -> Plan {
+    one_job(
+        "checkout",
+        "build",
+        Job::new(
+            "build",
+            "shell",
+            json!({"repo": repo, "steps": [{"script": script}]}),
+        ),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_with_a_repo_runs_in_its_checkout() {
     let tmp = tempfile::tempdir().unwrap();
     let work = tmp.path().join("work");
+    init(&work);
     std::fs::create_dir_all(work.join("app")).unwrap();
-    git(&work, &["init", "-q", "-b", "main"]);
     std::fs::write(work.join("app/README.md"), "hello from the repo\n").unwrap();
     std::fs::write(work.join("app/run.sh"), "#!/bin/sh\necho script ran\n").unwrap();
     git(&work, &["add", "."]);
@@ -42,16 +37,7 @@ async fn a_job_with_a_repo_runs_in_its_checkout() {
     git(&work, &["commit", "-q", "-m", "first commit"]);
     let commit = git(&work, &["rev-parse", "main"]);
     let bare = tmp.path().join("repo.git");
-    git(
-        tmp.path(),
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            work.to_str().unwrap(),
-            bare.to_str().unwrap(),
-        ],
-    );
+    clone(tmp.path(), &work, &bare, true);
 
     let mut config = GitConfig::new(tmp.path().join("data"));
     config.allow_local = true;
@@ -68,20 +54,10 @@ async fn a_job_with_a_repo_runs_in_its_checkout() {
     let engine = Engine::builder(registry)
         .workspace_root(tmp.path().join("ws"))
         .build();
-    let plan = Plan::new(
-        "checkout",
-        vec![Stage::new(
-            "build",
-            false,
-            vec![Job::new(
-                "build",
-                "shell",
-                json!({
-                    "repo": {"url": format!("file://{}", bare.display()), "ref": "main", "subdir": "app"},
-                    "steps": [{"script": "cat README.md; ./run.sh; echo \"commit=$SLIPWAY_COMMIT ref=$SLIPWAY_REF msg=$SLIPWAY_COMMIT_MESSAGE\""}]
-                }),
-            )],
-        )],
+    let url = format!("file://{}", bare.display());
+    let plan = checkout_plan(
+        json!({"url": url, "ref": "main", "subdir": "app"}),
+        "cat README.md; ./run.sh; echo \"commit=$SLIPWAY_COMMIT ref=$SLIPWAY_REF msg=$SLIPWAY_COMMIT_MESSAGE\"",
     );
     let id = engine.submit(RunRequest::new(plan)).await.unwrap();
     let run = engine.wait(&id).await.unwrap();
@@ -98,21 +74,7 @@ async fn a_job_with_a_repo_runs_in_its_checkout() {
     assert!(texts.contains(&expected.as_str()), "{texts:?} / {expected}");
 
     // A ref that does not exist fails the job before any step runs.
-    let bad = Plan::new(
-        "checkout",
-        vec![Stage::new(
-            "build",
-            false,
-            vec![Job::new(
-                "build",
-                "shell",
-                json!({
-                    "repo": {"url": format!("file://{}", bare.display()), "ref": "no-such-branch"},
-                    "steps": [{"script": "touch ran"}]
-                }),
-            )],
-        )],
-    );
+    let bad = checkout_plan(json!({"url": url, "ref": "no-such-branch"}), "touch ran");
     let id = engine.submit(RunRequest::new(bad)).await.unwrap();
     let run = engine.wait(&id).await.unwrap();
     let job = &run.stages[0].jobs[0];

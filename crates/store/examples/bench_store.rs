@@ -14,10 +14,10 @@
 //! `--runs N`, `--log-mb N`, `--list-runs N` shrink it for a smoke run;
 //! `--backend sqlite|postgres` runs one backend).
 
-use serde_json::json;
-use slipway_core::{Engine, Job, Plan, Registry, RunQuery, RunRequest, RunStore, Stage, Status};
-use slipway_store::testing::TestDb;
-use slipway_store::{Backend, Db, DbOptions, SqlLogSink, SqlRunStore};
+use slipway_core::{Engine, Plan, Registry, RunQuery, RunRequest, RunStore, Status};
+use slipway_store::testing::{self, TestDb};
+use slipway_store::{Backend, Db, DbOptions, SqlRunStore};
+use slipway_testkit::plan::{one_job, shell};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
@@ -33,18 +33,7 @@ fn registry() -> Result<Registry, BoxError> {
 }
 
 fn shell_plan(script: &str) -> Plan {
-    Plan::new(
-        "bench",
-        vec![Stage::new(
-            "s",
-            false,
-            vec![Job::new(
-                "t",
-                "shell",
-                json!({"steps": [{"script": script}]}),
-            )],
-        )],
-    )
+    one_job("bench", "s", shell("t", script))
 }
 
 /// Runs/s of `n` runs of `true`, two at a time.
@@ -77,9 +66,7 @@ async fn dispatch(engine: &Engine, n: usize) -> Result<f64, BoxError> {
 }
 
 fn sql_engine(db: &Db, root: &std::path::Path) -> Result<Engine, BoxError> {
-    Ok(Engine::builder(registry()?)
-        .store(Arc::new(SqlRunStore::new(db.clone())))
-        .logs(Arc::new(SqlLogSink::new(db.clone())))
+    Ok(testing::sql_engine(db, registry()?)
         .workspace_root(root)
         .build())
 }

@@ -9,12 +9,53 @@
 //! a watchdog once the test process is gone; otherwise the PostgreSQL tests
 //! are skipped with a printed reason. With `CI=true`, a missing PostgreSQL
 //! is a failure, not a skip.
+//!
+//! On such a database, [`sql_engine`] and [`sql_app`] set up the engine and
+//! the use cases the way the server does, and [`project_with_workflow`]
+//! creates what most tests of the use cases start from.
 
+use crate::{Db, SqlCatalog, SqlLogSink, SqlRunStore};
 use diesel::pg::PgConnection;
 use diesel::{Connection, RunQueryDsl};
+use slipway_core::{Engine, EngineBuilder, Registry};
+use slipway_domain::definition::Format;
+use slipway_domain::{App, Project, ProjectInput, Workflow};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
+
+/// An engine builder for `registry`'s kinds whose runs and logs are kept
+/// on `db` (the SQL run store and log sink).
+pub fn sql_engine(db: &Db, registry: Registry) -> EngineBuilder {
+    Engine::builder(registry)
+        .store(Arc::new(SqlRunStore::new(db.clone())))
+        .logs(Arc::new(SqlLogSink::new(db.clone())))
+}
+
+/// The use cases on `db`: the SQL catalog, and an engine from
+/// [`sql_engine`] with its workspaces under `workspaces`.
+pub fn sql_app(db: &Db, registry: Registry, workspaces: &Path) -> App {
+    let engine = sql_engine(db, registry.clone())
+        .workspace_root(workspaces)
+        .build();
+    App::new(Arc::new(SqlCatalog::new(db.clone())), engine, registry)
+}
+
+/// Creates project `name` and in it the workflow of YAML `yaml`.
+pub async fn project_with_workflow(app: &App, name: &str, yaml: &str) -> (Project, Workflow) {
+    let project = app
+        .create_project(ProjectInput {
+            name: Some(name.into()),
+            description: None,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("create project {name}: {e}"));
+    let (workflow, _) = app
+        .create_workflow(&project.id, yaml, Format::Yaml, None)
+        .await
+        .unwrap_or_else(|e| panic!("create a workflow in {name}: {e}"));
+    (project, workflow)
+}
 
 /// A database that exists for one test and is dropped with this value.
 #[derive(Debug)]
@@ -69,6 +110,14 @@ impl TestDb {
         let mut v = vec![TestDb::sqlite()];
         v.extend(TestDb::postgres());
         v
+    }
+
+    /// Runs `test` on a fresh database of each backend [`TestDb::all`]
+    /// gives, one after the other.
+    pub async fn each(test: impl AsyncFn(&TestDb)) {
+        for t in TestDb::all() {
+            test(&t).await;
+        }
     }
 
     /// `sqlite` or `postgres`.
@@ -171,6 +220,20 @@ fn as_pg_user(program: &Path, args: &[&str]) -> Command {
     }
 }
 
+/// `Ok` when the command `what` ran and succeeded, else why not (with its
+/// standard error).
+fn succeeded(what: &str, out: std::io::Result<std::process::Output>) -> Result<(), String> {
+    let out = out.map_err(|e| format!("{what}: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
 fn start_cluster() -> Result<String, String> {
     let initdb =
         find_bin("initdb").ok_or("SLIPWAY_TEST_DATABASE_URL is not set and no initdb was found")?;
@@ -202,14 +265,8 @@ fn start_cluster() -> Result<String, String> {
             "UTF8",
         ],
     )
-    .output()
-    .map_err(|e| format!("initdb: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "initdb failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
+    .output();
+    succeeded("initdb", out)?;
     let port = free_port()?;
     let opts = format!("-p {port} -h 127.0.0.1 -k {}", dir.display());
     let log = dir.join("log").to_string_lossy().into_owned();
@@ -217,14 +274,8 @@ fn start_cluster() -> Result<String, String> {
         &pg_ctl,
         &["-D", &data_s, "-o", &opts, "-l", &log, "-w", "start"],
     )
-    .output()
-    .map_err(|e| format!("pg_ctl start: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "pg_ctl start failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
+    .output();
+    succeeded("pg_ctl start", out)?;
     // The cluster stops by itself once this test process is gone.
     let me = std::process::id();
     let watchdog = format!(

@@ -2,13 +2,12 @@
 //! (pages of runs, authenticated tokens) is never stale within a server.
 #![allow(clippy::unwrap_used)]
 
-use slipway_core::{Engine, Registry, Status, Trigger};
+use slipway_core::{Registry, Status, Trigger};
 use slipway_domain::definition::Format;
-use slipway_domain::{App, Order, PageRequest, ProjectInput, RunFilter};
-use slipway_store::testing::TestDb;
-use slipway_store::{Db, DbOptions, SqlCatalog, SqlLogSink, SqlRunStore};
+use slipway_domain::{App, Order, PageRequest, Project, RunFilter, Workflow};
+use slipway_store::testing::{TestDb, project_with_workflow, sql_app};
+use slipway_store::{Db, DbOptions};
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 const WORKFLOW: &str = "name: hello\nstages:\n  - name: greet\n    jobs:\n      - name: say\n        kind: shell\n        spec: {steps: [{script: echo hello}]}\n";
 
@@ -23,47 +22,58 @@ fn page() -> PageRequest {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cached_lists_and_tokens_follow_every_change_at_once() {
-    for t in TestDb::all() {
-        caches_follow_changes(&t).await;
+/// The use cases on a test database with the built-in kinds, a project
+/// holding the workflow [`WORKFLOW`], and the filter of that workflow's
+/// runs.
+struct Hello {
+    app: App,
+    project: Project,
+    wf: Workflow,
+    filter: RunFilter,
+    _workspaces: tempfile::TempDir,
+}
+
+impl Hello {
+    /// Sets it up on `t`, the project named `name`.
+    async fn on(t: &TestDb, name: &str) -> Hello {
+        let db = Db::open(&t.url, &DbOptions::default()).unwrap();
+        let workspaces = tempfile::tempdir().unwrap();
+        let mut registry = Registry::new();
+        slipway_exec::register_builtin(&mut registry).unwrap();
+        let app = sql_app(&db, registry, workspaces.path());
+        let (project, wf) = project_with_workflow(&app, name, WORKFLOW).await;
+        let filter = RunFilter {
+            workflow_id: Some(wf.id.clone()),
+            statuses: vec![],
+        };
+        Hello {
+            app,
+            project,
+            wf,
+            filter,
+            _workspaces: workspaces,
+        }
     }
 }
 
-async fn caches_follow_changes(t: &TestDb) {
-    let db = Db::open(&t.url, &DbOptions::default()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let mut registry = Registry::new();
-    slipway_exec::register_builtin(&mut registry).unwrap();
-    let engine = Engine::builder(registry.clone())
-        .store(Arc::new(SqlRunStore::new(db.clone())))
-        .logs(Arc::new(SqlLogSink::new(db.clone())))
-        .workspace_root(dir.path())
-        .build();
-    let app = App::new(Arc::new(SqlCatalog::new(db)), engine.clone(), registry);
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cached_lists_and_tokens_follow_every_change_at_once() {
+    TestDb::each(caches_follow_changes).await;
+}
 
-    let project = app
-        .create_project(ProjectInput {
-            name: Some("shop".into()),
-            description: None,
-        })
-        .await
-        .unwrap();
-    let (wf, _) = app
-        .create_workflow(&project.id, WORKFLOW, Format::Yaml, None)
-        .await
-        .unwrap();
-    let filter = RunFilter {
-        workflow_id: Some(wf.id.clone()),
-        statuses: vec![],
-    };
+async fn caches_follow_changes(t: &TestDb) {
+    let Hello {
+        app,
+        project,
+        wf,
+        filter,
+        _workspaces,
+    } = Hello::on(t, "shop").await;
+    let engine = app.engine();
     assert_eq!(app.runs(&filter, &page()).await.unwrap().total, 0);
 
     // Listed again right after each change: never the cached page.
-    let first = app
-        .start_run(&wf.id, None, &BTreeMap::new(), Trigger::new("api"))
-        .await
-        .unwrap();
+    let first = start(&app, &wf.id).await;
     let listed = app.runs(&filter, &page()).await.unwrap();
     assert_eq!(listed.total, 1);
     assert_eq!(listed.items[0].id, first.id);
@@ -75,10 +85,7 @@ async fn caches_follow_changes(t: &TestDb) {
     assert_eq!(done, stored, "{}", t.backend());
     let listed = app.runs(&filter, &page()).await.unwrap();
     assert_eq!(listed.items[0].status, Status::Passed);
-    let second = app
-        .start_run(&wf.id, None, &BTreeMap::new(), Trigger::new("api"))
-        .await
-        .unwrap();
+    let second = start(&app, &wf.id).await;
     let listed = app.runs(&filter, &page()).await.unwrap();
     assert_eq!(listed.total, 2);
     assert_eq!(listed.items[0].id, second.id);
@@ -91,10 +98,7 @@ async fn caches_follow_changes(t: &TestDb) {
         .create_workflow(&project.id, SLOW, Format::Yaml, None)
         .await
         .unwrap();
-    let third = app
-        .start_run(&slow.id, None, &BTreeMap::new(), Trigger::new("api"))
-        .await
-        .unwrap();
+    let third = start(&app, &slow.id).await;
     let running = app.run_shared(third.id.as_str()).await.unwrap();
     assert!(!running.status.is_terminal(), "{}", running.status);
     let ended = engine.wait(&third.id).await.unwrap();
@@ -118,10 +122,41 @@ async fn caches_follow_changes(t: &TestDb) {
     assert!(app.authenticate("slw_wrong").await.unwrap().is_none());
 }
 
+/// Starts a run of workflow `id` with no params, as an API call does.
+async fn start(app: &App, id: &str) -> slipway_core::RunRecord {
+    app.start_run(id, None, &BTreeMap::new(), Trigger::new("api"))
+        .await
+        .unwrap()
+}
+
 /// Polls `fut` exactly once and drops it; says whether it was ready.
 async fn poll_once<F: std::future::Future>(fut: F) -> bool {
     let mut fut = std::pin::pin!(fut);
     std::future::poll_fn(|cx| std::task::Poll::Ready(fut.as_mut().poll(cx).is_ready())).await
+}
+
+/// Polls `call` once and drops it, then checks that the run it starts is
+/// still recorded, as the workflow's `n`th, and passes; returns that run.
+async fn dropped_yet_run<F: std::future::Future>(
+    t: &TestDb,
+    app: &App,
+    filter: &RunFilter,
+    call: F,
+    n: u64,
+    what: &str,
+) -> slipway_core::RunRecord {
+    let ready = poll_once(call).await;
+    assert!(!ready, "{what} finished within its first poll");
+    let runs = until_runs(app, filter, n).await;
+    assert_eq!(
+        runs.len() as u64,
+        n,
+        "{}: the run of {what} was never recorded",
+        t.backend()
+    );
+    let run = app.engine().wait(&runs[0].id).await.unwrap();
+    assert_eq!(run.status, Status::Passed, "{}: {what}", t.backend());
+    run
 }
 
 /// Polls `app` until the workflow has `n` runs (a use case finishing in
@@ -139,59 +174,22 @@ async fn until_runs(app: &App, filter: &RunFilter, n: u64) -> Vec<slipway_core::
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_caller_that_stops_waiting_never_leaves_a_run_half_started() {
-    for t in TestDb::all() {
-        dropped_callers(&t).await;
-    }
+    TestDb::each(dropped_callers).await;
 }
 
 /// An HTTP client that hangs up drops the handler's future at its first
 /// `.await`. Submitting a run and repeating one must still record the
 /// run and drive it to its end, never leave it recorded but not started.
 async fn dropped_callers(t: &TestDb) {
-    let db = Db::open(&t.url, &DbOptions::default()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let mut registry = Registry::new();
-    slipway_exec::register_builtin(&mut registry).unwrap();
-    let engine = Engine::builder(registry.clone())
-        .store(Arc::new(SqlRunStore::new(db.clone())))
-        .logs(Arc::new(SqlLogSink::new(db.clone())))
-        .workspace_root(dir.path())
-        .build();
-    let app = App::new(Arc::new(SqlCatalog::new(db)), engine.clone(), registry);
-    let project = app
-        .create_project(ProjectInput {
-            name: Some("drops".into()),
-            description: None,
-        })
-        .await
-        .unwrap();
-    let (wf, _) = app
-        .create_workflow(&project.id, WORKFLOW, Format::Yaml, None)
-        .await
-        .unwrap();
-    let filter = RunFilter {
-        workflow_id: Some(wf.id.clone()),
-        statuses: vec![],
-    };
-    let first = app
-        .start_run(&wf.id, None, &BTreeMap::new(), Trigger::new("api"))
-        .await
-        .unwrap();
-    engine.wait(&first.id).await.unwrap();
+    let hello = Hello::on(t, "drops").await;
+    let (app, wf, filter) = (&hello.app, &hello.wf, &hello.filter);
+    let first = start(app, &wf.id).await;
+    app.engine().wait(&first.id).await.unwrap();
 
     // Polled once, then dropped, as actix drops a handler's future when
     // its client hangs up.
-    let ready = poll_once(app.redeploy(first.id.as_str(), None)).await;
-    assert!(!ready, "the redeploy finished within its first poll");
-    let runs = until_runs(&app, &filter, 2).await;
-    assert_eq!(
-        runs.len(),
-        2,
-        "{}: the repeated run was never recorded",
-        t.backend()
-    );
-    let repeat = engine.wait(&runs[0].id).await.unwrap();
-    assert_eq!(repeat.status, Status::Passed, "{}", t.backend());
+    let redeploy = app.redeploy(first.id.as_str(), None);
+    let repeat = dropped_yet_run(t, app, filter, redeploy, 2, "the redeploy").await;
     assert_eq!(
         repeat.trigger.detail.get("repeats").map(String::as_str),
         Some(first.id.as_str())
@@ -205,15 +203,13 @@ async fn dropped_callers(t: &TestDb) {
         workflow_key: Some(wf.id.clone()),
         secrets: BTreeMap::new(),
     };
-    let ready = poll_once(engine.submit(request)).await;
-    assert!(!ready, "the submit finished within its first poll");
-    let runs = until_runs(&app, &filter, 3).await;
-    assert_eq!(
-        runs.len(),
+    dropped_yet_run(
+        t,
+        app,
+        filter,
+        app.engine().submit(request),
         3,
-        "{}: the submitted run was never recorded",
-        t.backend()
-    );
-    let third = engine.wait(&runs[0].id).await.unwrap();
-    assert_eq!(third.status, Status::Passed, "{}", t.backend());
+        "the submit",
+    )
+    .await;
 }

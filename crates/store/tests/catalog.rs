@@ -3,9 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 use chrono::{DateTime, Duration, Utc};
-use slipway_core::{
-    Job, Plan, RunId, RunRecord, RunStore, Stage, Status, StatusChange, Target, Trigger,
-};
+use slipway_core::{RunId, RunRecord, RunStore, Status, Target, Trigger};
 use slipway_domain::catalog::{
     ApiToken, Application, CatalogStore, CatalogStoreError, Order, PageRequest, Project, Provider,
     Repository, ScheduleTarget, StoredSchedule, TriggerRule, Workflow, WorkflowVersion,
@@ -13,6 +11,8 @@ use slipway_domain::catalog::{
 use slipway_domain::definition::Format;
 use slipway_store::testing::TestDb;
 use slipway_store::{Db, DbOptions, SqlCatalog, SqlRunStore};
+use slipway_testkit::plan::{one_job, shell};
+use slipway_testkit::record::change;
 use std::collections::BTreeMap;
 
 fn project(name: &str, age_s: i64) -> Project {
@@ -54,6 +54,16 @@ fn page(n: u32, per: u32, sort: &str, order: Order) -> PageRequest {
     }
 }
 
+/// Whether the catalog refused a write as a duplicate.
+fn is_duplicate<T>(result: Result<T, CatalogStoreError>) -> bool {
+    matches!(result, Err(CatalogStoreError::Duplicate(_)))
+}
+
+/// Whether the catalog refused a write because what it refers to is missing.
+fn is_missing<T>(result: Result<T, CatalogStoreError>) -> bool {
+    matches!(result, Err(CatalogStoreError::Missing(_)))
+}
+
 #[tokio::test]
 async fn the_catalog_keeps_projects_workflows_versions_and_tokens() {
     for t in TestDb::all() {
@@ -72,13 +82,7 @@ async fn the_catalog_keeps_projects_workflows_versions_and_tokens() {
             id: "other".into(),
             ..a.clone()
         };
-        assert!(
-            matches!(
-                cat.insert_project(&dup).await,
-                Err(CatalogStoreError::Duplicate(_))
-            ),
-            "{backend}"
-        );
+        assert!(is_duplicate(cat.insert_project(&dup).await), "{backend}");
         let first = cat.projects(&page(1, 2, "name", Order::Asc)).await.unwrap();
         assert_eq!(first.total, 3, "{backend}");
         let names: Vec<&str> = first.items.iter().map(|p| p.name.as_str()).collect();
@@ -91,10 +95,7 @@ async fn the_catalog_keeps_projects_workflows_versions_and_tokens() {
         let mut renamed = b.clone();
         renamed.name = "alpha".into();
         assert!(
-            matches!(
-                cat.update_project(&renamed).await,
-                Err(CatalogStoreError::Duplicate(_))
-            ),
+            is_duplicate(cat.update_project(&renamed).await),
             "{backend}"
         );
         renamed.name = "delta".into();
@@ -121,10 +122,7 @@ async fn the_catalog_keeps_projects_workflows_versions_and_tokens() {
             ..wf.clone()
         };
         assert!(
-            matches!(
-                cat.insert_workflow(&again, &version("wf-2", 1)).await,
-                Err(CatalogStoreError::Duplicate(_))
-            ),
+            is_duplicate(cat.insert_workflow(&again, &version("wf-2", 1)).await),
             "{backend}: the project has a workflow of that name"
         );
         assert!(cat.workflow("wf-2").await.unwrap().is_none(), "{backend}");
@@ -134,18 +132,12 @@ async fn the_catalog_keeps_projects_workflows_versions_and_tokens() {
             ..wf.clone()
         };
         assert!(
-            matches!(
-                cat.insert_workflow(&orphan, &version("wf-3", 1)).await,
-                Err(CatalogStoreError::Missing(_))
-            ),
+            is_missing(cat.insert_workflow(&orphan, &version("wf-3", 1)).await),
             "{backend}"
         );
         cat.add_version(&version(&wf.id, 2)).await.unwrap();
         assert!(
-            matches!(
-                cat.add_version(&version(&wf.id, 2)).await,
-                Err(CatalogStoreError::Duplicate(_))
-            ),
+            is_duplicate(cat.add_version(&version(&wf.id, 2)).await),
             "{backend}: a writer that saw version 1 is refused"
         );
         assert_eq!(
@@ -274,18 +266,7 @@ fn schedule(target: ScheduleTarget, target_id: &str, age_s: i64) -> StoredSchedu
 
 /// A run started `age_s` seconds ago by a push of `commit`.
 fn run(key: &str, commit: &str, age_s: i64) -> RunRecord {
-    let plan = Plan::new(
-        "deploy",
-        vec![Stage::new(
-            "build",
-            false,
-            vec![Job::new(
-                "a",
-                "shell",
-                serde_json::json!({"steps": [{"script": "true"}]}),
-            )],
-        )],
-    );
+    let plan = one_job("deploy", "build", shell("a", "true"));
     let mut trigger = Trigger::new("webhook");
     trigger.detail.insert("commit".into(), commit.into());
     trigger
@@ -344,10 +325,7 @@ async fn applications_round_trip_are_unique_per_project_and_delete_with_what_the
             ..app.clone()
         };
         assert!(
-            matches!(
-                cat.insert_application(&clash).await,
-                Err(CatalogStoreError::Duplicate(_))
-            ),
+            is_duplicate(cat.insert_application(&clash).await),
             "{backend}"
         );
         let elsewhere = Application {
@@ -361,10 +339,7 @@ async fn applications_round_trip_are_unique_per_project_and_delete_with_what_the
             ..app.clone()
         };
         assert!(
-            matches!(
-                cat.insert_application(&orphan).await,
-                Err(CatalogStoreError::Missing(_))
-            ),
+            is_missing(cat.insert_application(&orphan).await),
             "{backend}"
         );
 
@@ -402,10 +377,7 @@ async fn applications_round_trip_are_unique_per_project_and_delete_with_what_the
             ..changed.clone()
         };
         assert!(
-            matches!(
-                cat.update_application(&taken).await,
-                Err(CatalogStoreError::Duplicate(_))
-            ),
+            is_duplicate(cat.update_application(&taken).await),
             "{backend}"
         );
         let gone = Application {
@@ -513,10 +485,7 @@ async fn applications_round_trip_are_unique_per_project_and_delete_with_what_the
         assert_eq!(cat.secrets(&q_owner).await.unwrap().len(), 1);
         assert!(cat.application(&elsewhere.id).await.unwrap().is_some());
         assert!(
-            matches!(
-                cat.record_delivery(&again.id, "d-2", Utc::now()).await,
-                Err(CatalogStoreError::Missing(_))
-            ),
+            is_missing(cat.record_delivery(&again.id, "d-2", Utc::now()).await),
             "{backend}: a delivery of a deleted application"
         );
     }
@@ -622,19 +591,9 @@ async fn application_lists_page_sort_filter_and_follow_the_latest_run() {
             (Status::Queued, Status::Running),
             (Status::Running, Status::Passed),
         ] {
-            runs.change_status(
-                &r_bravo.id,
-                &StatusChange {
-                    target: Target::Run,
-                    from,
-                    to,
-                    at: Utc::now(),
-                    error: None,
-                    exit_code: None,
-                },
-            )
-            .await
-            .unwrap();
+            runs.change_status(&r_bravo.id, &change(Target::Run, from, to))
+                .await
+                .unwrap();
         }
         let last = cat
             .application(&apps["bravo"].id)
@@ -686,9 +645,8 @@ async fn application_lists_page_sort_filter_and_follow_the_latest_run() {
             (last.commit.as_deref(), last.completed),
             (Some("b1b1"), false)
         );
-        assert!(matches!(
-            cat.set_last_run("no-such-app", r_alpha.id.as_str()).await,
-            Err(CatalogStoreError::Missing(_))
+        assert!(is_missing(
+            cat.set_last_run("no-such-app", r_alpha.id.as_str()).await
         ));
 
         // A latest run that was deleted shows as none, and sorts as never
@@ -805,9 +763,8 @@ async fn deliveries_are_recorded_once_even_when_they_race() {
             cat.record_delivery(&a.id, "d-1", Utc::now()).await.unwrap(),
             "{backend}: a forgotten delivery is new again"
         );
-        assert!(matches!(
-            cat.record_delivery("no-such-app", "d-1", Utc::now()).await,
-            Err(CatalogStoreError::Missing(_))
+        assert!(is_missing(
+            cat.record_delivery("no-such-app", "d-1", Utc::now()).await
         ));
 
         let mut tasks = Vec::new();
@@ -843,10 +800,7 @@ async fn schedules_are_kept_and_each_fire_time_is_claimed_once() {
         for s in [&on_wf, &on_app, &on_wf2] {
             cat.insert_schedule(s).await.unwrap();
         }
-        assert!(matches!(
-            cat.insert_schedule(&on_wf).await,
-            Err(CatalogStoreError::Duplicate(_))
-        ));
+        assert!(is_duplicate(cat.insert_schedule(&on_wf).await));
         assert_eq!(
             cat.schedule(&on_app.id).await.unwrap().as_ref(),
             Some(&on_app),

@@ -5,18 +5,17 @@
 //! checks what recovery settled. On SQLite and on PostgreSQL.
 #![allow(clippy::unwrap_used)]
 
-use serde_json::json;
 use slipway_core::{
-    Engine, Event, INTERRUPTED, Job, LogKey, LogSink, Plan, Registry, RunId, RunRequest, RunStore,
-    Stage, Status,
+    Engine, Event, INTERRUPTED, LogKey, LogSink, Plan, Registry, RunId, RunRequest, RunStore,
+    Status,
 };
 use slipway_exec::GroupHandle;
-use slipway_store::testing::TestDb;
+use slipway_store::testing::{TestDb, sql_engine};
 use slipway_store::{Db, DbOptions, SqlLogSink, SqlRunStore};
+use slipway_testkit::plan::{one_job, shell};
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const CHILD_DB: &str = "SLIPWAY_CRASH_CHILD_DB";
@@ -28,35 +27,26 @@ const LINES_BEFORE_KILL: usize = 40;
 /// started it (whose end of its pipes dies with it) and recovery has a
 /// real leftover process group to kill.
 fn counting_plan() -> Plan {
-    let mut plan = Plan::new(
+    one_at_a_time(one_job(
         "crash",
-        vec![Stage::new(
+        "count",
+        shell(
             "count",
-            false,
-            vec![Job::new(
-                "count",
-                "shell",
-                json!({"steps": [{"script": "trap '' PIPE; i=0; while [ $i -lt 100000 ]; do i=$((i+1)); echo \"line $i\" || true; sleep 0.01; done"}]}),
-            )],
-        )],
-    );
-    plan.concurrency_limit = 1;
-    plan
+            "trap '' PIPE; i=0; while [ $i -lt 100000 ]; do i=$((i+1)); echo \"line $i\" || true; sleep 0.01; done",
+        ),
+    ))
 }
 
 fn quick_plan() -> Plan {
-    let mut plan = Plan::new(
+    one_at_a_time(one_job(
         "crash",
-        vec![Stage::new(
-            "quick",
-            false,
-            vec![Job::new(
-                "quick",
-                "shell",
-                json!({"steps": [{"script": "echo after the crash"}]}),
-            )],
-        )],
-    );
+        "quick",
+        shell("quick", "echo after the crash"),
+    ))
+}
+
+/// `plan` with a concurrency limit of one run at a time.
+fn one_at_a_time(mut plan: Plan) -> Plan {
     plan.concurrency_limit = 1;
     plan
 }
@@ -64,11 +54,7 @@ fn quick_plan() -> Plan {
 fn engine(db: &Db, workspaces: &std::path::Path) -> Engine {
     let mut registry = Registry::new();
     slipway_exec::register_builtin(&mut registry).unwrap();
-    Engine::builder(registry)
-        .store(Arc::new(SqlRunStore::new(db.clone())))
-        .logs(Arc::new(SqlLogSink::new(db.clone())))
-        .workspace_root(workspaces)
-        .build()
+    sql_engine(db, registry).workspace_root(workspaces).build()
 }
 
 /// The child: starts both runs, then reports on stdout every line of the
@@ -108,9 +94,7 @@ async fn crash_child_process() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crash_mid_job_loses_nothing() {
-    for t in TestDb::all() {
-        crash_on(&t).await;
-    }
+    TestDb::each(crash_on).await;
 }
 
 async fn crash_on(t: &TestDb) {

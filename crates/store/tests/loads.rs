@@ -6,52 +6,37 @@
 
 use chrono::{DateTime, Duration, Utc};
 use slipway_core::source::Remote;
-use slipway_domain::workloads::{
-    INTERRUPTED_LOAD, LoadKind, LoadRequest, LoadState, LoadStore, Loaded, Loads, WorkId,
-};
+use slipway_domain::workloads::{INTERRUPTED_LOAD, LoadState, LoadStore, Loaded, Loads, WorkId};
 use slipway_git::{GitConfig, GixSource};
 use slipway_store::testing::TestDb;
 use slipway_store::{Db, DbOptions, SqlLoadStore};
+use slipway_testkit::git::{commit, init};
+use slipway_testkit::loads::start_found_and_missing;
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
-
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_AUTHOR_NAME", "Load Tester")
-        .env("GIT_AUTHOR_EMAIL", "loads@example.com")
-        .env("GIT_COMMITTER_NAME", "Load Tester")
-        .env("GIT_COMMITTER_EMAIL", "loads@example.com")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "git {args:?}: {out:?}");
-}
 
 /// A repository with `deploy/pipeline.json` (a directory task and an
 /// inline one, run together) and `deploy/web/manifest.json`.
 fn repository(dir: &Path) -> String {
     let repo = dir.join("repo");
-    std::fs::create_dir_all(repo.join("deploy/web")).unwrap();
-    git(&repo, &["init", "-q", "-b", "main"]);
-    std::fs::write(
-        repo.join("deploy/web/manifest.json"),
-        r#"{"kind": "service", "name": "web", "command": "./serve", "port": 8080}"#,
-    )
-    .unwrap();
-    std::fs::write(
-        repo.join("deploy/pipeline.json"),
-        r#"{"steps": [{"parallel": [
+    init(&repo);
+    commit(
+        &repo,
+        &[
+            (
+                "deploy/web/manifest.json",
+                r#"{"kind": "service", "name": "web", "command": "./serve", "port": 8080}"#,
+            ),
+            (
+                "deploy/pipeline.json",
+                r#"{"steps": [{"parallel": [
             {"directory": "deploy/web"},
             {"manifest": {"kind": "job", "name": "seed", "command": "./seed"}}
         ]}]}"#,
-    )
-    .unwrap();
-    git(&repo, &["add", "."]);
-    git(&repo, &["commit", "-q", "-m", "deploy"]);
+            ),
+        ],
+        "deploy",
+    );
     format!("file://{}", repo.display())
 }
 
@@ -156,24 +141,7 @@ async fn a_work_id_survives_a_restart_and_any_server_on_the_database_answers_it(
         // A second server on the same database.
         let b = Loads::new(git.clone(), Arc::new(SqlLoadStore::new(open(&t))));
 
-        let ok = a
-            .start(LoadRequest {
-                remote: remote.clone(),
-                reference: "main".into(),
-                path: "deploy".into(),
-                kind: LoadKind::Pipeline,
-            })
-            .await
-            .unwrap();
-        let missing = a
-            .start(LoadRequest {
-                remote: remote.clone(),
-                reference: "main".into(),
-                path: "nowhere".into(),
-                kind: LoadKind::Manifest,
-            })
-            .await
-            .unwrap();
+        let (ok, missing) = start_found_and_missing(&a, &remote).await;
         // Polled through the other server.
         let loaded = finished(&b, &ok).await;
         match &loaded {
@@ -215,22 +183,10 @@ async fn loads_abandoned_by_a_stopped_server_are_failed_as_interrupted() {
         let (dead_pending, dead_loading, live) = {
             // A server that stopped: its last lease renewals lie in the past.
             let store = SqlLoadStore::new(open(&t));
-            let p = store
-                .insert(
-                    "manifest",
-                    t0 - Duration::seconds(90),
-                    t0 - Duration::seconds(60),
-                )
-                .await
-                .unwrap();
-            let l = store
-                .insert(
-                    "pipeline",
-                    t0 - Duration::seconds(90),
-                    t0 - Duration::seconds(60),
-                )
-                .await
-                .unwrap();
+            let abandoned =
+                |kind| store.insert(kind, t0 - Duration::seconds(90), t0 - Duration::seconds(60));
+            let p = abandoned("manifest").await.unwrap();
+            let l = abandoned("pipeline").await.unwrap();
             assert!(
                 store
                     .set(

@@ -7,30 +7,24 @@
 #![allow(clippy::unwrap_used)]
 
 use chrono::Utc;
-use slipway_core::{
-    Engine, LogKey, Registry, RunId, RunRecord, RunStore, Status, StatusChange, Target, Trigger,
-};
+use slipway_core::{LogKey, Registry, RunId, RunRecord, RunStore, Status, Target, Trigger};
 use slipway_domain::definition::{Format, WorkflowDefinition};
 use slipway_domain::secrets::SecretOwner;
-use slipway_domain::{App, ProjectInput, RunSecrets, SecretKey};
-use slipway_store::testing::TestDb;
-use slipway_store::{Db, DbOptions, SqlCatalog, SqlLogSink, SqlRunStore};
+use slipway_domain::{RunSecrets, SecretKey};
+use slipway_store::testing::{TestDb, project_with_workflow, sql_app, sql_engine};
+use slipway_store::{Db, DbOptions, SqlCatalog, SqlRunStore};
+use slipway_testkit::plan::shell_workflow;
+use slipway_testkit::record::change;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-const WORKFLOW: &str = r#"
-name: deploy
-stages:
-  - name: s
-    jobs:
-      - name: j
-        kind: shell
-        spec:
-          steps:
-            - script: |
-                echo "length ${#DEPLOY_TOKEN}"
-                echo "value $DEPLOY_TOKEN"
-"#;
+/// A workflow whose job shows the secret's length, and the secret.
+fn workflow() -> String {
+    shell_workflow(
+        "deploy",
+        "echo \"length ${#DEPLOY_TOKEN}\"\necho \"value $DEPLOY_TOKEN\"",
+    )
+}
 const TOKEN: &str = "resume-secret-42";
 
 fn registry() -> Registry {
@@ -41,7 +35,7 @@ fn registry() -> Registry {
 
 /// A queued run of `workflow_id` as a server that died would have left it.
 async fn left_queued(store: &SqlRunStore, workflow_id: &str) -> RunId {
-    let def = WorkflowDefinition::parse(WORKFLOW, Format::Yaml).unwrap();
+    let def = WorkflowDefinition::parse(&workflow(), Format::Yaml).unwrap();
     let (plan, params) = def.compile(&BTreeMap::new()).unwrap();
     let id = RunId::new();
     let mut rec = RunRecord::new(
@@ -52,24 +46,15 @@ async fn left_queued(store: &SqlRunStore, workflow_id: &str) -> RunId {
         Some(workflow_id.to_owned()),
         Utc::now(),
     );
-    rec.apply(&StatusChange {
-        target: Target::Run,
-        from: Status::Created,
-        to: Status::Queued,
-        at: Utc::now(),
-        error: None,
-        exit_code: None,
-    })
-    .unwrap();
+    rec.apply(&change(Target::Run, Status::Created, Status::Queued))
+        .unwrap();
     store.insert_run(&rec).await.unwrap();
     id
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resumed_runs_get_their_secrets_or_fail() {
-    for t in TestDb::all() {
-        resume_on(&t).await;
-    }
+    TestDb::each(resume_on).await;
 }
 
 async fn resume_on(t: &TestDb) {
@@ -79,34 +64,17 @@ async fn resume_on(t: &TestDb) {
     let catalog = Arc::new(SqlCatalog::new(db.clone()));
     let store = SqlRunStore::new(db.clone());
 
-    // The first server: a project secret and a workflow.
-    let first = Engine::builder(registry())
-        .store(Arc::new(store.clone()))
-        .logs(Arc::new(SqlLogSink::new(db.clone())))
-        .workspace_root(dir.path())
-        .build();
-    let app = App::new(catalog.clone(), first, registry()).with_secret_key(key.clone());
-    let project = app
-        .create_project(ProjectInput {
-            name: Some("p".into()),
-            description: None,
-        })
-        .await
-        .unwrap();
+    // The first server: a workflow and its project's secret.
+    let app = sql_app(&db, registry(), dir.path()).with_secret_key(key.clone());
+    let (project, wf) = project_with_workflow(&app, "p", &workflow()).await;
     app.put_secret(SecretOwner::Project(&project.id), "DEPLOY_TOKEN", TOKEN)
-        .await
-        .unwrap();
-    let (wf, _) = app
-        .create_workflow(&project.id, WORKFLOW, Format::Yaml, None)
         .await
         .unwrap();
     let queued = left_queued(&store, &wf.id).await;
 
     // The next server resumes it with the secret.
-    let next = Engine::builder(registry())
+    let next = sql_engine(&db, registry())
         .secrets(Arc::new(RunSecrets::new(catalog.clone(), key.clone())))
-        .store(Arc::new(store.clone()))
-        .logs(Arc::new(SqlLogSink::new(db.clone())))
         .workspace_root(dir.path())
         .build();
     let report = next.recover().await.unwrap();
@@ -115,7 +83,7 @@ async fn resume_on(t: &TestDb) {
     assert_eq!(run.status, Status::Passed, "{:?}", run.error);
     let log: Vec<String> = next
         .logs()
-        .read_all(&LogKey::new(queued.clone(), "j"))
+        .read_all(&LogKey::new(queued.clone(), "work"))
         .await
         .unwrap()
         .into_iter()
@@ -131,13 +99,11 @@ async fn resume_on(t: &TestDb) {
     // With the wrong key the secret cannot be opened: the run fails,
     // it does not run without its secrets.
     let again = left_queued(&store, &wf.id).await;
-    let wrong = Engine::builder(registry())
+    let wrong = sql_engine(&db, registry())
         .secrets(Arc::new(RunSecrets::new(
             catalog.clone(),
             SecretKey::generate().unwrap(),
         )))
-        .store(Arc::new(store.clone()))
-        .logs(Arc::new(SqlLogSink::new(db.clone())))
         .workspace_root(dir.path())
         .build();
     let report = wrong.recover().await.unwrap();

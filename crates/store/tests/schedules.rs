@@ -7,43 +7,20 @@
 #![allow(clippy::unwrap_used)]
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use slipway_core::{Engine, Registry, RunId, Status};
+use slipway_core::{Registry, RunId, Status};
 use slipway_domain::catalog::ScheduleTarget;
-use slipway_domain::definition::Format;
-use slipway_domain::{
-    App, ApplicationInput, ProjectInput, RepositoryInput, ScheduleInput, SecretKey,
-};
+use slipway_domain::{App, ApplicationInput, RepositoryInput, ScheduleInput, SecretKey};
 use slipway_git::{GitConfig, GixSource};
-use slipway_store::testing::TestDb;
-use slipway_store::{Db, DbOptions, SqlCatalog, SqlLogSink, SqlRunStore};
+use slipway_store::testing::{TestDb, project_with_workflow, sql_app};
+use slipway_store::{Db, DbOptions};
+use slipway_testkit::git::{commit, init};
+use slipway_testkit::plan::shell_workflow;
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 
-const WORKFLOW: &str = r#"
-name: nightly
-stages:
-  - name: s
-    jobs:
-      - name: j
-        kind: shell
-        spec:
-          steps:
-            - script: echo "tick"
-"#;
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "Cron Tester")
-        .env("GIT_AUTHOR_EMAIL", "cron@example.com")
-        .env("GIT_COMMITTER_NAME", "Cron Tester")
-        .env("GIT_COMMITTER_EMAIL", "cron@example.com")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "git {args:?}: {out:?}");
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+/// The workflow the schedules run.
+fn workflow() -> String {
+    shell_workflow("nightly", "echo \"tick\"")
 }
 
 fn app_on(t: &TestDb, dir: &Path) -> App {
@@ -60,12 +37,7 @@ fn app_on(t: &TestDb, dir: &Path) -> App {
         },
     )
     .unwrap();
-    let engine = Engine::builder(registry.clone())
-        .store(Arc::new(SqlRunStore::new(db.clone())))
-        .logs(Arc::new(SqlLogSink::new(db.clone())))
-        .workspace_root(dir.join("workspaces"))
-        .build();
-    App::new(Arc::new(SqlCatalog::new(db)), engine, registry)
+    sql_app(&db, registry, &dir.join("workspaces"))
         .with_secret_key(SecretKey::generate().unwrap())
         .with_git(source)
 }
@@ -83,25 +55,13 @@ async fn fired(app: &App, at: DateTime<Utc>) -> Vec<RunId> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schedules_fire_at_their_minute_once_and_catch_up_once() {
-    for t in TestDb::all() {
-        cron_on(&t).await;
-    }
+    TestDb::each(cron_on).await;
 }
 
 async fn cron_on(t: &TestDb) {
     let dir = tempfile::tempdir().unwrap();
     let app = app_on(t, dir.path());
-    let project = app
-        .create_project(ProjectInput {
-            name: Some("ops".into()),
-            description: None,
-        })
-        .await
-        .unwrap();
-    let (wf, _) = app
-        .create_workflow(&project.id, WORKFLOW, Format::Yaml, None)
-        .await
-        .unwrap();
+    let (project, wf) = project_with_workflow(&app, "ops", &workflow()).await;
     let s = app
         .create_schedule(
             ScheduleTarget::Workflow,
@@ -165,12 +125,12 @@ async fn cron_on(t: &TestDb) {
     // A 6-field schedule with a time zone on an application: 09:30:00 in
     // Tokyo is 00:30:00 UTC; it runs the template at the branch's head.
     let repo = dir.path().join("repo");
-    std::fs::create_dir_all(repo.join(".slipway")).unwrap();
-    git(&repo, &["init", "-q", "-b", "main"]);
-    std::fs::write(repo.join(".slipway/workflow.yaml"), WORKFLOW).unwrap();
-    git(&repo, &["add", "-A"]);
-    git(&repo, &["commit", "-q", "-m", "template"]);
-    let head = git(&repo, &["rev-parse", "HEAD"]);
+    init(&repo);
+    let head = commit(
+        &repo,
+        &[(".slipway/workflow.yaml", &workflow())],
+        "template",
+    );
     let application = app
         .create_application(
             &project.id,

@@ -6,10 +6,11 @@ use chrono::Utc;
 use diesel::RunQueryDsl;
 use slipway_core::{
     ApprovalDecision, Job, LogKey, LogSink, NewLine, Plan, RunId, RunQuery, RunRecord, RunStore,
-    Stage, Status, StatusChange, StoreError, Stream, Target, Trigger,
+    Stage, Status, StoreError, Stream, Target, Trigger,
 };
 use slipway_store::testing::TestDb;
 use slipway_store::{Db, DbOptions, SqlLogSink, SqlRunStore};
+use slipway_testkit::record::change;
 use std::collections::{BTreeMap, BTreeSet};
 
 fn open(t: &TestDb) -> Db {
@@ -54,17 +55,6 @@ fn record(key: Option<&str>) -> RunRecord {
         key.map(str::to_owned),
         Utc::now(),
     )
-}
-
-fn change(target: Target, from: Status, to: Status) -> StatusChange {
-    StatusChange {
-        target,
-        from,
-        to,
-        at: Utc::now(),
-        error: None,
-        exit_code: None,
-    }
 }
 
 #[tokio::test]

@@ -1,37 +1,18 @@
 //! Test support: fixture repositories made by the git CLI, a `git daemon`
-//! and a small HTTP server running `git http-backend` as CGI, both on
-//! loopback and stopped when dropped.
+//! (both from `slipway-testkit`) and a small HTTP server running
+//! `git http-backend` as CGI, both on loopback and stopped when dropped.
 #![allow(clippy::unwrap_used, dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-/// Runs git with no user or system configuration.
-pub fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_AUTHOR_NAME", "Ada Lovelace")
-        .env("GIT_AUTHOR_EMAIL", "ada@example.com")
-        .env("GIT_COMMITTER_NAME", "Ada Lovelace")
-        .env("GIT_COMMITTER_EMAIL", "ada@example.com")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
+pub use slipway_testkit::git::{Daemon, git};
 
 /// A directory holding fixture repositories (`<root>/<name>`).
 pub struct Fixtures {
@@ -55,87 +36,28 @@ impl Fixtures {
             .join("tests/fixtures")
             .join(format!("{script}.sh"));
         let dest = self.root().join(name);
-        let out = Command::new("sh").arg(&script).arg(&dest).output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}: {}",
-            script.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        run_script(&script, &dest);
         dest
     }
 
     /// A bare clone `<root>/<name>` of `source` (what servers export).
     pub fn bare(&self, source: &Path, name: &str) -> PathBuf {
         let dest = self.root().join(name);
-        git(
-            self.root(),
-            &[
-                "clone",
-                "-q",
-                "--bare",
-                source.to_str().unwrap(),
-                dest.to_str().unwrap(),
-            ],
-        );
+        slipway_testkit::git::clone(self.root(), source, &dest, true);
         dest
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// `git daemon` exporting every repository under a directory.
-pub struct Daemon {
-    child: Child,
-    pub port: u16,
-}
-
-impl Daemon {
-    pub fn start(base: &Path) -> Self {
-        let port = free_port();
-        let mut child = Command::new("git")
-            .args([
-                "daemon",
-                "--export-all",
-                "--reuseaddr",
-                "--listen=127.0.0.1",
-                &format!("--port={port}"),
-                &format!("--base-path={}", base.display()),
-                base.to_str().unwrap(),
-            ])
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        for _ in 0..100 {
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Daemon { child, port };
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("git daemon did not start");
-    }
-
-    pub fn url(&self, name: &str) -> String {
-        format!("git://127.0.0.1:{}/{name}", self.port)
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Runs the fixture script `script` with `dest` as its argument; panics
+/// with the script's stderr when it fails.
+pub fn run_script(script: &Path, dest: &Path) {
+    let out = Command::new("sh").arg(script).arg(dest).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}: {}",
+        script.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// One request the HTTP server saw.

@@ -9,10 +9,11 @@
 //!   by line; lines are decoded lossily (invalid UTF-8 becomes `U+FFFD`),
 //!   lose their final `\n` / `\r\n`, and lines longer than [`MAX_LINE`]
 //!   bytes are split (never inside a secret: the cut moves back before
-//!   it, see `Masker::split_point`). A last line without a final newline is kept. Each line
-//!   is stamped with the log's clock when read and handed to one writer
-//!   that stores what accumulates within 5 ms as one batch
-//!   ([`LogWriter::lines`], which also masks secrets).
+//!   it, see `Masker::split_point`). A last line without a final newline
+//!   is kept. The lines one read completes are stamped with the log's
+//!   clock at that read and handed together to one writer that stores what
+//!   accumulates within 5 ms as one batch ([`LogWriter::lines`], which
+//!   also masks secrets).
 //! - **Stopping**: on cancel the group gets `SIGTERM`; once the group is
 //!   gone or [`ProcessSpec::kill_grace`] has passed, it gets `SIGKILL`.
 //!   When the program itself ends, whatever is left of its group is killed
@@ -32,7 +33,7 @@ use crate::error::ExecError;
 use nix::errno::Errno;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
-use slipway_core::{HandleRecorder, LogWriter, NewLine, StoreError, Stream};
+use slipway_core::{HandleRecorder, LogWriter, Masker, NewLine, StoreError, Stream};
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::os::unix::process::ExitStatusExt;
@@ -71,10 +72,11 @@ const MAX_BATCH_BYTES: usize = 1024 * 1024;
 /// batch goes out earlier when it is full or the process has ended.
 const BATCH_WINDOW: Duration = Duration::from_millis(5);
 
-/// Lines read but not yet stored; when full, reading pauses and the process
-/// blocks on its next write.
-/// Twice a batch, so the next batch gathers while one is written.
-const CHANNEL_LINES: usize = 2 * MAX_BATCH_LINES;
+/// Reads (each up to [`MAX_LINE`] bytes of output, handed over as the lines
+/// they complete) waiting to be stored; when full, reading pauses and the
+/// process blocks on its next write. About 2 MiB: the next batch gathers
+/// while one is written.
+const CHANNEL_READS: usize = 32;
 
 /// After the program ended and its group was killed: give up on a pipe
 /// that has been silent this long (a process outside the group holds it).
@@ -292,7 +294,7 @@ pub async fn run_process_announced(
     tokio::join!(record, announced);
     tracing::debug!(pid, program = %spec.program_text(), "process started");
 
-    let (tx, rx) = mpsc::channel(CHANNEL_LINES);
+    let (tx, rx) = mpsc::channel(CHANNEL_READS);
     let writer = Task(tokio::spawn(write_lines(rx, log.clone())));
     let exited = CancellationToken::new();
     let mut readers = Vec::with_capacity(2);
@@ -615,20 +617,19 @@ async fn join_all(tasks: &mut [Task<()>]) {
     }
 }
 
-/// Reads `pipe` line by line into `tx` until end of file; once `exited`
-/// fires, gives up when the pipe stays silent for [`DRAIN_IDLE`].
+/// Reads `pipe` into `tx` until end of file, handing over the lines each
+/// read completes together, stamped with the time of that read (one
+/// channel message and one clock reading per read, not per line); once
+/// `exited` fires, gives up when the pipe stays silent for [`DRAIN_IDLE`].
 async fn read_lines<R: AsyncRead + Unpin>(
     pipe: R,
     stream: Stream,
     log: LogWriter,
-    tx: mpsc::Sender<NewLine>,
+    tx: mpsc::Sender<Vec<NewLine>>,
     exited: CancellationToken,
 ) {
     let mut reader = BufReader::with_capacity(MAX_LINE, pipe);
-    let mut line: Vec<u8> = Vec::new();
-    // Set right after a split line: a newline that comes next ends the
-    // split line and must not produce an empty one.
-    let mut after_split = false;
+    let mut line = LineSplitter::default();
     loop {
         let chunk = if exited.is_cancelled() {
             match tokio::time::timeout(DRAIN_IDLE, reader.fill_buf()).await {
@@ -651,64 +652,85 @@ async fn read_lines<R: AsyncRead + Unpin>(
         if chunk.is_empty() {
             break;
         }
-        if after_split && line.is_empty() && chunk.first() == Some(&b'\n') {
-            after_split = false;
-            reader.consume(1);
-            continue;
-        }
-        let room = MAX_LINE - line.len();
-        let window = &chunk[..chunk.len().min(room)];
-        let (used, ended) = match window.iter().position(|&b| b == b'\n') {
-            Some(i) => {
-                line.extend_from_slice(&window[..i]);
-                (i + 1, true)
-            }
-            None => {
-                line.extend_from_slice(window);
-                (window.len(), false)
-            }
-        };
+        let at = log.now();
+        let mut lines = Vec::new();
+        let used = chunk.len();
+        line.split(chunk, log.masker(), |bytes| {
+            let text = lossy(bytes);
+            lines.push(NewLine { stream, at, text });
+        });
         reader.consume(used);
-        let emit = if ended {
-            after_split = false;
-            if line.last() == Some(&b'\r') {
-                line.pop();
-            }
-            std::mem::take(&mut line)
-        } else if line.len() >= MAX_LINE {
-            after_split = true;
-            // Not inside a secret (masking is per stored line, so halves
-            // on two lines would both escape it), nor inside a character.
-            let cut = utf8_cut(&line[..log.masker().split_point(&line)]);
-            let rest = line.split_off(cut);
-            std::mem::replace(&mut line, rest)
-        } else {
-            continue;
-        };
-        if send(&tx, &log, stream, emit).await.is_err() {
+        if !lines.is_empty() && tx.send(lines).await.is_err() {
             return;
         }
     }
-    if !line.is_empty() {
-        let _ = send(&tx, &log, stream, line).await;
+    if let Some(rest) = line.finish() {
+        let (at, text) = (log.now(), lossy(rest));
+        let _ = tx.send(vec![NewLine { stream, at, text }]).await;
     }
 }
 
-async fn send(
-    tx: &mpsc::Sender<NewLine>,
-    log: &LogWriter,
-    stream: Stream,
-    bytes: Vec<u8>,
-) -> Result<(), ()> {
-    let text = String::from_utf8(bytes)
-        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-    tx.send(NewLine {
-        stream,
-        at: log.now(),
-        text,
-    })
-    .await
-    .map_err(|_| ())
+/// Cuts a byte stream into log lines: at each newline (a `\r` before it
+/// dropped), and a line that reaches [`MAX_LINE`] bytes is split, never
+/// inside a secret or a UTF-8 character.
+#[derive(Default)]
+struct LineSplitter {
+    /// The line read so far.
+    line: Vec<u8>,
+    /// Set right after a split line: a newline that comes next ends the
+    /// split line and must not produce an empty one.
+    after_split: bool,
+}
+
+impl LineSplitter {
+    /// Takes `chunk` whole, calling `emit` with each line it completes.
+    fn split(&mut self, mut chunk: &[u8], masker: &Masker, mut emit: impl FnMut(Vec<u8>)) {
+        while let Some(&first) = chunk.first() {
+            if self.after_split && self.line.is_empty() && first == b'\n' {
+                self.after_split = false;
+                chunk = &chunk[1..];
+                continue;
+            }
+            let room = MAX_LINE - self.line.len();
+            let window = &chunk[..chunk.len().min(room)];
+            let (used, ended) = match window.iter().position(|&b| b == b'\n') {
+                Some(i) => {
+                    self.line.extend_from_slice(&window[..i]);
+                    (i + 1, true)
+                }
+                None => {
+                    self.line.extend_from_slice(window);
+                    (window.len(), false)
+                }
+            };
+            chunk = &chunk[used..];
+            if ended {
+                self.after_split = false;
+                if self.line.last() == Some(&b'\r') {
+                    self.line.pop();
+                }
+                emit(std::mem::take(&mut self.line));
+            } else if self.line.len() >= MAX_LINE {
+                self.after_split = true;
+                // Not inside a secret (masking is per stored line, so
+                // halves on two lines would both escape it), nor inside a
+                // character.
+                let cut = utf8_cut(&self.line[..masker.split_point(&self.line)]);
+                let rest = self.line.split_off(cut);
+                emit(std::mem::replace(&mut self.line, rest));
+            }
+        }
+    }
+
+    /// What is left once the stream ended: a last line with no newline.
+    fn finish(self) -> Option<Vec<u8>> {
+        (!self.line.is_empty()).then_some(self.line)
+    }
+}
+
+/// The text of a line's bytes; invalid UTF-8 becomes `U+FFFD`.
+fn lossy(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// Where to split `line` so that no UTF-8 character is cut in two: its
@@ -737,30 +759,42 @@ fn utf8_cut(line: &[u8]) -> usize {
 
 /// Stores lines in batches: whatever accumulates within [`BATCH_WINDOW`] of
 /// a batch's first line, up to [`MAX_BATCH_LINES`] lines or
-/// [`MAX_BATCH_BYTES`] bytes per call. After
-/// the store fails, lines are read and dropped (so the process never
-/// blocks on a full pipe) and the first error is returned at the end.
-async fn write_lines(mut rx: mpsc::Receiver<NewLine>, log: LogWriter) -> Result<(), StoreError> {
+/// [`MAX_BATCH_BYTES`] bytes per call (at least one line). After the store
+/// fails, lines are read and dropped (so the process never blocks on a full
+/// pipe) and the first error is returned at the end.
+async fn write_lines(
+    mut rx: mpsc::Receiver<Vec<NewLine>>,
+    log: LogWriter,
+) -> Result<(), StoreError> {
     let mut failed: Option<StoreError> = None;
+    // Lines received and not stored yet, and their bytes.
+    let mut pending: Vec<NewLine> = Vec::new();
+    let mut bytes = 0;
     let mut open = true;
-    while open && let Some(first) = rx.recv().await {
-        let mut bytes = first.text.len();
-        let mut batch = Vec::with_capacity(64);
-        batch.push(first);
+    loop {
+        if pending.is_empty() {
+            match rx.recv().await {
+                Some(lines) if open => {
+                    bytes = text_len(&lines);
+                    pending = lines;
+                }
+                _ => break,
+            }
+        }
         // Gather for at most BATCH_WINDOW: a store pays per write, not per
         // line, and a process that prints fast would otherwise be written
         // a few lines at a time.
         let deadline = Instant::now() + BATCH_WINDOW;
-        while batch.len() < MAX_BATCH_LINES && bytes < MAX_BATCH_BYTES {
-            let line = match rx.try_recv() {
-                Ok(line) => line,
+        while open && pending.len() < MAX_BATCH_LINES && bytes < MAX_BATCH_BYTES {
+            let more = match rx.try_recv() {
+                Ok(more) => more,
                 Err(mpsc::error::TryRecvError::Disconnected) => {
                     open = false;
                     break;
                 }
                 Err(mpsc::error::TryRecvError::Empty) => {
                     match tokio::time::timeout_at(deadline, rx.recv()).await {
-                        Ok(Some(line)) => line,
+                        Ok(Some(more)) => more,
                         Ok(None) => {
                             open = false;
                             break;
@@ -769,9 +803,10 @@ async fn write_lines(mut rx: mpsc::Receiver<NewLine>, log: LogWriter) -> Result<
                     }
                 }
             };
-            bytes += line.text.len();
-            batch.push(line);
+            bytes += text_len(&more);
+            pending.extend(more);
         }
+        let batch = take_batch(&mut pending, &mut bytes);
         if failed.is_none()
             && let Err(e) = log.lines(batch).await
         {
@@ -782,9 +817,89 @@ async fn write_lines(mut rx: mpsc::Receiver<NewLine>, log: LogWriter) -> Result<
     failed.map_or(Ok(()), Err)
 }
 
+fn text_len(lines: &[NewLine]) -> usize {
+    lines.iter().map(|l| l.text.len()).sum()
+}
+
+/// The first lines of `pending` that fit in one batch (at least one);
+/// `bytes` is kept the text length of what stays.
+fn take_batch(pending: &mut Vec<NewLine>, bytes: &mut usize) -> Vec<NewLine> {
+    let (mut n, mut taken) = (0, 0);
+    for l in pending.iter() {
+        if n > 0 && (n == MAX_BATCH_LINES || taken + l.text.len() > MAX_BATCH_BYTES) {
+            break;
+        }
+        n += 1;
+        taken += l.text.len();
+    }
+    let rest = pending.split_off(n);
+    *bytes -= taken;
+    std::mem::replace(pending, rest)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn split_all(chunks: &[&[u8]]) -> Vec<Vec<u8>> {
+        let mut splitter = LineSplitter::default();
+        let mut out = Vec::new();
+        for chunk in chunks {
+            splitter.split(chunk, &Masker::none(), |l| out.push(l));
+        }
+        out.extend(splitter.finish());
+        out
+    }
+
+    #[test]
+    fn lines_are_the_same_however_the_reads_cut_them() {
+        let text = b"one\r\ntwo\n\nthree without end";
+        let whole = split_all(&[text]);
+        let expected: Vec<Vec<u8>> = vec![
+            b"one".to_vec(),
+            b"two".to_vec(),
+            vec![],
+            b"three without end".to_vec(),
+        ];
+        assert_eq!(whole, expected);
+        for cut in 0..text.len() {
+            let (a, b) = text.split_at(cut);
+            assert_eq!(split_all(&[a, b]), expected, "cut at {cut}");
+        }
+        // A line of MAX_LINE bytes is split there, and the newline right
+        // after it makes no empty line.
+        let mut long = vec![b'x'; MAX_LINE];
+        long.extend_from_slice(b"\nnext\n");
+        let lines = split_all(&[&long[..1000], &long[1000..]]);
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0].len(), MAX_LINE);
+        assert_eq!(lines[1], b"next");
+    }
+
+    #[test]
+    fn a_batch_keeps_to_its_limits_and_takes_at_least_one_line() {
+        let line = |n: usize| NewLine {
+            stream: Stream::Stdout,
+            at: slipway_core::Clock::now(&slipway_core::SystemClock),
+            text: "x".repeat(n),
+        };
+        let mut pending: Vec<NewLine> = (0..MAX_BATCH_LINES + 5).map(|_| line(1)).collect();
+        let mut bytes = text_len(&pending);
+        let batch = take_batch(&mut pending, &mut bytes);
+        assert_eq!((batch.len(), pending.len(), bytes), (MAX_BATCH_LINES, 5, 5));
+        let mut pending = vec![line(MAX_BATCH_BYTES + 1), line(10)];
+        let mut bytes = text_len(&pending);
+        let batch = take_batch(&mut pending, &mut bytes);
+        assert_eq!((batch.len(), pending.len(), bytes), (1, 1, 10));
+        let mut pending = vec![
+            line(MAX_BATCH_BYTES / 2),
+            line(MAX_BATCH_BYTES / 2),
+            line(1),
+        ];
+        let mut bytes = text_len(&pending);
+        let batch = take_batch(&mut pending, &mut bytes);
+        assert_eq!((batch.len(), pending.len(), bytes), (2, 1, 1));
+    }
 
     #[test]
     fn utf8_cut_keeps_characters_whole() {

@@ -609,7 +609,7 @@ async fn secrets_in_outputs_are_masked_before_they_are_recorded() {
                 "a",
                 job(
                     "leak",
-                    json!({"ms": 1, "outputs": {"token": "tok=hunter2-secret!", "plain": "fine"}}),
+                    json!({"ms": 1, "outputs": {"token": "tok=hunter2-secret!", "plain": "fine", "k-hunter2-secret": "v"}}),
                 ),
             ),
             (
@@ -629,6 +629,9 @@ async fn secrets_in_outputs_are_masked_before_they_are_recorded() {
     let leak = &run.stages[0].jobs[0].outputs;
     assert_eq!(leak["token"], "tok=******!");
     assert_eq!(leak["plain"], "fine");
+    // An output's name is masked too.
+    assert_eq!(leak["k-******"], "v");
+    assert!(leak.keys().all(|k| !k.contains("hunter2")), "{leak:?}");
     // Later jobs see what was recorded, never the value itself.
     assert_eq!(run.stages[1].jobs[0].outputs["seen"], "tok=******!");
     let stored = engine.store().get_run(&id).await.unwrap().unwrap();

@@ -641,11 +641,12 @@ impl Drive {
             // Usually neither exists: both are made only on demand.
             let _ = std::fs::remove_dir_all(&scratch);
             let _ = std::fs::remove_file(&outputs_file);
-            // Outputs are shown and stored like log lines: masked.
+            // Outputs are shown and stored like log lines: masked, names
+            // as well as values.
             let produced: BTreeMap<String, String> = outputs
                 .snapshot()
                 .into_iter()
-                .map(|(k, v)| (k, self.masker.mask(&v)))
+                .map(|(k, v)| (self.masker.mask_owned(k), self.masker.mask_owned(v)))
                 .collect();
             if !produced.is_empty() {
                 self.inner

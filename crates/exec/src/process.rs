@@ -773,12 +773,13 @@ async fn write_lines(
     let mut open = true;
     loop {
         if pending.is_empty() {
+            // Once the channel is closed and drained, this is `None`.
             match rx.recv().await {
-                Some(lines) if open => {
+                Some(lines) => {
                     bytes = text_len(&lines);
                     pending = lines;
                 }
-                _ => break,
+                None => break,
             }
         }
         // Gather for at most BATCH_WINDOW: a store pays per write, not per

@@ -79,6 +79,11 @@ pub struct Recovery {
 pub struct Decision {
     /// Who decides.
     pub by: String,
+    /// The id of that user, when the caller knows one (recorded).
+    pub by_id: Option<String>,
+    /// Other names the decider answers to in an approver list (a product
+    /// may list groups or roles, `role:maintainer`); `by` always counts.
+    pub answers_to: Vec<String>,
     /// Approve or reject.
     pub approve: bool,
     /// Why.
@@ -429,6 +434,7 @@ impl Engine {
         if let Some(g) = gate
             && !g.approvers.is_empty()
             && !g.approvers.contains(&decision.by)
+            && !decision.answers_to.iter().any(|n| g.approvers.contains(n))
         {
             return Err(CoreError::NotAnApprover {
                 who: decision.by,
@@ -454,6 +460,7 @@ impl Engine {
         };
         let record = ApprovalDecision {
             by: decision.by,
+            by_id: decision.by_id,
             approved: decision.approve,
             comment: decision.comment,
             at: self.inner.clock.now(),

@@ -62,6 +62,9 @@ pub struct Trigger {
     /// The user or token name, when a person started it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub by: Option<String>,
+    /// The id of that user, when the caller knows one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by_id: Option<String>,
     /// Free-form facts (commit, ref, delivery id, schedule, ...).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub detail: BTreeMap<String, String>,
@@ -73,6 +76,7 @@ impl Trigger {
         Trigger {
             kind: kind.into(),
             by: None,
+            by_id: None,
             detail: BTreeMap::new(),
         }
     }
@@ -109,6 +113,9 @@ impl Trigger {
 pub struct ApprovalDecision {
     /// Who decided.
     pub by: String,
+    /// The id of that user, when the caller knows one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by_id: Option<String>,
     /// Approve (`true`) or reject (`false`).
     pub approved: bool,
     /// Their comment.
@@ -350,6 +357,8 @@ pub struct StatusChange {
 pub struct RunQuery {
     /// Only runs with this workflow key.
     pub workflow_key: Option<String>,
+    /// Only runs with one of these workflow keys (none when empty).
+    pub workflow_keys: Option<Vec<String>>,
     /// Only runs in one of these statuses (empty: any).
     pub statuses: Vec<Status>,
     /// Oldest first (`true`) or newest first (`false`, the default).

@@ -298,6 +298,8 @@ async fn waiting_at_gate(engine: &Engine, needed: u32) -> slipway_core::RunId {
 fn decision(by: &str, approve: bool, comment: &str) -> Decision {
     Decision {
         by: by.into(),
+        by_id: None,
+        answers_to: Vec::new(),
         approve,
         comment: comment.into(),
     }

@@ -167,6 +167,8 @@ async fn recovery_fails_interrupted_runs_keeps_approvals_waiting_and_requeues_in
             "two",
             Decision {
                 by: "ann".into(),
+                by_id: None,
+                answers_to: Vec::new(),
                 approve: true,
                 comment: String::new(),
             },

@@ -8,6 +8,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use slipway_core::StoreError;
 
+pub use crate::access::{Actor, Matrix, Role};
+
 /// A project: a named group of workflows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Project {
@@ -53,8 +55,10 @@ pub struct WorkflowVersion {
     pub format: Format,
     /// The text as it was sent.
     pub source: String,
-    /// Who made it (a token's name).
+    /// Who made it (the user's login).
     pub created_by: Option<String>,
+    /// The id of the user who made it.
+    pub created_by_id: Option<String>,
     /// When.
     pub created_at: DateTime<Utc>,
 }
@@ -69,9 +73,12 @@ pub struct ApiToken {
     /// The first characters of the secret, so that people can tell tokens
     /// apart.
     pub prefix: String,
-    /// Admin tokens may manage tokens.
+    /// The user it belongs to (every token belongs to one).
+    pub user_id: String,
+    /// Whether its user was a system admin when it was made (what a token
+    /// may do is its user's rights, read at each authentication).
     pub is_admin: bool,
-    /// Which token created it.
+    /// The login of the user who created it.
     pub created_by: Option<String>,
     /// When.
     pub created_at: DateTime<Utc>,
@@ -156,6 +163,12 @@ pub struct Application {
     /// The webhook secret, sealed (never shown by any API).
     #[serde(skip)]
     pub webhook_secret: Option<String>,
+    /// Its own permission matrix (`None`: the project roles' defaults).
+    pub permissions: Option<Matrix>,
+    /// Who created it.
+    pub created_by: Option<Actor>,
+    /// Who changed it last.
+    pub updated_by: Option<Actor>,
     /// When it was created.
     pub created_at: DateTime<Utc>,
     /// When it last changed.
@@ -173,6 +186,64 @@ pub struct SecretMeta {
     pub created_at: DateTime<Utc>,
     /// When its value last changed.
     pub updated_at: DateTime<Utc>,
+    /// Who set its value last.
+    pub updated_by: Option<Actor>,
+}
+
+/// A user: a person or a service account. Tokens belong to users; what a
+/// user may do comes from being a system admin or from their project roles.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    /// Its id.
+    pub id: String,
+    /// Its login name, unique (the same rules as other names).
+    pub login: String,
+    /// The name shown to people.
+    pub display_name: String,
+    /// Its e-mail address, unique when set (the trusted proxy's
+    /// `Identity` header names users by it).
+    pub email: Option<String>,
+    /// A system admin may do everything.
+    pub is_admin: bool,
+    /// The login of the user who created it.
+    pub created_by: Option<String>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it was disabled; a disabled user's tokens and sessions are
+    /// refused.
+    pub disabled_at: Option<DateTime<Utc>>,
+}
+
+/// A member of a project, with the user's names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    /// The project.
+    pub project_id: String,
+    /// The user.
+    pub user_id: String,
+    /// The user's login.
+    pub login: String,
+    /// The user's display name.
+    pub display_name: String,
+    /// Their role in the project.
+    pub role: Role,
+    /// When they became a member.
+    pub created_at: DateTime<Utc>,
+    /// When their role last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What authorization needs of a user, read together: the user, their
+/// role in each project they are a member of, and the applications they
+/// follow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// The user.
+    pub user: User,
+    /// Project id → role.
+    pub roles: Vec<(String, Role)>,
+    /// Ids of the applications they follow.
+    pub follows: Vec<String>,
 }
 
 /// What a cron schedule starts.
@@ -284,12 +355,22 @@ pub struct Page<T> {
 /// [`StoreError::Conflict`]-like [`CatalogStoreError::Duplicate`].
 #[async_trait]
 pub trait CatalogStore: Send + Sync + 'static {
-    /// Adds a project.
-    async fn insert_project(&self, project: &Project) -> Result<(), CatalogStoreError>;
+    /// Adds a project and, when `owner` names a user, makes that user its
+    /// owner, together.
+    async fn insert_project(
+        &self,
+        project: &Project,
+        owner: Option<&str>,
+    ) -> Result<(), CatalogStoreError>;
     /// A project.
     async fn project(&self, id: &str) -> Result<Option<Project>, CatalogStoreError>;
-    /// A page of projects, sorted by `name` or `created_at`.
-    async fn projects(&self, page: &PageRequest) -> Result<Page<Project>, CatalogStoreError>;
+    /// A page of projects, sorted by `name` or `created_at`; only those
+    /// whose id is in `only` when it is given.
+    async fn projects(
+        &self,
+        page: &PageRequest,
+        only: Option<&[String]>,
+    ) -> Result<Page<Project>, CatalogStoreError>;
     /// Replaces a project's name and description; false when it is gone.
     async fn update_project(&self, project: &Project) -> Result<bool, CatalogStoreError>;
     /// Deletes a project with everything in it (workflows and their
@@ -351,6 +432,56 @@ pub trait CatalogStore: Send + Sync + 'static {
     async fn touch_token(&self, id: &str, at: DateTime<Utc>) -> Result<(), CatalogStoreError>;
     /// How many tokens exist (revoked ones included).
     async fn count_tokens(&self) -> Result<u64, CatalogStoreError>;
+    /// Adds `user` and a token of theirs, together (a service account
+    /// made with its first token).
+    async fn insert_user_with_token(
+        &self,
+        user: &User,
+        token: &ApiToken,
+        secret_hash: &str,
+    ) -> Result<(), CatalogStoreError>;
+
+    /// Adds a user; `Duplicate` naming `login` or `email` when taken.
+    async fn insert_user(&self, user: &User) -> Result<(), CatalogStoreError>;
+    /// A user by id.
+    async fn user(&self, id: &str) -> Result<Option<User>, CatalogStoreError>;
+    /// A user by login.
+    async fn user_by_login(&self, login: &str) -> Result<Option<User>, CatalogStoreError>;
+    /// A user by e-mail (exact, case-insensitive).
+    async fn user_by_email(&self, email: &str) -> Result<Option<User>, CatalogStoreError>;
+    /// A page of users, sorted by `login` or `created_at`.
+    async fn users(&self, page: &PageRequest) -> Result<Page<User>, CatalogStoreError>;
+    /// Replaces a user's display name, e-mail, admin flag and disabled
+    /// time; false when it is gone; `Duplicate` naming `email` when taken.
+    async fn update_user(&self, user: &User) -> Result<bool, CatalogStoreError>;
+    /// A user with their roles and follows, read together.
+    async fn identity(&self, user_id: &str) -> Result<Option<Identity>, CatalogStoreError>;
+
+    /// A project's members, by login.
+    async fn members(&self, project_id: &str) -> Result<Vec<Member>, CatalogStoreError>;
+    /// Makes `user_id` a member of `project_id` with `role`, or changes
+    /// their role. `Refused` when that leaves the project without an
+    /// owner; `Missing` when the project or the user is gone.
+    async fn put_member(
+        &self,
+        project_id: &str,
+        user_id: &str,
+        role: Role,
+        at: DateTime<Utc>,
+    ) -> Result<(), CatalogStoreError>;
+    /// Removes a member; false when they were not one; `Refused` when they
+    /// are the project's last owner.
+    async fn remove_member(&self, project_id: &str, user_id: &str)
+    -> Result<bool, CatalogStoreError>;
+    /// Records that `user_id` follows `app_id` (`follow`) or no longer
+    /// does; idempotent; `Missing` when the application is gone.
+    async fn set_follow(
+        &self,
+        app_id: &str,
+        user_id: &str,
+        follow: bool,
+        at: DateTime<Utc>,
+    ) -> Result<(), CatalogStoreError>;
 
     /// Adds an application (`last_run` is ignored).
     async fn insert_application(&self, app: &Application) -> Result<(), CatalogStoreError>;
@@ -361,9 +492,11 @@ pub trait CatalogStore: Send + Sync + 'static {
     /// `last_run_at` (when the latest run was started; applications that
     /// never ran sort as the oldest), optionally only those whose latest
     /// run has status `last_status`.
+    /// When `only_projects` is given, only applications of those projects.
     async fn applications(
         &self,
         project_id: Option<&str>,
+        only_projects: Option<&[String]>,
         last_status: Option<&str>,
         page: &PageRequest,
     ) -> Result<Page<Application>, CatalogStoreError>;
@@ -386,6 +519,7 @@ pub trait CatalogStore: Send + Sync + 'static {
         name: &str,
         sealed: &str,
         at: DateTime<Utc>,
+        by: Option<&Actor>,
     ) -> Result<bool, CatalogStoreError>;
     /// The names and times of an owner's secrets, by name.
     async fn secrets(&self, owner: &str) -> Result<Vec<SecretMeta>, CatalogStoreError>;
@@ -446,6 +580,10 @@ pub enum CatalogStoreError {
     /// Something it refers to is gone.
     #[error("{0}")]
     Missing(String),
+    /// The change would break a rule the store keeps (the last owner of a
+    /// project).
+    #[error("{0}")]
+    Refused(String),
     /// The store itself failed.
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -25,6 +25,7 @@
 //! Deploy API's `manifest.json` / `pipeline.json` and the asynchronous
 //! loads answered by `work_id`.
 
+pub mod access;
 pub mod app;
 pub use app::applications;
 pub mod catalog;
@@ -40,13 +41,14 @@ pub mod workloads;
 
 pub use app::{
     App, ApplicationInput, Caller, DispatchInput, Followed, HookOutcome, JobLog, LogFollow,
-    LogStart, NewToken, Permission, ProjectInput, RepositoryInput, RunFilter, RunSecrets,
+    LogStart, NewToken, ProjectInput, RepositoryInput, RunFilter, RunSecrets,
     ScheduleDetail, ScheduleInput, ServerStats,
 };
+pub use access::{Actor, Flags, Matrix, Permission, Role};
 pub use catalog::{
-    ApiToken, Application, CatalogStore, CatalogStoreError, LastRun, Order, Page, PageRequest,
-    Project, Repository, ScheduleTarget, SecretMeta, StoredSchedule, TriggerRule, Workflow,
-    WorkflowVersion,
+    ApiToken, Application, CatalogStore, CatalogStoreError, Identity, LastRun, Member, Order,
+    Page, PageRequest, Project, Repository, ScheduleTarget, SecretMeta, StoredSchedule,
+    TriggerRule, User, Workflow, WorkflowVersion,
 };
 pub use definition::{
     ApprovalDef, Format, JobDef, MAX_DURATION, ParamDef, ParamType, StageDef, WorkflowDefinition,

@@ -266,11 +266,15 @@ async fn approval_gates_approve_reject_and_time_out() {
     assert!(!marker.exists(), "a gated stage ran before approval");
     let yes = Decision {
         by: "ann".into(),
+        by_id: None,
+        answers_to: Vec::new(),
         approve: true,
         comment: "go".into(),
     };
     let no = Decision {
         by: "ann".into(),
+        by_id: None,
+        answers_to: Vec::new(),
         approve: false,
         comment: "freeze".into(),
     };

@@ -175,6 +175,7 @@ async fn runs_round_trip_whole_and_changes_are_conditional() {
             .unwrap();
         let d = ApprovalDecision {
             by: "ann".into(),
+            by_id: None,
             approved: true,
             comment: "ok".into(),
             at: Utc::now(),

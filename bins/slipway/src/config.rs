@@ -41,6 +41,9 @@ pub enum Command {
     /// Manages API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Manages users.
+    #[command(subcommand)]
+    User(UserCommand),
     /// Applies pending database migrations and exits.
     Migrate,
 }
@@ -53,7 +56,32 @@ pub enum TokenCommand {
         /// The token's name, for people.
         #[arg(long)]
         name: String,
-        /// Make it an admin token (may manage tokens).
+        /// The user (id or login) it is for; without it, a service
+        /// account named after the token is created with it.
+        #[arg(long)]
+        user: Option<String>,
+        /// Without `--user`: make the new service account a system admin.
+        #[arg(long, conflicts_with = "user")]
+        admin: bool,
+    },
+}
+
+/// `slipway user ...`.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Creates a user (a person or a service account) and prints its id.
+    Create {
+        /// Its login, unique.
+        #[arg(long)]
+        login: String,
+        /// The name shown to people (default: the login).
+        #[arg(long)]
+        name: Option<String>,
+        /// Its e-mail address (what a trusted proxy's `Identity` header
+        /// names).
+        #[arg(long)]
+        email: Option<String>,
+        /// Make it a system admin.
         #[arg(long)]
         admin: bool,
     },

@@ -10,7 +10,7 @@ mod config;
 mod server;
 
 use clap::Parser;
-use config::{Cli, Command, LogFormat, TokenCommand};
+use config::{Cli, Command, LogFormat, TokenCommand, UserCommand};
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
@@ -46,8 +46,23 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve(_) => server::serve(config).await,
             Command::Migrate => server::migrate(&config).await,
-            Command::Token(TokenCommand::Create { name, admin }) => {
-                server::create_token(&config, &name, admin).await
+            Command::Token(TokenCommand::Create { name, user, admin }) => {
+                server::create_token(&config, &name, admin, user.as_deref()).await
+            }
+            Command::User(UserCommand::Create {
+                login,
+                name,
+                email,
+                admin,
+            }) => {
+                let input = slipway_domain::UserInput {
+                    login: Some(login),
+                    display_name: name,
+                    email,
+                    is_admin: Some(admin),
+                    disabled: None,
+                };
+                server::create_user(&config, input).await
             }
         }
     });

@@ -90,20 +90,43 @@ pub async fn migrate(config: &Config) -> Result<(), String> {
 }
 
 /// `slipway token create`.
-pub async fn create_token(config: &Config, name: &str, admin: bool) -> Result<(), String> {
+pub async fn create_token(
+    config: &Config,
+    name: &str,
+    admin: bool,
+    user: Option<&str>,
+) -> Result<(), String> {
     let parts = build(config).await?;
     let made = parts
         .app
-        .issue_token(name, admin)
+        .issue_token(name, admin, user)
         .await
         .map_err(|e| e.to_string())?;
     eprintln!(
-        "created token `{}` (id {}{}); its secret is shown this once:",
+        "created token `{}` (id {}, user {}{}); its secret is shown this once:",
         made.token.name,
         made.token.id,
-        if admin { ", admin" } else { "" }
+        made.token.user_id,
+        if made.token.is_admin { ", admin" } else { "" }
     );
     println!("{}", made.secret);
+    Ok(())
+}
+
+/// `slipway user create`: as the operator, who may create any user.
+pub async fn create_user(config: &Config, input: slipway_domain::UserInput) -> Result<(), String> {
+    let parts = build(config).await?;
+    let user = parts
+        .app
+        .create_user(&slipway_domain::Caller::operator(), input)
+        .await
+        .map_err(|e| e.to_string())?;
+    eprintln!(
+        "created user `{}`{}; its id:",
+        user.login,
+        if user.is_admin { " (system admin)" } else { "" }
+    );
+    println!("{}", user.id);
     Ok(())
 }
 
@@ -121,7 +144,7 @@ async fn first_token(app: &App) -> Result<(), String> {
         }
         _ => {
             let made = app
-                .issue_token("admin", true)
+                .issue_token("admin", true, None)
                 .await
                 .map_err(|e| e.to_string())?;
             println!("admin token (shown once, keep it): {}", made.secret);

@@ -68,7 +68,8 @@ pub fn document_json() -> Result<actix_web::web::Bytes, String> {
 /// Adds to every operation what follows from what it takes, so that no
 /// route states it again: an `/api/v1` route without a security
 /// requirement of its own takes the bearer token (the webhook route says
-/// `security(())`) and answers 401 without it; a request body may be too
+/// `security(())`) and answers 401 without it, and 403 when the caller's
+/// roles do not allow the request; a request body may be too
 /// large (413); query parameters may be bad (400, unless the route says
 /// how).
 fn common_answers(doc: &mut serde_json::Value) {
@@ -90,7 +91,11 @@ fn common_answers(doc: &mut serde_json::Value) {
             let mut answers = Vec::new();
             if path.starts_with("/api/v1/") && !operation.contains_key("security") {
                 operation.insert("security".to_owned(), json!([{"bearer": []}]));
-                answers.push(("401", "No valid token"));
+                answers.push(("401", "No valid token or session"));
+                answers.push((
+                    "403",
+                    "The caller's roles do not allow it (docs/security.md)",
+                ));
             }
             if operation.contains_key("requestBody") {
                 answers.push(("413", "Body too large"));

@@ -2,7 +2,9 @@
 //! and a webhook secret. What starts their runs is in `dispatch`,
 //! `webhooks` and `schedules`; see docs/applications.md.
 
-use super::{App, DomainError, Result, check_name, new_id};
+use super::permissions::On;
+use super::{App, Caller, DomainError, Result, check_name, lock, new_id};
+use crate::access::Permission;
 use crate::catalog::{Application, Page, PageRequest, Repository, TriggerRule};
 use crate::error::OrNotFound;
 use crate::filter::{Filter, FilterError};
@@ -242,13 +244,22 @@ impl App {
         Ok(())
     }
 
-    /// Creates an application in a project.
+    /// Creates an application in a project, for a caller who may modify
+    /// the project; the caller is recorded as its creator.
     pub async fn create_application(
         &self,
+        by: &Caller,
         project_id: &str,
         input: ApplicationInput,
     ) -> Result<Application> {
-        self.project(project_id).await?;
+        let project = self.find_project(project_id).await?;
+        self.check(
+            by,
+            Permission::Modify,
+            &project.id,
+            On::Project,
+            "this project",
+        )?;
         let now = Utc::now();
         let mut app = Application {
             id: new_id(),
@@ -267,6 +278,9 @@ impl App {
             triggers: Vec::new(),
             cancel_superseded: false,
             webhook_secret: None,
+            permissions: None,
+            created_by: by.actor(),
+            updated_by: by.actor(),
             created_at: now,
             updated_at: now,
             last_run: None,
@@ -276,52 +290,97 @@ impl App {
         Ok(app)
     }
 
-    /// An application, with its latest run.
-    pub async fn application(&self, id: &str) -> Result<Application> {
+    /// An application with its latest run, unchecked (for use cases that
+    /// check on their own).
+    pub(crate) async fn find_application(&self, id: &str) -> Result<Application> {
         self.catalog
             .application(id)
             .await?
             .or_not_found("application", id)
     }
 
-    /// A page of applications (of one project, or all), sorted by `name`,
-    /// `created_at` or `last_run_at`, optionally only those whose latest
-    /// run has `last_status`.
+    /// An application, when `by` may do `what` on it.
+    pub(crate) async fn application_for(
+        &self,
+        by: &Caller,
+        what: Permission,
+        id: &str,
+    ) -> Result<Application> {
+        let app = self.find_application(id).await?;
+        self.check(
+            by,
+            what,
+            &app.project_id,
+            On::Application(app.permissions.as_ref()),
+            "this application",
+        )?;
+        Ok(app)
+    }
+
+    /// An application with its latest run, for a caller who may view it.
+    pub async fn application(&self, by: &Caller, id: &str) -> Result<Application> {
+        self.application_for(by, Permission::View, id).await
+    }
+
+    /// A page of applications (of one project, or of every project the
+    /// caller may view), sorted by `name`, `created_at` or `last_run_at`,
+    /// optionally only those whose latest run has `last_status`.
+    /// Applications whose own matrix hides them from the caller's role are
+    /// left out of the page's items (not of its total).
     pub async fn applications(
         &self,
+        by: &Caller,
         project_id: Option<&str>,
         last_status: Option<Status>,
         page: &PageRequest,
     ) -> Result<Page<Application>> {
         if let Some(p) = project_id {
-            self.project(p).await?;
+            self.project(by, p).await?;
         }
+        let only = (!by.is_admin && project_id.is_none()).then(|| by.project_ids());
         let status = last_status.map(|s| s.as_str());
-        Ok(self.catalog.applications(project_id, status, page).await?)
+        let mut found = self
+            .catalog
+            .applications(project_id, only.as_deref(), status, page)
+            .await?;
+        found.items.retain(|a| by.flags_on_application(a).can_view);
+        Ok(found)
     }
 
-    /// Changes an application; absent fields keep their value.
+    /// Writes an application back and forgets what was cached of it.
+    pub(crate) async fn save_application(&self, app: &Application) -> Result<()> {
+        self.catalog
+            .update_application(app)
+            .await?
+            .or_not_found("application", &app.id)?;
+        lock(&self.caches.owners).remove(&app.id);
+        Ok(())
+    }
+
+    /// Changes an application, for a caller who may modify it; absent
+    /// fields keep their value.
     pub async fn update_application(
         &self,
+        by: &Caller,
         id: &str,
         input: ApplicationInput,
     ) -> Result<Application> {
-        let mut app = self.application(id).await?;
+        let mut app = self.application_for(by, Permission::Modify, id).await?;
         self.apply_input(&mut app, input, false).await?;
         app.updated_at = Utc::now();
-        self.catalog
-            .update_application(&app)
-            .await?
-            .or_not_found("application", id)?;
-        self.application(id).await
+        app.updated_by = by.actor();
+        self.save_application(&app).await?;
+        self.find_application(id).await
     }
 
-    /// Deletes an application with its secrets and schedules; refused
-    /// while it has active runs.
-    pub async fn delete_application(&self, id: &str) -> Result<()> {
-        self.application(id).await?;
+    /// Deletes an application with its secrets and schedules, for a caller
+    /// who may delete it; refused while it has active runs.
+    pub async fn delete_application(&self, by: &Caller, id: &str) -> Result<()> {
+        self.application_for(by, Permission::Delete, id).await?;
         let delete = self.catalog.delete_application(id);
-        self.delete_unless_active("application", id, delete).await
+        self.delete_unless_active("application", id, delete).await?;
+        lock(&self.caches.owners).remove(id);
+        Ok(())
     }
 }
 

@@ -4,6 +4,7 @@
 
 use super::applications::{check_ref_name, detail};
 use super::{ACTIVE, App, Caller, DomainError, Result};
+use crate::access::Permission;
 use crate::catalog::Application;
 use crate::definition::{Format, WorkflowDefinition};
 use slipway_core::source::{CommitInfo, Remote, SourceError};
@@ -187,6 +188,7 @@ impl App {
                 oldest_first: true,
                 limit: 1000,
                 offset: 0,
+                ..RunQuery::default()
             })
             .await?;
         Ok(runs
@@ -224,24 +226,28 @@ impl App {
     /// Starts a run of an application by hand, at a ref (and optionally a
     /// commit); the template is read at that commit. Once called, it
     /// finishes even if its future is dropped.
+    ///
+    /// For a caller who may run the application.
     pub async fn dispatch(
         &self,
+        by: &Caller,
         app_id: &str,
         input: DispatchInput,
-        by: Option<&Caller>,
     ) -> Result<RunRecord> {
-        let (app_id, by) = (app_id.to_owned(), by.cloned());
-        self.detached(|app| async move { app.dispatch_here(&app_id, input, by.as_ref()).await })
+        let (app_id, by) = (app_id.to_owned(), by.clone());
+        self.detached(|app| async move { app.dispatch_here(&by, &app_id, input).await })
             .await
     }
 
     async fn dispatch_here(
         &self,
+        by: &Caller,
         app_id: &str,
         input: DispatchInput,
-        by: Option<&Caller>,
     ) -> Result<RunRecord> {
-        let app = self.application(app_id).await?;
+        let app = self
+            .application_for(by, Permission::Execute, app_id)
+            .await?;
         let mut problems = Vec::new();
         let git_ref = input.git_ref.unwrap_or_default();
         check_ref_name(&git_ref, "ref", &mut problems);
@@ -262,7 +268,8 @@ impl App {
             commit.refname.clone().unwrap_or_else(|| full_ref(&git_ref))
         };
         let mut trigger = Trigger::new("dispatch");
-        trigger.by = by.map(|c| c.name.clone());
+        trigger.by = Some(by.name.clone());
+        trigger.by_id = by.actor().map(|a| a.id);
         self.start_app_run(
             &app,
             &commit,
@@ -277,15 +284,16 @@ impl App {
     /// Starts a new run that repeats a finished run exactly: the same
     /// plan (so the same commit and template content) and params, with
     /// today's secrets. A rollback when the repeated run is an older one.
-    /// Once called, it finishes even if its future is dropped.
-    pub async fn redeploy(&self, run_id: &str, by: Option<&Caller>) -> Result<RunRecord> {
-        let (run_id, by) = (run_id.to_owned(), by.cloned());
-        self.detached(|app| async move { app.redeploy_here(&run_id, by.as_ref()).await })
+    /// Once called, it finishes even if its future is dropped. For a
+    /// caller who may run the run's workflow or application.
+    pub async fn redeploy(&self, by: &Caller, run_id: &str) -> Result<RunRecord> {
+        let (run_id, by) = (run_id.to_owned(), by.clone());
+        self.detached(|app| async move { app.redeploy_here(&by, &run_id).await })
             .await
     }
 
-    async fn redeploy_here(&self, run_id: &str, by: Option<&Caller>) -> Result<RunRecord> {
-        let old = self.run(run_id).await?;
+    async fn redeploy_here(&self, by: &Caller, run_id: &str) -> Result<RunRecord> {
+        let old = self.run_for(by, Permission::Execute, run_id).await?;
         if !old.status.is_terminal() {
             return Err(DomainError::Conflict(format!(
                 "run {run_id} is {}; only a finished run can be repeated",
@@ -293,7 +301,8 @@ impl App {
             )));
         }
         let mut trigger = Trigger::new("redeploy");
-        trigger.by = by.map(|c| c.name.clone());
+        trigger.by = Some(by.name.clone());
+        trigger.by_id = by.actor().map(|a| a.id);
         for key in [
             detail::APPLICATION,
             detail::COMMIT,

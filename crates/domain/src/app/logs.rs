@@ -3,7 +3,8 @@
 //! dialect's polling route) uses these, so the follow protocol and the
 //! "finished for good" rule live here only.
 
-use super::{App, DomainError, Result};
+use super::{App, Caller, DomainError, Result};
+use crate::access::Permission;
 use crate::error::OrNotFound;
 use slipway_core::{Engine, RunId, RunRecord, Status};
 use slipway_core::{Event, LogKey, LogLine, LogSink};
@@ -236,9 +237,11 @@ pub fn job_over_for_good(run: &RunRecord, job: &str) -> Option<Status> {
 }
 
 impl App {
-    /// The log of job `job` of run `run`, after checking both exist.
-    pub async fn job_log(&self, run: &str, job: &str) -> Result<JobLog> {
-        let record = self.run(run).await?;
+    /// The log of job `job` of run `run`, after checking both exist, for
+    /// a caller who may run the run's workflow or application (reading
+    /// logs is a developer's right, not a viewer's).
+    pub async fn job_log(&self, by: &Caller, run: &str, job: &str) -> Result<JobLog> {
+        let record = self.run_for(by, Permission::Execute, run).await?;
         if record.job_named(job).is_none() {
             return Err(DomainError::not_found(
                 "job",
@@ -254,7 +257,13 @@ impl App {
 
     /// Follows the log of job `job` of run `run` from `start` (see
     /// [`JobLog::follow`]).
-    pub async fn follow_log(&self, run: &str, job: &str, start: LogStart) -> Result<LogFollow> {
-        self.job_log(run, job).await?.follow(start).await
+    pub async fn follow_log(
+        &self,
+        by: &Caller,
+        run: &str,
+        job: &str,
+        start: LogStart,
+    ) -> Result<LogFollow> {
+        self.job_log(by, run, job).await?.follow(start).await
     }
 }

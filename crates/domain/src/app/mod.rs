@@ -6,12 +6,14 @@
 pub mod applications;
 mod dispatch;
 mod logs;
+mod members;
 mod permissions;
 mod projects;
 mod runs;
 mod schedules;
 mod secrets;
 mod tokens;
+mod users;
 mod webhooks;
 mod workflows;
 
@@ -21,12 +23,14 @@ pub use applications::{
 };
 pub use dispatch::DispatchInput;
 pub use logs::{Followed, JobLog, LogFollow, LogStart, job_over_for_good};
-pub use permissions::{Permission, may};
+pub use members::MatrixInput;
+pub use permissions::{AdminTask, Caller, On};
 pub use projects::ProjectInput;
 pub use runs::{RunFilter, ServerStats};
 pub use schedules::{ScheduleDetail, ScheduleInput};
 pub use secrets::RunSecrets;
 pub use tokens::{NewToken, TOKEN_PREFIX, hash_secret};
+pub use users::UserInput;
 pub use webhooks::HookOutcome;
 
 use crate::catalog::{CatalogStore, Page};
@@ -40,17 +44,6 @@ pub(crate) use crate::error::params_problems;
 
 /// A result of a use case.
 pub type Result<T, E = DomainError> = std::result::Result<T, E>;
-
-/// Who is calling.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    /// The token's name.
-    pub name: String,
-    /// The token's id.
-    pub token_id: String,
-    /// May manage tokens.
-    pub is_admin: bool,
-}
 
 /// Statuses in which a run is not finished.
 pub const ACTIVE: [Status; 4] = [
@@ -118,14 +111,27 @@ impl<K: std::hash::Hash + Eq, V> RunCache<K, V> {
 
 #[derive(Default)]
 pub(crate) struct Caches {
-    /// Token hash → the caller, and when it was looked up.
+    /// Token hash (or `user:<id>`) → the caller, and when it was looked
+    /// up.
     callers: std::sync::Mutex<std::collections::HashMap<String, (Caller, std::time::Instant)>>,
+    /// Workflow or application id → its project and matrix, and when it
+    /// was looked up (what a run's permissions are decided on).
+    owners: std::sync::Mutex<std::collections::HashMap<String, (RunOwner, std::time::Instant)>>,
     /// Run list pages.
     run_pages: RunCache<RunListKey, Page<slipway_core::RunSummary>>,
     /// Runs with their stages and jobs, by id.
     runs: RunCache<String, slipway_core::RunRecord>,
     /// Compiled trigger filters, by source.
     pub(crate) filters: std::sync::Mutex<std::collections::HashMap<String, crate::filter::Filter>>,
+}
+
+/// What a run belongs to, for permissions: its workflow's or
+/// application's project, and the application's matrix.
+#[derive(Debug, Clone)]
+pub(crate) struct RunOwner {
+    pub(crate) project_id: String,
+    pub(crate) matrix: Option<crate::access::Matrix>,
+    pub(crate) is_application: bool,
 }
 
 pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {

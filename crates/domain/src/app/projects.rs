@@ -1,6 +1,8 @@
 //! Projects: create, read, list, update, delete.
 
-use super::{ACTIVE, App, DomainError, Result, check_name, new_id};
+use super::permissions::On;
+use super::{ACTIVE, App, Caller, DomainError, Result, check_name, new_id};
+use crate::access::Permission;
 use crate::catalog::{CatalogStoreError, Page, PageRequest, Project};
 use crate::error::OrNotFound;
 use chrono::Utc;
@@ -16,8 +18,8 @@ pub struct ProjectInput {
 }
 
 impl App {
-    /// Creates a project.
-    pub async fn create_project(&self, input: ProjectInput) -> Result<Project> {
+    /// Creates a project; any user may, and becomes its owner.
+    pub async fn create_project(&self, by: &Caller, input: ProjectInput) -> Result<Project> {
         let mut problems = Vec::new();
         let name = input.name.unwrap_or_default();
         check_name("name", &name, &mut problems);
@@ -32,23 +34,54 @@ impl App {
             created_at: now,
             updated_at: now,
         };
-        self.catalog.insert_project(&project).await?;
+        let owner = (!by.user_id.is_empty()).then_some(by.user_id.as_str());
+        self.catalog.insert_project(&project, owner).await?;
+        if owner.is_some() {
+            self.forget_callers();
+        }
         Ok(project)
     }
 
-    /// A project.
-    pub async fn project(&self, id: &str) -> Result<Project> {
+    /// A project, unchecked (for use cases that check on their own).
+    pub(crate) async fn find_project(&self, id: &str) -> Result<Project> {
         self.catalog.project(id).await?.or_not_found("project", id)
     }
 
-    /// A page of projects.
-    pub async fn projects(&self, page: &PageRequest) -> Result<Page<Project>> {
-        Ok(self.catalog.projects(page).await?)
+    /// A project, for a caller who may view it.
+    pub async fn project(&self, by: &Caller, id: &str) -> Result<Project> {
+        let project = self.find_project(id).await?;
+        self.check(
+            by,
+            Permission::View,
+            &project.id,
+            On::Project,
+            "this project",
+        )?;
+        Ok(project)
     }
 
-    /// Changes a project's name or description.
-    pub async fn update_project(&self, id: &str, input: ProjectInput) -> Result<Project> {
-        let mut project = self.project(id).await?;
+    /// A page of the projects the caller may view (a system admin: all).
+    pub async fn projects(&self, by: &Caller, page: &PageRequest) -> Result<Page<Project>> {
+        let only = (!by.is_admin).then(|| by.project_ids());
+        Ok(self.catalog.projects(page, only.as_deref()).await?)
+    }
+
+    /// Changes a project's name or description, for a caller who may
+    /// modify it.
+    pub async fn update_project(
+        &self,
+        by: &Caller,
+        id: &str,
+        input: ProjectInput,
+    ) -> Result<Project> {
+        let mut project = self.find_project(id).await?;
+        self.check(
+            by,
+            Permission::Modify,
+            &project.id,
+            On::Project,
+            "this project",
+        )?;
         let mut problems = Vec::new();
         if let Some(name) = input.name {
             check_name("name", &name, &mut problems);
@@ -68,10 +101,17 @@ impl App {
         Ok(project)
     }
 
-    /// Deletes a project with its workflows and applications; refused
-    /// while any of their runs is active.
-    pub async fn delete_project(&self, id: &str) -> Result<()> {
-        self.project(id).await?;
+    /// Deletes a project with its workflows and applications, for its
+    /// owners; refused while any of their runs is active.
+    pub async fn delete_project(&self, by: &Caller, id: &str) -> Result<()> {
+        let project = self.find_project(id).await?;
+        self.check(
+            by,
+            Permission::Delete,
+            &project.id,
+            On::Project,
+            "this project",
+        )?;
         let mut keys = self.catalog.workflow_ids(id).await?;
         keys.extend(self.catalog.application_ids(id).await?);
         self.refuse_active(&keys, "project").await?;

@@ -36,7 +36,8 @@ impl std::ops::Deref for ScheduleDetail {
         &self.schedule
     }
 }
-use super::{App, DomainError, Result, new_id};
+use super::{App, Caller, DomainError, Result, new_id};
+use crate::access::Permission;
 use crate::catalog::{ScheduleTarget, StoredSchedule};
 use crate::error::OrNotFound;
 use crate::schedule::Schedule;
@@ -60,10 +61,17 @@ pub struct ScheduleInput {
 }
 
 impl App {
-    async fn check_target(&self, target: ScheduleTarget, id: &str) -> Result<()> {
+    /// `Forbidden` unless `by` may do `what` on the schedule's target.
+    async fn check_target(
+        &self,
+        by: &Caller,
+        what: Permission,
+        target: ScheduleTarget,
+        id: &str,
+    ) -> Result<()> {
         match target {
-            ScheduleTarget::Workflow => self.workflow(id).await.map(|_| ()),
-            ScheduleTarget::Application => self.application(id).await.map(|_| ()),
+            ScheduleTarget::Workflow => self.workflow_for(by, what, id).await.map(|_| ()),
+            ScheduleTarget::Application => self.application_for(by, what, id).await.map(|_| ()),
         }
     }
 
@@ -106,14 +114,17 @@ impl App {
         }
     }
 
-    /// Adds a cron schedule to a workflow or an application.
+    /// Adds a cron schedule to a workflow or an application, for a caller
+    /// who may modify it.
     pub async fn create_schedule(
         &self,
+        by: &Caller,
         target: ScheduleTarget,
         target_id: &str,
         input: ScheduleInput,
     ) -> Result<ScheduleDetail> {
-        self.check_target(target, target_id).await?;
+        self.check_target(by, Permission::Modify, target, target_id)
+            .await?;
         let now = Utc::now();
         let mut s = StoredSchedule {
             id: new_id(),
@@ -133,29 +144,41 @@ impl App {
         Ok(ScheduleDetail::of(s, Utc::now()))
     }
 
-    /// A schedule, with its next fire time.
-    pub async fn schedule(&self, id: &str) -> Result<ScheduleDetail> {
+    /// A schedule, with its next fire time, for a caller who may view its
+    /// target.
+    pub async fn schedule(&self, by: &Caller, id: &str) -> Result<ScheduleDetail> {
         Ok(ScheduleDetail::of(
-            self.stored_schedule(id).await?,
+            self.stored_schedule(by, Permission::View, id).await?,
             Utc::now(),
         ))
     }
 
-    async fn stored_schedule(&self, id: &str) -> Result<StoredSchedule> {
-        self.catalog
+    /// A schedule, when `by` may do `what` on its target.
+    async fn stored_schedule(
+        &self,
+        by: &Caller,
+        what: Permission,
+        id: &str,
+    ) -> Result<StoredSchedule> {
+        let s = self
+            .catalog
             .schedule(id)
             .await?
-            .or_not_found("schedule", id)
+            .or_not_found("schedule", id)?;
+        self.check_target(by, what, s.target, &s.target_id).await?;
+        Ok(s)
     }
 
     /// The schedules of a workflow or application, each with its next
     /// fire time.
     pub async fn schedules(
         &self,
+        by: &Caller,
         target: ScheduleTarget,
         target_id: &str,
     ) -> Result<Vec<ScheduleDetail>> {
-        self.check_target(target, target_id).await?;
+        self.check_target(by, Permission::View, target, target_id)
+            .await?;
         let now = Utc::now();
         Ok(self
             .catalog
@@ -166,9 +189,15 @@ impl App {
             .collect())
     }
 
-    /// Changes a schedule; absent fields keep their value.
-    pub async fn update_schedule(&self, id: &str, input: ScheduleInput) -> Result<ScheduleDetail> {
-        let mut s = self.stored_schedule(id).await?;
+    /// Changes a schedule, for a caller who may modify its target; absent
+    /// fields keep their value.
+    pub async fn update_schedule(
+        &self,
+        by: &Caller,
+        id: &str,
+        input: ScheduleInput,
+    ) -> Result<ScheduleDetail> {
+        let mut s = self.stored_schedule(by, Permission::Modify, id).await?;
         Self::apply_schedule(&mut s, input, false)?;
         s.updated_at = Utc::now();
         self.catalog
@@ -178,8 +207,9 @@ impl App {
         Ok(ScheduleDetail::of(s, Utc::now()))
     }
 
-    /// Deletes a schedule.
-    pub async fn delete_schedule(&self, id: &str) -> Result<()> {
+    /// Deletes a schedule, for a caller who may modify its target.
+    pub async fn delete_schedule(&self, by: &Caller, id: &str) -> Result<()> {
+        self.stored_schedule(by, Permission::Modify, id).await?;
         self.catalog
             .delete_schedule(id)
             .await?
@@ -243,7 +273,7 @@ impl App {
                 Ok(run.id)
             }
             ScheduleTarget::Application => {
-                let app = self.application(&s.target_id).await?;
+                let app = self.find_application(&s.target_id).await?;
                 let git_ref = if s.git_ref.is_empty() {
                     app.default_branch.clone()
                 } else {

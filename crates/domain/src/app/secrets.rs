@@ -1,6 +1,7 @@
 //! Stored secrets of projects and applications, and the secrets runs get.
 
-use super::{App, DomainError, Result};
+use super::{App, Caller, DomainError, Result};
+use crate::access::Permission;
 use crate::catalog::{CatalogStore, SecretMeta};
 use crate::error::OrNotFound;
 use crate::secrets::{SecretKey, SecretName, SecretOwner};
@@ -10,19 +11,38 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 impl App {
-    /// The owner's store key, once the owner is known to exist.
-    async fn owner_key(&self, owner: &SecretOwner<'_>) -> Result<String> {
+    /// The owner's store key, once the owner is known to exist and `by`
+    /// may do `what` on it.
+    async fn owner_key(
+        &self,
+        by: &Caller,
+        what: Permission,
+        owner: &SecretOwner<'_>,
+    ) -> Result<String> {
         match owner {
-            SecretOwner::Project(id) => self.project(id).await.map(|_| ()),
-            SecretOwner::Application(id) => self.application(id).await.map(|_| ()),
-        }?;
+            SecretOwner::Project(id) => {
+                let p = self.find_project(id).await?;
+                self.check(
+                    by,
+                    what,
+                    &p.id,
+                    super::On::Project,
+                    "the secrets of this project",
+                )?;
+            }
+            SecretOwner::Application(id) => {
+                self.application_for(by, what, id).await?;
+            }
+        }
         Ok(owner.key())
     }
 
-    /// Sets a secret (creating or rotating it); the next run sees the new
-    /// value. Returns whether it was created.
+    /// Sets a secret (creating or rotating it), for a caller who may
+    /// modify its owner; the next run sees the new value. Returns whether
+    /// it was created.
     pub async fn put_secret(
         &self,
+        by: &Caller,
         owner: SecretOwner<'_>,
         name: &str,
         value: &str,
@@ -30,23 +50,35 @@ impl App {
         let name = SecretName::new(name)
             .map_err(|e| DomainError::Invalid(vec![Problem::new("name", e.to_string())]))?;
         crate::limits::check_secret_value(value)?;
-        let key = self.owner_key(&owner).await?;
+        let key = self.owner_key(by, Permission::Modify, &owner).await?;
         let sealed = crate::secrets::seal(self.key()?, value, &owner.aad(&name))?;
         Ok(self
             .catalog
-            .put_secret(&key, name.as_str(), &sealed, Utc::now())
+            .put_secret(
+                &key,
+                name.as_str(),
+                &sealed,
+                Utc::now(),
+                by.actor().as_ref(),
+            )
             .await?)
     }
 
-    /// The names and times of an owner's secrets (never their values).
-    pub async fn secrets(&self, owner: SecretOwner<'_>) -> Result<Vec<SecretMeta>> {
-        let key = self.owner_key(&owner).await?;
+    /// The names and times of an owner's secrets (never their values),
+    /// for a caller who may view the owner.
+    pub async fn secrets(&self, by: &Caller, owner: SecretOwner<'_>) -> Result<Vec<SecretMeta>> {
+        let key = self.owner_key(by, Permission::View, &owner).await?;
         Ok(self.catalog.secrets(&key).await?)
     }
 
-    /// Deletes a secret.
-    pub async fn delete_secret(&self, owner: SecretOwner<'_>, name: &str) -> Result<()> {
-        let key = self.owner_key(&owner).await?;
+    /// Deletes a secret, for a caller who may modify its owner.
+    pub async fn delete_secret(
+        &self,
+        by: &Caller,
+        owner: SecretOwner<'_>,
+        name: &str,
+    ) -> Result<()> {
+        let key = self.owner_key(by, Permission::Modify, &owner).await?;
         self.catalog
             .delete_secret(&key, name)
             .await?

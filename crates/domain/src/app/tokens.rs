@@ -1,8 +1,8 @@
 //! API tokens and authentication.
 
-use super::permissions::Permission;
-use super::{App, CACHE_ENTRIES, CACHE_TTL, Caller, DomainError, Result, check_name, lock, new_id};
-use crate::catalog::ApiToken;
+use super::permissions::AdminTask;
+use super::{App, Caller, DomainError, Result, check_name, new_id};
+use crate::catalog::{ApiToken, CatalogStoreError, User};
 use crate::error::OrNotFound;
 use chrono::Utc;
 use serde::Serialize;
@@ -30,26 +30,32 @@ pub fn hash_secret(secret: &str) -> String {
 }
 
 impl App {
-    /// Creates a token for `by` (who must be allowed to manage tokens);
-    /// its secret is in the answer and nowhere else.
-    pub async fn create_token(&self, by: &Caller, name: &str, is_admin: bool) -> Result<NewToken> {
-        self.authorize(by, Permission::ManageTokens)?;
-        self.new_token(name, is_admin, Some(by)).await
+    /// Creates a token, for a system admin (`by`). With `user` (an id or
+    /// login) the token is that user's; without, a service account named
+    /// after the token is created with it (`is_admin` makes it a system
+    /// admin), which is what a token was before users existed. Its secret
+    /// is in the answer and nowhere else.
+    pub async fn create_token(
+        &self,
+        by: &Caller,
+        name: &str,
+        is_admin: bool,
+        user: Option<&str>,
+    ) -> Result<NewToken> {
+        self.check_admin(by, AdminTask::ManageTokens)?;
+        self.new_token(name, is_admin, user, Some(by), None).await
     }
 
     /// Creates a token on the operator's behalf (the command line, the
-    /// first admin token of an empty database): no caller, no check.
-    pub async fn issue_token(&self, name: &str, is_admin: bool) -> Result<NewToken> {
-        self.new_token(name, is_admin, None).await
-    }
-
-    async fn new_token(&self, name: &str, is_admin: bool, by: Option<&Caller>) -> Result<NewToken> {
-        let mut bytes = [0u8; 32];
-        getrandom::fill(&mut bytes)
-            .map_err(|e| DomainError::Internal(format!("no randomness: {e}")))?;
-        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        self.insert_token(name, is_admin, by, format!("{TOKEN_PREFIX}{hex}"))
-            .await
+    /// first admin token of an empty database): no caller, no check. See
+    /// [`App::create_token`] for `user`.
+    pub async fn issue_token(
+        &self,
+        name: &str,
+        is_admin: bool,
+        user: Option<&str>,
+    ) -> Result<NewToken> {
+        self.new_token(name, is_admin, user, None, None).await
     }
 
     /// Creates a token with a secret chosen by the operator
@@ -62,36 +68,80 @@ impl App {
             )]));
         }
         Ok(self
-            .insert_token(name, is_admin, None, secret.to_owned())
+            .new_token(name, is_admin, None, None, Some(secret.to_owned()))
             .await?
             .token)
     }
 
-    async fn insert_token(
+    async fn new_token(
         &self,
         name: &str,
         is_admin: bool,
+        user: Option<&str>,
         by: Option<&Caller>,
-        secret: String,
+        secret: Option<String>,
     ) -> Result<NewToken> {
         let mut problems = Vec::new();
         check_name("name", name, &mut problems);
+        if user.is_some() && is_admin {
+            problems.push(Problem::new(
+                "is_admin",
+                "a token has its user's rights: make the user an admin instead",
+            ));
+        }
         if !problems.is_empty() {
             return Err(DomainError::Invalid(problems));
         }
+        let secret = match secret {
+            Some(s) => s,
+            None => {
+                let mut bytes = [0u8; 32];
+                getrandom::fill(&mut bytes)
+                    .map_err(|e| DomainError::Internal(format!("no randomness: {e}")))?;
+                let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+                format!("{TOKEN_PREFIX}{hex}")
+            }
+        };
+        let owner = match user {
+            Some(u) => Some(self.named_user("user", u).await?),
+            None => None,
+        };
+        let now = Utc::now();
         let token = ApiToken {
             id: new_id(),
             name: name.to_owned(),
             prefix: secret.chars().take(TOKEN_PREFIX.len() + 6).collect(),
-            is_admin,
+            user_id: owner.as_ref().map_or_else(new_id, |u| u.id.clone()),
+            is_admin: owner.as_ref().map_or(is_admin, |u| u.is_admin),
             created_by: by.map(|c| c.name.clone()),
-            created_at: Utc::now(),
+            created_at: now,
             last_used_at: None,
             revoked_at: None,
         };
-        self.catalog
-            .insert_token(&token, &hash_secret(&secret))
-            .await?;
+        let hash = hash_secret(&secret);
+        if owner.is_some() {
+            self.catalog.insert_token(&token, &hash).await?;
+        } else {
+            let account = User {
+                id: token.user_id.clone(),
+                login: name.to_owned(),
+                display_name: name.to_owned(),
+                email: None,
+                is_admin,
+                created_by: token.created_by.clone(),
+                created_at: now,
+                disabled_at: None,
+            };
+            self.catalog
+                .insert_user_with_token(&account, &token, &hash)
+                .await
+                .map_err(|e| match e {
+                    CatalogStoreError::Duplicate(_) => DomainError::Conflict(format!(
+                        "a user `{name}` exists: pass `user` to give them a token, or choose another name"
+                    )),
+                    other => other.into(),
+                })?;
+        }
         Ok(NewToken { token, secret })
     }
 
@@ -100,37 +150,52 @@ impl App {
         Ok(self.catalog.count_tokens().await?)
     }
 
-    /// Every token (no secrets), for a caller allowed to manage tokens.
+    /// Every token (no secrets), for a system admin.
     pub async fn tokens(&self, by: &Caller) -> Result<Vec<ApiToken>> {
-        self.authorize(by, Permission::ManageTokens)?;
+        self.check_admin(by, AdminTask::ManageTokens)?;
         Ok(self.catalog.tokens().await?)
     }
 
-    /// Revokes a token, for a caller allowed to manage tokens: it is
-    /// refused from the next request on.
+    /// Revokes a token, for a system admin: it is refused from the next
+    /// request on, and so are the sessions made from it.
     pub async fn revoke_token(&self, by: &Caller, id: &str) -> Result<()> {
-        self.authorize(by, Permission::ManageTokens)?;
+        self.check_admin(by, AdminTask::ManageTokens)?;
         let revoked = self.catalog.revoke_token(id, Utc::now()).await?;
         // Whatever it was cached as, it is not any more.
-        lock(&self.caches.callers).clear();
+        self.forget_callers();
         revoked.or_not_found("token", id)
     }
 
-    /// The caller a bearer secret stands for, if it is a live token. The
-    /// secret is hashed, looked up by hash, and the hashes compared in
-    /// constant time.
+    /// Whether token `id` is live (exists, not revoked): what a session
+    /// made from it checks.
+    pub(crate) async fn token_is_live(&self, id: &str) -> Result<bool> {
+        Ok(self
+            .catalog
+            .tokens()
+            .await?
+            .iter()
+            .any(|t| t.id == id && t.revoked_at.is_none()))
+    }
+
+    /// The caller a bearer secret stands for, if it is a live token of an
+    /// enabled user. The secret is hashed, looked up by hash, and the
+    /// hashes compared in constant time.
     pub async fn authenticate(&self, secret: &str) -> Result<Option<Caller>> {
         use subtle::ConstantTimeEq;
         let hash = hash_secret(secret);
-        if let Some((caller, at)) = lock(&self.caches.callers).get(&hash)
-            && at.elapsed() < CACHE_TTL
-        {
-            return Ok(Some(caller.clone()));
+        if let Some(caller) = self.cached_caller(&hash) {
+            return Ok(Some(caller));
         }
         let Some((token, stored)) = self.catalog.token_by_hash(&hash).await? else {
             return Ok(None);
         };
         if !bool::from(stored.as_bytes().ct_eq(hash.as_bytes())) || token.revoked_at.is_some() {
+            return Ok(None);
+        }
+        let Some(identity) = self.catalog.identity(&token.user_id).await? else {
+            return Ok(None);
+        };
+        if identity.user.disabled_at.is_some() {
             return Ok(None);
         }
         let now = Utc::now();
@@ -140,16 +205,8 @@ impl App {
         {
             self.catalog.touch_token(&token.id, now).await?;
         }
-        let caller = Caller {
-            name: token.name,
-            token_id: token.id,
-            is_admin: token.is_admin,
-        };
-        let mut callers = lock(&self.caches.callers);
-        if callers.len() >= CACHE_ENTRIES {
-            callers.clear();
-        }
-        callers.insert(hash, (caller.clone(), std::time::Instant::now()));
-        Ok(Some(caller))
+        let caller = Caller::of(identity, Some(token.id));
+        self.cache_caller(hash, &caller);
+        Ok(Some(caller.for_request()))
     }
 }

@@ -69,7 +69,7 @@ impl App {
         // answered exactly as a wrong signature is (the delivery is checked
         // against a secret nobody has), so the answer never tells an
         // outsider which application ids exist.
-        let app = match self.application(app_id).await {
+        let app = match self.find_application(app_id).await {
             Ok(app) if app.webhook_secret.is_some() => Some(app),
             Ok(_) => {
                 tracing::warn!(application = %app_id, "webhook for an application without a webhook secret; refused");

@@ -1,6 +1,8 @@
 //! Workflows and their versions.
 
-use super::{App, Caller, DomainError, Result, new_id};
+use super::permissions::On;
+use super::{App, Caller, DomainError, Result, lock, new_id};
+use crate::access::Permission;
 use crate::catalog::{Page, PageRequest, Workflow, WorkflowVersion};
 use crate::definition::{Format, WorkflowDefinition};
 use crate::error::OrNotFound;
@@ -23,7 +25,7 @@ impl App {
         def: &WorkflowDefinition,
         text: &str,
         format: Format,
-        by: Option<&Caller>,
+        by: &Caller,
     ) -> Result<WorkflowVersion> {
         Ok(WorkflowVersion {
             workflow_id: workflow_id.to_owned(),
@@ -32,21 +34,29 @@ impl App {
                 .map_err(|e| DomainError::Internal(format!("definition to JSON: {e}")))?,
             format,
             source: text.to_owned(),
-            created_by: by.map(|c| c.name.clone()),
+            created_by: by.actor().map(|a| a.name),
+            created_by_id: by.actor().map(|a| a.id),
             created_at: Utc::now(),
         })
     }
 
     /// Creates a workflow in a project from a definition (its `name` names
-    /// the workflow).
+    /// the workflow), for a caller who may modify the project.
     pub async fn create_workflow(
         &self,
+        by: &Caller,
         project_id: &str,
         text: &str,
         format: Format,
-        by: Option<&Caller>,
     ) -> Result<(Workflow, WorkflowVersion)> {
-        self.project(project_id).await?;
+        let project = self.find_project(project_id).await?;
+        self.check(
+            by,
+            Permission::Modify,
+            &project.id,
+            On::Project,
+            "this project",
+        )?;
         let def = self.check_definition(text, format)?;
         let now = Utc::now();
         let workflow = Workflow {
@@ -62,16 +72,16 @@ impl App {
         Ok((workflow, version))
     }
 
-    /// Adds a version to a workflow. The definition's name must stay the
-    /// workflow's.
+    /// Adds a version to a workflow, for a caller who may modify it. The
+    /// definition's name must stay the workflow's.
     pub async fn update_workflow(
         &self,
+        by: &Caller,
         id: &str,
         text: &str,
         format: Format,
-        by: Option<&Caller>,
     ) -> Result<(Workflow, WorkflowVersion)> {
-        let mut workflow = self.workflow(id).await?;
+        let mut workflow = self.workflow_for(by, Permission::Modify, id).await?;
         let def = self.check_definition(text, format)?;
         if def.name != workflow.name {
             return Err(DomainError::Invalid(vec![Problem::new(
@@ -90,21 +100,46 @@ impl App {
         Ok((workflow, version))
     }
 
-    /// A workflow.
-    pub async fn workflow(&self, id: &str) -> Result<Workflow> {
+    /// A workflow, unchecked (for use cases that check on their own).
+    pub(crate) async fn find_workflow(&self, id: &str) -> Result<Workflow> {
         self.catalog
             .workflow(id)
             .await?
             .or_not_found("workflow", id)
     }
 
-    /// A version of a workflow (`None`: the latest).
+    /// A workflow, when `by` may do `what` on it.
+    pub(crate) async fn workflow_for(
+        &self,
+        by: &Caller,
+        what: Permission,
+        id: &str,
+    ) -> Result<Workflow> {
+        let workflow = self.find_workflow(id).await?;
+        self.check(
+            by,
+            what,
+            &workflow.project_id,
+            On::Workflow,
+            "this workflow",
+        )?;
+        Ok(workflow)
+    }
+
+    /// A workflow, for a caller who may view it.
+    pub async fn workflow(&self, by: &Caller, id: &str) -> Result<Workflow> {
+        self.workflow_for(by, Permission::View, id).await
+    }
+
+    /// A version of a workflow (`None`: the latest), for a caller who may
+    /// view it.
     pub async fn workflow_version(
         &self,
+        by: &Caller,
         id: &str,
         version: Option<i32>,
     ) -> Result<(Workflow, WorkflowVersion)> {
-        let workflow = self.workflow(id).await?;
+        let workflow = self.workflow(by, id).await?;
         let v = version.unwrap_or(workflow.latest_version);
         let found = self
             .catalog
@@ -114,25 +149,33 @@ impl App {
         Ok((workflow, found))
     }
 
-    /// A page of a project's workflows.
-    pub async fn workflows(&self, project_id: &str, page: &PageRequest) -> Result<Page<Workflow>> {
-        self.project(project_id).await?;
+    /// A page of a project's workflows, for a caller who may view it.
+    pub async fn workflows(
+        &self,
+        by: &Caller,
+        project_id: &str,
+        page: &PageRequest,
+    ) -> Result<Page<Workflow>> {
+        self.project(by, project_id).await?;
         Ok(self.catalog.workflows(project_id, page).await?)
     }
 
     /// A page of a workflow's versions, newest first.
     pub async fn workflow_versions(
         &self,
+        by: &Caller,
         id: &str,
         page: &PageRequest,
     ) -> Result<Page<WorkflowVersion>> {
-        self.workflow(id).await?;
+        self.workflow(by, id).await?;
         Ok(self.catalog.versions(id, page).await?)
     }
 
-    /// Deletes a workflow; refused while it has active runs.
-    pub async fn delete_workflow(&self, id: &str) -> Result<()> {
-        self.workflow(id).await?;
+    /// Deletes a workflow, for a caller who may delete it; refused while
+    /// it has active runs.
+    pub async fn delete_workflow(&self, by: &Caller, id: &str) -> Result<()> {
+        self.workflow_for(by, Permission::Delete, id).await?;
+        lock(&self.caches.owners).remove(id);
         let delete = self.catalog.delete_workflow(id);
         self.delete_unless_active("workflow", id, delete).await
     }

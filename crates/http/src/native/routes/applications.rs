@@ -30,8 +30,11 @@ pub async fn create(
     body: JsonBody<ApplicationCreate>,
 ) -> ApiResult<HttpResponse> {
     let input = body.into_inner()?;
-    let made = api.app().create_application(&id, input.into()).await?;
-    Ok(HttpResponse::Created().json(ApplicationView::from(made)))
+    let made = api
+        .app()
+        .create_application(&api.caller, &id, input.into())
+        .await?;
+    Ok(HttpResponse::Created().json(ApplicationView::from((made, &api.caller))))
 }
 
 /// A page of applications of `project` (all when `None`), as the query
@@ -43,8 +46,16 @@ async fn page(api: &Authed, project: Option<&str>, req: &HttpRequest) -> ApiResu
         .get("last_status")
         .map(|w| input::status_word("last_status", w))
         .transpose()?;
-    let found = api.app().applications(project, last_status, &page).await?;
-    Ok(HttpResponse::Ok().json(ApplicationPage::of(found)))
+    let found = api
+        .app()
+        .applications(&api.caller, project, last_status, &page)
+        .await?;
+    Ok(
+        HttpResponse::Ok().json(ApplicationPage::of(crate::views::with_caller(
+            found,
+            &api.caller,
+        ))),
+    )
 }
 
 /// Lists a project's applications, each with its latest run.
@@ -115,9 +126,6 @@ pub async fn dispatch(
     body: JsonBody<DispatchBody>,
 ) -> ApiResult<HttpResponse> {
     let input = body.into_inner()?;
-    let run = api
-        .app()
-        .dispatch(&id, input.into(), Some(&api.caller))
-        .await?;
+    let run = api.app().dispatch(&api.caller, &id, input.into()).await?;
     Ok(HttpResponse::Created().json(RunView::from(run)))
 }

@@ -45,7 +45,7 @@ pub async fn whole(
 ) -> ApiResult<HttpResponse> {
     let json = Query::of(&req)?.word("format", &["text", "json"])? == Some("json");
     let (run, job) = path.into_inner();
-    let log = api.app().job_log(&run, &job).await?;
+    let log = api.app().job_log(&api.caller, &run, &job).await?;
     let mut out = String::new();
     let mut after = 0;
     loop {
@@ -117,7 +117,7 @@ pub async fn stream(
         (None, None) => LogStart::Beginning,
     };
     let (run, job) = path.into_inner();
-    let follow = api.app().follow_log(&run, &job, start).await?;
+    let follow = api.app().follow_log(&api.caller, &run, &job, start).await?;
 
     let (tx, rx) = mpsc::channel::<Bytes>(64);
     tokio::spawn(feed(

@@ -22,8 +22,8 @@ macro_rules! by_id_routes {
         )]
         #[get($path)]
         pub async fn get_one(api: Authed, id: web::Path<String>) -> ApiResult<HttpResponse> {
-            let found = api.app().$get(&id).await?;
-            Ok(HttpResponse::Ok().json($view::from(found)))
+            let found = api.app().$get(&api.caller, &id).await?;
+            Ok(HttpResponse::Ok().json($view::from((found, &api.caller))))
         }
 
         $(#[doc = $update_doc])*
@@ -43,8 +43,8 @@ macro_rules! by_id_routes {
             body: JsonBody<$body>,
         ) -> ApiResult<HttpResponse> {
             let input = body.into_inner()?;
-            let changed = api.app().$update(&id, input.into()).await?;
-            Ok(HttpResponse::Ok().json($view::from(changed)))
+            let changed = api.app().$update(&api.caller, &id, input.into()).await?;
+            Ok(HttpResponse::Ok().json($view::from((changed, &api.caller))))
         }
 
         $(#[doc = $remove_doc])*
@@ -58,7 +58,7 @@ macro_rules! by_id_routes {
         )]
         #[delete($path)]
         pub async fn remove(api: Authed, id: web::Path<String>) -> ApiResult<HttpResponse> {
-            api.app().$remove(&id).await?;
+            api.app().$remove(&api.caller, &id).await?;
             Ok(HttpResponse::NoContent().finish())
         }
     };

@@ -21,8 +21,8 @@ use slipway_domain::Order;
 #[post("/api/v1/projects")]
 pub async fn create(api: Authed, body: JsonBody<ProjectCreate>) -> ApiResult<HttpResponse> {
     let input = body.into_inner()?;
-    let project = api.app().create_project(input.into()).await?;
-    Ok(HttpResponse::Created().json(ProjectView::from(project)))
+    let project = api.app().create_project(&api.caller, input.into()).await?;
+    Ok(HttpResponse::Created().json(ProjectView::from((project, &api.caller))))
 }
 
 /// Lists projects, a page at a time.
@@ -35,8 +35,13 @@ pub async fn create(api: Authed, body: JsonBody<ProjectCreate>) -> ApiResult<Htt
 #[get("/api/v1/projects")]
 pub async fn list(api: Authed, req: HttpRequest) -> ApiResult<HttpResponse> {
     let page = Query::of(&req)?.page(crate::input::PROJECT_SORTS, Order::Asc)?;
-    let projects = api.app().projects(&page).await?;
-    Ok(HttpResponse::Ok().json(ProjectPage::of(projects)))
+    let projects = api.app().projects(&api.caller, &page).await?;
+    Ok(
+        HttpResponse::Ok().json(ProjectPage::of(crate::views::with_caller(
+            projects,
+            &api.caller,
+        ))),
+    )
 }
 
 by_id_routes!(

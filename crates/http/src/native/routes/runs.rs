@@ -74,7 +74,7 @@ pub async fn list(api: Authed, req: HttpRequest) -> ApiResult<HttpResponse> {
             filter.statuses.push(status);
         }
     }
-    let found = api.app().runs(&filter, &page).await?;
+    let found = api.app().runs(&api.caller, &filter, &page).await?;
     // The same page is serialized once, however often it is asked for.
     cached(api.st.run_page_json(found))
 }
@@ -89,7 +89,7 @@ pub async fn list(api: Authed, req: HttpRequest) -> ApiResult<HttpResponse> {
 )]
 #[get("/api/v1/runs/{id}")]
 pub async fn get_one(api: Authed, id: web::Path<String>) -> ApiResult<HttpResponse> {
-    let run = api.app().run_shared(&id).await?;
+    let run = api.app().run_shared(&api.caller, &id).await?;
     // The same run record is serialized once, however often it is asked for.
     cached(api.st.run_json(run))
 }
@@ -125,14 +125,14 @@ run_action!(
     /// Cancels a run that has not finished.
     cancel "/api/v1/runs/{id}/cancel", id: "Run id",
     202 Accepted "Cancellation requested; the run as it is now", 409 "The run has finished",
-    |api, id| api.app().cancel_run(&id, &api.caller)
+    |api, id| api.app().cancel_run(&api.caller, &id)
 );
 
 run_action!(
     /// Runs a failed, cancelled or timed-out run's unfinished jobs again.
     retry "/api/v1/runs/{id}/retry", id: "Run id",
     202 Accepted "Restarted", 409 "The run cannot be retried now",
-    |api, id| api.app().retry_run(&id)
+    |api, id| api.app().retry_run(&api.caller, &id)
 );
 
 run_action!(
@@ -141,7 +141,7 @@ run_action!(
     /// The new run's `trigger.detail.repeats` names the repeated run.
     redeploy "/api/v1/runs/{id}/redeploy", id: "The run to repeat",
     201 Created "Started (queued or running)", 409 "The run has not finished",
-    |api, id| api.app().redeploy(&id, Some(&api.caller))
+    |api, id| api.app().redeploy(&api.caller, &id)
 );
 
 async fn decide(
@@ -154,11 +154,11 @@ async fn decide(
     let run = api
         .app()
         .decide(
+            &api.caller,
             &run,
             &stage,
             approved,
             input.comment.unwrap_or_default(),
-            &api.caller,
         )
         .await?;
     Ok(HttpResponse::Ok().json(RunView::from(run)))

@@ -12,7 +12,7 @@ use slipway_domain::ScheduleTarget;
 async fn list_of(api: &Authed, target: ScheduleTarget, id: &str) -> ApiResult<HttpResponse> {
     let items = api
         .app()
-        .schedules(target, id)
+        .schedules(&api.caller, target, id)
         .await?
         .into_iter()
         .map(ScheduleView::from)
@@ -26,7 +26,10 @@ async fn create_for(
     id: &str,
     input: ScheduleCreate,
 ) -> ApiResult<HttpResponse> {
-    let made = api.app().create_schedule(target, id, input.into()).await?;
+    let made = api
+        .app()
+        .create_schedule(&api.caller, target, id, input.into())
+        .await?;
     Ok(HttpResponse::Created().json(ScheduleView::from(made)))
 }
 

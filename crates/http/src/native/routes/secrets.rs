@@ -12,7 +12,7 @@ use slipway_domain::SecretOwner;
 async fn list_of(api: &Authed, owner: SecretOwner<'_>) -> ApiResult<HttpResponse> {
     let items = api
         .app()
-        .secrets(owner)
+        .secrets(&api.caller, owner)
         .await?
         .into_iter()
         .map(SecretView::from)
@@ -26,11 +26,14 @@ async fn put_of(
     name: &str,
     input: SecretPut,
 ) -> ApiResult<HttpResponse> {
-    let created = api.app().put_secret(owner, name, &input.value.0).await?;
+    let created = api
+        .app()
+        .put_secret(&api.caller, owner, name, &input.value.0)
+        .await?;
     // The times are the store's: read them back.
     let meta = api
         .app()
-        .secrets(owner)
+        .secrets(&api.caller, owner)
         .await?
         .into_iter()
         .find(|s| s.name == name)
@@ -106,7 +109,7 @@ macro_rules! secret_routes {
             path: web::Path<(String, String)>,
         ) -> ApiResult<HttpResponse> {
             let (id, name) = path.into_inner();
-            api.app().delete_secret(SecretOwner::$owner(&id), &name).await?;
+            api.app().delete_secret(&api.caller, SecretOwner::$owner(&id), &name).await?;
             Ok(HttpResponse::NoContent().finish())
         }
     };

@@ -14,6 +14,7 @@ use actix_web::{HttpResponse, delete, get, post, web};
         (status = 201, description = "Created, with its secret", body = NewTokenView),
         (status = 400, description = "Invalid input", body = ErrorBody),
         (status = 403, description = "Not an admin token", body = ErrorBody),
+        (status = 409, description = "A user of that name exists (pass `user`)", body = ErrorBody),
     )
 )]
 #[post("/api/v1/tokens")]
@@ -21,7 +22,7 @@ pub async fn create(api: Authed, body: JsonBody<TokenCreate>) -> ApiResult<HttpR
     let input = body.into_inner()?;
     let made = api
         .app()
-        .create_token(&api.caller, &input.name, input.admin)
+        .create_token(&api.caller, &input.name, input.admin, input.user.as_deref())
         .await?;
     Ok(HttpResponse::Created().json(NewTokenView::from(made)))
 }

@@ -39,8 +39,8 @@ macro_rules! definition_route {
             body: DefinitionBody,
         ) -> ApiResult<HttpResponse> {
             let (text, format) = body.into_inner()?;
-            let made = api.app().$call(&id, &text, format, Some(&api.caller)).await?;
-            Ok(HttpResponse::$answer().json(WorkflowDetail::from(made)))
+            let made = api.app().$call(&api.caller, &id, &text, format).await?;
+            Ok(HttpResponse::$answer().json(WorkflowDetail::from((made, &api.caller))))
         }
     };
 }
@@ -80,8 +80,13 @@ definition_route!(
 #[get("/api/v1/projects/{id}/workflows")]
 pub async fn list(api: Authed, id: web::Path<String>, req: HttpRequest) -> ApiResult<HttpResponse> {
     let page = Query::of(&req)?.page(crate::input::WORKFLOW_SORTS, Order::Asc)?;
-    let found = api.app().workflows(&id, &page).await?;
-    Ok(HttpResponse::Ok().json(WorkflowPage::of(found)))
+    let found = api.app().workflows(&api.caller, &id, &page).await?;
+    Ok(
+        HttpResponse::Ok().json(WorkflowPage::of(crate::views::with_caller(
+            found,
+            &api.caller,
+        ))),
+    )
 }
 
 /// A workflow with its latest version, or the version asked for.
@@ -104,8 +109,11 @@ pub async fn get_one(
     let version = Query::of(&req)?
         .int("version", 1, i64::from(i32::MAX))?
         .and_then(|v| i32::try_from(v).ok());
-    let found = api.app().workflow_version(&id, version).await?;
-    Ok(HttpResponse::Ok().json(WorkflowDetail::from(found)))
+    let found = api
+        .app()
+        .workflow_version(&api.caller, &id, version)
+        .await?;
+    Ok(HttpResponse::Ok().json(WorkflowDetail::from((found, &api.caller))))
 }
 
 /// Lists a workflow's versions, newest first.
@@ -126,7 +134,7 @@ pub async fn versions(
     req: HttpRequest,
 ) -> ApiResult<HttpResponse> {
     let page = Query::of(&req)?.page(&[], Order::Desc)?;
-    let found = api.app().workflow_versions(&id, &page).await?;
+    let found = api.app().workflow_versions(&api.caller, &id, &page).await?;
     Ok(HttpResponse::Ok().json(VersionPage::of(found)))
 }
 
@@ -141,6 +149,6 @@ pub async fn versions(
 )]
 #[delete("/api/v1/workflows/{id}")]
 pub async fn remove(api: Authed, id: web::Path<String>) -> ApiResult<HttpResponse> {
-    api.app().delete_workflow(&id).await?;
+    api.app().delete_workflow(&api.caller, &id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

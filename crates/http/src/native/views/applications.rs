@@ -1,10 +1,11 @@
 //! Applications, their repositories and trigger rules, dispatches.
 
-use super::SecretText;
+use super::{ActorView, FlagsView, SecretText};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use slipway_domain::{
-    Application, ApplicationInput, DispatchInput, LastRun, Repository, RepositoryInput, TriggerRule,
+    Application, ApplicationInput, Caller, DispatchInput, LastRun, Repository, RepositoryInput,
+    TriggerRule,
 };
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
@@ -101,15 +102,31 @@ pub struct ApplicationView {
     pub webhook_url: String,
     /// When it was created.
     pub created_at: DateTime<Utc>,
+    /// Who created it.
+    pub created_by: Option<ActorView>,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
+    /// Who changed it last.
+    pub updated_by: Option<ActorView>,
     /// Its latest run, if it ever ran.
     pub last_run: Option<LastRunView>,
+    /// Whether it has its own permission matrix (see
+    /// `/api/v1/applications/{id}/permissions`).
+    pub has_own_permissions: bool,
+    /// What the caller may do on it.
+    pub permissions: FlagsView,
+    /// Whether the caller follows it.
+    pub following: bool,
 }
 
-impl From<Application> for ApplicationView {
-    fn from(a: Application) -> Self {
+impl From<(Application, &Caller)> for ApplicationView {
+    fn from((a, by): (Application, &Caller)) -> Self {
         ApplicationView {
+            permissions: by.flags_on_application(&a).into(),
+            following: by.follows(&a.id),
+            has_own_permissions: a.permissions.is_some(),
+            created_by: a.created_by.map(Into::into),
+            updated_by: a.updated_by.map(Into::into),
             webhook_url: format!("/api/v1/hooks/{}/{}", a.repository.provider, a.id),
             webhook_secret_set: a.webhook_secret.is_some(),
             id: a.id,

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 use slipway_core::Status;
-use slipway_domain::Page;
+use slipway_domain::{Caller, Page};
 use utoipa::ToSchema;
 
 /// A status of a run, a stage or a job: core's [`Status`], serialized as
@@ -46,6 +46,7 @@ macro_rules! moved_fields {
     };
 }
 
+mod access;
 mod applications;
 mod health;
 mod hooks;
@@ -57,6 +58,7 @@ mod secrets;
 mod tokens;
 mod workflows;
 
+pub use access::*;
 pub use applications::*;
 pub use health::*;
 pub use hooks::*;
@@ -123,3 +125,15 @@ page_of!(
 );
 page_of!(RunPage, RunSummary, "A page of runs.");
 page_of!(ApplicationPage, ApplicationView, "A page of applications.");
+page_of!(UserPage, UserView, "A page of users, by login.");
+
+/// `page`'s items, each with the caller (views that show the caller's
+/// permissions are made from both).
+pub fn with_caller<T>(page: Page<T>, by: &Caller) -> Page<(T, &Caller)> {
+    Page {
+        items: page.items.into_iter().map(|i| (i, by)).collect(),
+        total: page.total,
+        page: page.page,
+        per_page: page.per_page,
+    }
+}

@@ -1,8 +1,9 @@
 //! Projects.
 
+use super::FlagsView;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use slipway_domain::{Project, ProjectInput};
+use slipway_domain::{Caller, On, Project, ProjectInput};
 use utoipa::ToSchema;
 
 /// A project.
@@ -18,9 +19,25 @@ pub struct ProjectView {
     pub created_at: DateTime<Utc>,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
+    /// The caller's role in it, if a member.
+    pub role: Option<String>,
+    /// What the caller may do on it.
+    pub permissions: FlagsView,
 }
 
-moved_fields!(Project as p => ProjectView { id, name, description, created_at, updated_at });
+impl From<(Project, &Caller)> for ProjectView {
+    fn from((p, by): (Project, &Caller)) -> Self {
+        ProjectView {
+            role: by.role_in(&p.id).map(|r| r.as_str().to_owned()),
+            permissions: by.flags_on(&p.id, On::Project).into(),
+            id: p.id,
+            name: p.name,
+            description: p.description,
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+        }
+    }
+}
 
 /// A new project.
 #[derive(Debug, Deserialize, ToSchema)]

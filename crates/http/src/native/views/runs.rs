@@ -32,8 +32,10 @@ pub struct DecisionInput {
 pub struct TriggerView {
     /// `api`, `retry`, `webhook`, `cron`, ...
     pub kind: String,
-    /// The token name, when a person started it.
+    /// The user's login, when a person started it.
     pub by: Option<String>,
+    /// That user's id.
+    pub by_id: Option<String>,
     /// Free-form facts.
     pub detail: BTreeMap<String, String>,
 }
@@ -79,8 +81,10 @@ pub struct GateView {
 /// A decision taken on a gate.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DecisionView {
-    /// Who.
+    /// Who (a login).
     pub by: String,
+    /// That user's id.
+    pub by_id: Option<String>,
     /// Approved or rejected.
     pub approved: bool,
     /// Why.
@@ -162,6 +166,7 @@ fn summary(r: &RunRecord) -> RunSummary {
         trigger: TriggerView {
             kind: r.trigger.kind.clone(),
             by: r.trigger.by.clone(),
+            by_id: r.trigger.by_id.clone(),
             detail: r.trigger.detail.clone(),
         },
         created_at: r.created_at,
@@ -193,6 +198,7 @@ impl From<slipway_core::RunSummary> for RunSummary {
             trigger: TriggerView {
                 kind: r.trigger.kind,
                 by: r.trigger.by,
+                by_id: r.trigger.by_id,
                 detail: r.trigger.detail,
             },
             created_at: r.created_at,
@@ -208,7 +214,7 @@ moved_fields!(JobRecord as j => JobView {
     status: j.status.into(),
 });
 
-moved_fields!(ApprovalDecision as d => DecisionView { by, approved, comment, at });
+moved_fields!(ApprovalDecision as d => DecisionView { by, by_id, approved, comment, at });
 
 impl From<RunRecord> for RunView {
     fn from(r: RunRecord) -> Self {

@@ -38,6 +38,12 @@ pub struct ScheduleView {
     pub updated_at: DateTime<Utc>,
 }
 
+impl From<(ScheduleDetail, &slipway_domain::Caller)> for ScheduleView {
+    fn from((s, _): (ScheduleDetail, &slipway_domain::Caller)) -> Self {
+        s.into()
+    }
+}
+
 impl From<ScheduleDetail> for ScheduleView {
     fn from(d: ScheduleDetail) -> Self {
         let s = d.schedule;

@@ -1,6 +1,6 @@
 //! Secrets: names and times, never values.
 
-use super::SecretText;
+use super::{ActorView, SecretText};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use slipway_domain::SecretMeta;
@@ -15,9 +15,13 @@ pub struct SecretView {
     pub created_at: DateTime<Utc>,
     /// When its value last changed.
     pub updated_at: DateTime<Utc>,
+    /// Who set its value last.
+    pub updated_by: Option<ActorView>,
 }
 
-moved_fields!(SecretMeta as s => SecretView { name, created_at, updated_at });
+moved_fields!(SecretMeta as s => SecretView { name, created_at, updated_at;
+    updated_by: s.updated_by.map(Into::into),
+});
 
 /// The secrets of a project or application.
 #[derive(Debug, Serialize, ToSchema)]

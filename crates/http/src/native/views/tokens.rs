@@ -11,7 +11,12 @@ use utoipa::ToSchema;
 pub struct TokenCreate {
     /// Its name, for people.
     pub name: String,
-    /// Whether it may manage tokens.
+    /// The user (id or login) it is for. Without it, a service account
+    /// named after the token is created with it.
+    pub user: Option<String>,
+    /// Without `user`: whether the new service account is a system admin
+    /// (with `user`, the token has that user's rights and this must be
+    /// left out or false).
     #[serde(default)]
     pub admin: bool,
 }
@@ -25,9 +30,11 @@ pub struct TokenView {
     pub name: String,
     /// The first characters of its secret.
     pub prefix: String,
-    /// Whether it may manage tokens.
+    /// The user it belongs to.
+    pub user_id: String,
+    /// Whether its user was a system admin when it was made.
     pub is_admin: bool,
-    /// The token that created it.
+    /// The login of the user who created it.
     pub created_by: Option<String>,
     /// When.
     pub created_at: DateTime<Utc>,
@@ -38,7 +45,7 @@ pub struct TokenView {
 }
 
 moved_fields!(ApiToken as t => TokenView {
-    id, name, prefix, is_admin, created_by, created_at, last_used_at, revoked_at
+    id, name, prefix, user_id, is_admin, created_by, created_at, last_used_at, revoked_at
 });
 
 /// A token just created, with its secret: shown this once.

@@ -1,8 +1,9 @@
 //! Workflows and their versions.
 
+use super::FlagsView;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use slipway_domain::{Workflow, WorkflowVersion};
+use slipway_domain::{Caller, On, Workflow, WorkflowVersion};
 use utoipa::ToSchema;
 
 /// A workflow (its definition lives in its versions).
@@ -20,11 +21,23 @@ pub struct WorkflowView {
     pub created_at: DateTime<Utc>,
     /// When its newest version was made.
     pub updated_at: DateTime<Utc>,
+    /// What the caller may do on it.
+    pub permissions: FlagsView,
 }
 
-moved_fields!(Workflow as w => WorkflowView {
-    id, project_id, name, latest_version, created_at, updated_at
-});
+impl From<(Workflow, &Caller)> for WorkflowView {
+    fn from((w, by): (Workflow, &Caller)) -> Self {
+        WorkflowView {
+            permissions: by.flags_on(&w.project_id, On::Workflow).into(),
+            id: w.id,
+            project_id: w.project_id,
+            name: w.name,
+            latest_version: w.latest_version,
+            created_at: w.created_at,
+            updated_at: w.updated_at,
+        }
+    }
+}
 
 /// One version of a workflow's definition.
 #[derive(Debug, Serialize, ToSchema)]
@@ -38,14 +51,16 @@ pub struct VersionView {
     pub format: String,
     /// The text as it was sent.
     pub source: String,
-    /// The name of the token that made it.
+    /// The login of the user who made it.
     pub created_by: Option<String>,
+    /// That user's id.
+    pub created_by_id: Option<String>,
     /// When.
     pub created_at: DateTime<Utc>,
 }
 
 moved_fields!(WorkflowVersion as v => VersionView {
-    version, definition, source, created_by, created_at;
+    version, definition, source, created_by, created_by_id, created_at;
     format: v.format.to_string().to_ascii_lowercase(),
 });
 
@@ -59,10 +74,10 @@ pub struct WorkflowDetail {
     pub version: VersionView,
 }
 
-impl From<(Workflow, WorkflowVersion)> for WorkflowDetail {
-    fn from((w, v): (Workflow, WorkflowVersion)) -> Self {
+impl From<((Workflow, WorkflowVersion), &Caller)> for WorkflowDetail {
+    fn from(((w, v), by): ((Workflow, WorkflowVersion), &Caller)) -> Self {
         WorkflowDetail {
-            workflow: w.into(),
+            workflow: (w, by).into(),
             version: v.into(),
         }
     }

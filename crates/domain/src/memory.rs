@@ -209,7 +209,76 @@ impl Data {
 
 #[async_trait]
 impl CatalogStore for MemoryCatalog {
-    async fn insert_project(&self, project: &Project) -> Result<(), CatalogStoreError> {
+    async fn insert_user_with_token(
+        &self,
+        _u: &crate::catalog::User,
+        _t: &ApiToken,
+        _h: &str,
+    ) -> Result<(), CatalogStoreError> {
+        Err(CatalogStoreError::Refused("stub".into()))
+    }
+    async fn insert_user(&self, _u: &crate::catalog::User) -> Result<(), CatalogStoreError> {
+        Err(CatalogStoreError::Refused("stub".into()))
+    }
+    async fn user(&self, _i: &str) -> Result<Option<crate::catalog::User>, CatalogStoreError> {
+        Ok(None)
+    }
+    async fn user_by_login(
+        &self,
+        _i: &str,
+    ) -> Result<Option<crate::catalog::User>, CatalogStoreError> {
+        Ok(None)
+    }
+    async fn user_by_email(
+        &self,
+        _i: &str,
+    ) -> Result<Option<crate::catalog::User>, CatalogStoreError> {
+        Ok(None)
+    }
+    async fn users(
+        &self,
+        page: &PageRequest,
+    ) -> Result<Page<crate::catalog::User>, CatalogStoreError> {
+        Ok(page_of(vec![], page))
+    }
+    async fn update_user(&self, _u: &crate::catalog::User) -> Result<bool, CatalogStoreError> {
+        Ok(false)
+    }
+    async fn identity(
+        &self,
+        _i: &str,
+    ) -> Result<Option<crate::catalog::Identity>, CatalogStoreError> {
+        Ok(None)
+    }
+    async fn members(&self, _p: &str) -> Result<Vec<crate::catalog::Member>, CatalogStoreError> {
+        Ok(vec![])
+    }
+    async fn put_member(
+        &self,
+        _p: &str,
+        _u: &str,
+        _r: crate::access::Role,
+        _a: DateTime<Utc>,
+    ) -> Result<(), CatalogStoreError> {
+        Ok(())
+    }
+    async fn remove_member(&self, _p: &str, _u: &str) -> Result<bool, CatalogStoreError> {
+        Ok(false)
+    }
+    async fn set_follow(
+        &self,
+        _a: &str,
+        _u: &str,
+        _f: bool,
+        _t: DateTime<Utc>,
+    ) -> Result<(), CatalogStoreError> {
+        Ok(())
+    }
+    async fn insert_project(
+        &self,
+        project: &Project,
+        _o: Option<&str>,
+    ) -> Result<(), CatalogStoreError> {
         let mut d = self.data();
         let taken = d.projects.values().any(|p| p.name == project.name);
         unique_project(taken, &project.name)?;
@@ -221,7 +290,11 @@ impl CatalogStore for MemoryCatalog {
         Ok(self.data().projects.get(id).cloned())
     }
 
-    async fn projects(&self, page: &PageRequest) -> Result<Page<Project>, CatalogStoreError> {
+    async fn projects(
+        &self,
+        page: &PageRequest,
+        _o: Option<&[String]>,
+    ) -> Result<Page<Project>, CatalogStoreError> {
         let mut all: Vec<Project> = self.data().projects.values().cloned().collect();
         sort_named(&mut all, page, |p| (&p.name, p.created_at, &p.id));
         Ok(page_of(all, page))
@@ -444,6 +517,7 @@ impl CatalogStore for MemoryCatalog {
     async fn applications(
         &self,
         project_id: Option<&str>,
+        _o: Option<&[String]>,
         last_status: Option<&str>,
         page: &PageRequest,
     ) -> Result<Page<Application>, CatalogStoreError> {
@@ -523,6 +597,7 @@ impl CatalogStore for MemoryCatalog {
         name: &str,
         sealed: &str,
         at: DateTime<Utc>,
+        _by: Option<&crate::access::Actor>,
     ) -> Result<bool, CatalogStoreError> {
         let mut d = self.data();
         let key = (owner.to_owned(), name.to_owned());
@@ -549,6 +624,7 @@ impl CatalogStore for MemoryCatalog {
                 name: name.clone(),
                 created_at: *created,
                 updated_at: *updated,
+                updated_by: None,
             })
             .collect())
     }

@@ -267,6 +267,10 @@ impl App {
             triggers: Vec::new(),
             cancel_superseded: false,
             webhook_secret: None,
+            // lead: stub for store branch
+            permissions: None,
+            created_by: None,
+            updated_by: None,
             created_at: now,
             updated_at: now,
             last_run: None,
@@ -297,7 +301,11 @@ impl App {
             self.project(p).await?;
         }
         let status = last_status.map(|s| s.as_str());
-        Ok(self.catalog.applications(project_id, status, page).await?)
+        // lead: stub for store branch
+        Ok(self
+            .catalog
+            .applications(project_id, None, status, page)
+            .await?)
     }
 
     /// Changes an application; absent fields keep their value.

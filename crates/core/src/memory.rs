@@ -71,11 +71,9 @@ impl MemoryRunStore {
 /// Whether `r` passes `q`'s filters (its workflow and statuses).
 fn passes(q: &RunQuery, r: &RunRecord) -> bool {
     (q.workflow_key.is_none() || r.workflow_key == q.workflow_key)
-        && q.workflow_keys.as_ref().is_none_or(|keys| {
-            r.workflow_key
-                .as_ref()
-                .is_some_and(|k| keys.contains(k))
-        })
+        && q.workflow_keys
+            .as_ref()
+            .is_none_or(|keys| r.workflow_key.as_ref().is_some_and(|k| keys.contains(k)))
         && (q.statuses.is_empty() || q.statuses.contains(&r.status))
 }
 

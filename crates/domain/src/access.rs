@@ -200,12 +200,12 @@ mod tests {
     #[test]
     fn each_role_has_the_rights_of_the_roles_below_it() {
         for pair in Role::ALL.windows(2) {
-            assert!(pair[0].defaults().is_subset(&pair[1].defaults()), "{pair:?}");
+            assert!(
+                pair[0].defaults().is_subset(&pair[1].defaults()),
+                "{pair:?}"
+            );
         }
-        assert_eq!(
-            Role::Viewer.defaults(),
-            BTreeSet::from([Permission::View])
-        );
+        assert_eq!(Role::Viewer.defaults(), BTreeSet::from([Permission::View]));
         assert!(!Role::Maintainer.defaults().contains(&Permission::Manage));
         assert!(Role::Owner.defaults().contains(&Permission::Manage));
     }
@@ -219,7 +219,10 @@ mod tests {
         assert!(!granted(Role::Developer, Some(&matrix)).contains(&Permission::Execute));
         assert!(granted(Role::Maintainer, Some(&matrix)).contains(&Permission::Modify));
         let owner = granted(Role::Owner, Some(&matrix));
-        assert_eq!(owner, BTreeSet::from([Permission::View, Permission::Manage]));
+        assert_eq!(
+            owner,
+            BTreeSet::from([Permission::View, Permission::Manage])
+        );
     }
 
     #[test]

@@ -471,8 +471,11 @@ pub trait CatalogStore: Send + Sync + 'static {
     ) -> Result<(), CatalogStoreError>;
     /// Removes a member; false when they were not one; `Refused` when they
     /// are the project's last owner.
-    async fn remove_member(&self, project_id: &str, user_id: &str)
-    -> Result<bool, CatalogStoreError>;
+    async fn remove_member(
+        &self,
+        project_id: &str,
+        user_id: &str,
+    ) -> Result<bool, CatalogStoreError>;
     /// Records that `user_id` follows `app_id` (`follow`) or no longer
     /// does; idempotent; `Missing` when the application is gone.
     async fn set_follow(

@@ -39,16 +39,16 @@ pub mod secrets;
 pub mod webhook;
 pub mod workloads;
 
+pub use access::{Actor, Flags, Matrix, Permission, Role};
 pub use app::{
     App, ApplicationInput, Caller, DispatchInput, Followed, HookOutcome, JobLog, LogFollow,
-    LogStart, NewToken, ProjectInput, RepositoryInput, RunFilter, RunSecrets,
-    ScheduleDetail, ScheduleInput, ServerStats,
+    LogStart, NewToken, ProjectInput, RepositoryInput, RunFilter, RunSecrets, ScheduleDetail,
+    ScheduleInput, ServerStats,
 };
-pub use access::{Actor, Flags, Matrix, Permission, Role};
 pub use catalog::{
-    ApiToken, Application, CatalogStore, CatalogStoreError, Identity, LastRun, Member, Order,
-    Page, PageRequest, Project, Repository, ScheduleTarget, SecretMeta, StoredSchedule,
-    TriggerRule, User, Workflow, WorkflowVersion,
+    ApiToken, Application, CatalogStore, CatalogStoreError, Identity, LastRun, Member, Order, Page,
+    PageRequest, Project, Repository, ScheduleTarget, SecretMeta, StoredSchedule, TriggerRule,
+    User, Workflow, WorkflowVersion,
 };
 pub use definition::{
     ApprovalDef, Format, JobDef, MAX_DURATION, ParamDef, ParamType, StageDef, WorkflowDefinition,

@@ -127,8 +127,6 @@ impl From<CatalogStoreError> for DomainError {
         match e {
             CatalogStoreError::Duplicate(m) => DomainError::Conflict(m),
             CatalogStoreError::Missing(m) => DomainError::Conflict(m),
-            // lead: stub for store branch
-            CatalogStoreError::Refused(m) => DomainError::Conflict(m),
             CatalogStoreError::Store(e) => DomainError::from(e),
         }
     }

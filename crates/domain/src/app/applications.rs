@@ -267,10 +267,6 @@ impl App {
             triggers: Vec::new(),
             cancel_superseded: false,
             webhook_secret: None,
-            // lead: stub for store branch
-            permissions: None,
-            created_by: None,
-            updated_by: None,
             created_at: now,
             updated_at: now,
             last_run: None,
@@ -301,11 +297,7 @@ impl App {
             self.project(p).await?;
         }
         let status = last_status.map(|s| s.as_str());
-        // lead: stub for store branch
-        Ok(self
-            .catalog
-            .applications(project_id, None, status, page)
-            .await?)
+        Ok(self.catalog.applications(project_id, status, page).await?)
     }
 
     /// Changes an application; absent fields keep their value.

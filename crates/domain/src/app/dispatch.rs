@@ -183,7 +183,6 @@ impl App {
             .store()
             .list_runs(&RunQuery {
                 workflow_key: Some(app_id.to_owned()),
-                workflow_keys: None, // lead: stub for store branch
                 statuses: ACTIVE.to_vec(),
                 oldest_first: true,
                 limit: 1000,

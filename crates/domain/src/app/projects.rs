@@ -32,7 +32,7 @@ impl App {
             created_at: now,
             updated_at: now,
         };
-        self.catalog.insert_project(&project, None).await?; // lead: stub for store branch
+        self.catalog.insert_project(&project).await?;
         Ok(project)
     }
 
@@ -43,7 +43,7 @@ impl App {
 
     /// A page of projects.
     pub async fn projects(&self, page: &PageRequest) -> Result<Page<Project>> {
-        Ok(self.catalog.projects(page, None).await?) // lead: stub for store branch
+        Ok(self.catalog.projects(page).await?)
     }
 
     /// Changes a project's name or description.

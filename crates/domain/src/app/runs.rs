@@ -132,7 +132,6 @@ impl App {
     ) -> Result<Arc<Page<slipway_core::RunSummary>>> {
         let q = RunQuery {
             workflow_key: filter.workflow_id.clone(),
-            workflow_keys: None, // lead: stub for store branch
             statuses: filter.statuses.clone(),
             oldest_first: page.order == crate::catalog::Order::Asc,
             limit: page.per_page as usize,
@@ -213,9 +212,6 @@ impl App {
                 stage,
                 Decision {
                     by: by.name.clone(),
-                    // lead: stub for store branch
-                    by_id: None,
-                    answers_to: Vec::new(),
                     approve,
                     comment,
                 },

@@ -34,7 +34,7 @@ impl App {
         let sealed = crate::secrets::seal(self.key()?, value, &owner.aad(&name))?;
         Ok(self
             .catalog
-            .put_secret(&key, name.as_str(), &sealed, Utc::now(), None) // lead: stub for store branch
+            .put_secret(&key, name.as_str(), &sealed, Utc::now())
             .await?)
     }
 

@@ -79,37 +79,18 @@ impl App {
         if !problems.is_empty() {
             return Err(DomainError::Invalid(problems));
         }
-        // lead: stub for store branch: each token is its own user, named
-        // as the identity migration names the users of existing tokens.
-        let id = new_id();
-        let login = match self.catalog.user_by_login(name).await? {
-            None => name.to_owned(),
-            Some(_) => format!("{name}-{}", id.chars().take(8).collect::<String>()),
-        };
-        let now = Utc::now();
-        let user = crate::catalog::User {
-            id: id.clone(),
-            login,
-            display_name: name.to_owned(),
-            email: None,
-            is_admin,
-            created_by: by.map(|c| c.name.clone()),
-            created_at: now,
-            disabled_at: None,
-        };
         let token = ApiToken {
-            id: id.clone(),
+            id: new_id(),
             name: name.to_owned(),
             prefix: secret.chars().take(TOKEN_PREFIX.len() + 6).collect(),
-            user_id: id,
             is_admin,
             created_by: by.map(|c| c.name.clone()),
-            created_at: now,
+            created_at: Utc::now(),
             last_used_at: None,
             revoked_at: None,
         };
         self.catalog
-            .insert_user_with_token(&user, &token, &hash_secret(&secret))
+            .insert_token(&token, &hash_secret(&secret))
             .await?;
         Ok(NewToken { token, secret })
     }

@@ -33,7 +33,6 @@ impl App {
             format,
             source: text.to_owned(),
             created_by: by.map(|c| c.name.clone()),
-            created_by_id: None, // lead: stub for store branch
             created_at: Utc::now(),
         })
     }

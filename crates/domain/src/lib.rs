@@ -16,9 +16,10 @@
 //! versions, applications, stored secrets, schedules, API tokens, and the
 //! [`CatalogStore`] port; [`app`], the use cases ([`App`], one file per
 //! topic: projects, workflows, runs, logs, tokens, permissions,
-//! applications, secrets, dispatch, webhooks, schedules); [`schedule`], cron
-//! expressions; [`webhook`], webhook signatures and events; [`filter`],
-//! CEL trigger filters; [`secrets`], secret values sealed at rest;
+//! applications, secrets, audit, dispatch, webhooks, schedules);
+//! [`schedule`], cron expressions; [`webhook`], webhook signatures and
+//! events; [`filter`], CEL trigger filters; [`secrets`], secret values
+//! sealed at rest;
 //! [`limits`], the limits on names and values, in one place;
 //! [`memory`], an in-memory [`CatalogStore`] (with core's in-memory run
 //! store and log sink, `App` runs without a database); [`workloads`], the
@@ -39,9 +40,9 @@ pub mod webhook;
 pub mod workloads;
 
 pub use app::{
-    App, ApplicationInput, Caller, DispatchInput, Followed, HookOutcome, JobLog, LogFollow,
-    LogStart, NewToken, Permission, ProjectInput, RepositoryInput, RunFilter, RunSecrets,
-    ScheduleDetail, ScheduleInput, ServerStats,
+    App, ApplicationInput, AuditEntry, AuditFilter, Caller, DispatchInput, Followed, HookOutcome,
+    JobLog, LogFollow, LogStart, NewToken, Permission, ProjectInput, RepositoryInput, RunFilter,
+    RunSecrets, ScheduleDetail, ScheduleInput, ServerStats,
 };
 pub use catalog::{
     ApiToken, Application, CatalogStore, CatalogStoreError, LastRun, Order, Page, PageRequest,

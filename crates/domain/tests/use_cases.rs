@@ -41,6 +41,7 @@ fn caller(name: &str, is_admin: bool) -> Caller {
     Caller {
         name: name.into(),
         token_id: format!("id-{name}"),
+        user_id: format!("id-{name}"),
         is_admin,
     }
 }

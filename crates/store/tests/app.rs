@@ -115,6 +115,7 @@ async fn caches_follow_changes(t: &TestDb) {
     let admin = slipway_domain::Caller {
         name: "root".into(),
         token_id: "root".into(),
+        user_id: "root".into(),
         is_admin: true,
     };
     app.revoke_token(&admin, &made.token.id).await.unwrap();

@@ -4,6 +4,7 @@
 //! a store, and never decides a permission itself.
 
 pub mod applications;
+mod audit;
 mod dispatch;
 mod logs;
 mod permissions;
@@ -19,6 +20,7 @@ pub use applications::{
     ApplicationInput, DEFAULT_BRANCH, DEFAULT_TEMPLATE_PATH, MAX_SECRET_LEN, RepositoryInput,
     TRIGGER_EVENTS, detail,
 };
+pub use audit::{AuditEntry, AuditFilter, OUTCOMES, outcome_of};
 pub use dispatch::DispatchInput;
 pub use logs::{Followed, JobLog, LogFollow, LogStart, job_over_for_good};
 pub use permissions::{Permission, may};
@@ -48,8 +50,20 @@ pub struct Caller {
     pub name: String,
     /// The token's id.
     pub token_id: String,
+    // lead: replaced at merge
+    /// The user's id (today: the token's id).
+    pub user_id: String,
     /// May manage tokens.
     pub is_admin: bool,
+}
+
+impl Caller {
+    // lead: replaced at merge
+    /// The project whose permission was checked during this request, for
+    /// the audit trail (today: none).
+    pub fn audit_project(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Statuses in which a run is not finished.

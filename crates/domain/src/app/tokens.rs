@@ -142,6 +142,8 @@ impl App {
         }
         let caller = Caller {
             name: token.name,
+            // lead: replaced at merge
+            user_id: token.id.clone(),
             token_id: token.id,
             is_admin: token.is_admin,
         };

@@ -1,12 +1,13 @@
 //! `CatalogStore` on SQL: projects, workflows and their versions, API
-//! tokens, applications, secrets, webhook deliveries and schedules, one
-//! file per aggregate; this module holds what they share (error mapping,
-//! JSON columns, the one paging helper) and the `CatalogStore`
-//! implementation, which hands each call to its aggregate's file. Names
-//! are unique by constraint; a clash is reported as `Duplicate`, never as a
-//! failure of the store.
+//! tokens, applications, secrets, webhook deliveries, schedules and the
+//! audit trail, one file per aggregate; this module holds what they share
+//! (error mapping, JSON columns, the one paging helper) and the
+//! `CatalogStore` implementation, which hands each call to its aggregate's
+//! file. Names are unique by constraint; a clash is reported as
+//! `Duplicate`, never as a failure of the store.
 
 mod application;
+mod audit;
 mod delivery;
 mod project;
 mod schedule;
@@ -23,6 +24,7 @@ use slipway_domain::catalog::{
     ApiToken, Application, CatalogStore, CatalogStoreError, Order, Page, PageRequest, Project,
     ScheduleTarget, SecretMeta, StoredSchedule, Workflow, WorkflowVersion,
 };
+use slipway_domain::{AuditEntry, AuditFilter};
 
 fn utc(t: NaiveDateTime) -> DateTime<Utc> {
     t.and_utc()
@@ -334,5 +336,17 @@ impl CatalogStore for SqlCatalog {
         fired_at: DateTime<Utc>,
     ) -> Result<bool, CatalogStoreError> {
         schedule::claim_fire(&self.db, id, previous, fired_at).await
+    }
+
+    async fn insert_audit(&self, entry: &AuditEntry) -> Result<(), CatalogStoreError> {
+        audit::insert_audit(&self.db, entry).await
+    }
+
+    async fn audit_entries(
+        &self,
+        filter: &AuditFilter,
+        page: &PageRequest,
+    ) -> Result<Page<AuditEntry>, CatalogStoreError> {
+        audit::audit_entries(&self.db, filter, page).await
     }
 }

@@ -69,6 +69,7 @@ macro_rules! by_id_routes {
 // the modules), the lint sees that struct as ours.
 #[allow(missing_debug_implementations)]
 pub mod applications;
+pub mod audit;
 pub mod health;
 pub mod hooks;
 pub mod logs;
@@ -170,6 +171,7 @@ macro_rules! every_route {
         $each!("hooks", [hooks::receive]);
         $each!("logs", [logs::whole, logs::stream]);
         $each!("tokens", [tokens::create, tokens::list, tokens::revoke]);
+        $each!("audit", [audit::list]);
     };
 }
 

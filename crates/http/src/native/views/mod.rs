@@ -47,6 +47,7 @@ macro_rules! moved_fields {
 }
 
 mod applications;
+mod audit;
 mod health;
 mod hooks;
 mod logs;
@@ -58,6 +59,7 @@ mod tokens;
 mod workflows;
 
 pub use applications::*;
+pub use audit::*;
 pub use health::*;
 pub use hooks::*;
 pub use logs::*;
@@ -123,3 +125,8 @@ page_of!(
 );
 page_of!(RunPage, RunSummary, "A page of runs.");
 page_of!(ApplicationPage, ApplicationView, "A page of applications.");
+page_of!(
+    AuditPage,
+    AuditEntryView,
+    "A page of the audit trail, newest first unless asked otherwise."
+);

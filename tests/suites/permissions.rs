@@ -9,7 +9,8 @@
 //! the row's status, everyone else 403. Rows whose success uses something
 //! up or changes it (deletes, cancel, retry, redeploy, decisions, member
 //! changes, revokes, matrices) get a fresh object for every attempt, so
-//! each attempt is judged on its own. The served OpenAPI document is the
+//! each attempt is judged on its own, and after a refusal that object is
+//! checked to be as it was. The served OpenAPI document is the
 //! list of routes the table is checked against: a route served without a
 //! row (or a row for a route not served) fails the suite with its name.
 //!
@@ -691,6 +692,96 @@ impl World {
         }
     }
 
+    /// After a refused attempt on a fresh object: what changed about it
+    /// (`None`: nothing). A redeploy's refusal is seen in the table (no
+    /// new run is answered); shared objects are not looked at.
+    fn changed(&self, fixture: Fixture, v: &Vars) -> Option<String> {
+        let get = |path: String| {
+            let (code, answer) = self.server.call("GET", &path, None);
+            if code == 200 {
+                Ok(answer)
+            } else {
+                Err(format!("GET {path}: {code} {answer}"))
+            }
+        };
+        let run_is = |want: &[&str]| {
+            get(format!("/api/v1/runs/{}", v["run"])).and_then(|r| {
+                if want.contains(&r["status"].as_str().unwrap_or("")) {
+                    Ok(())
+                } else {
+                    Err(format!("the run is {}", r["status"]))
+                }
+            })
+        };
+        let listed = |list: Result<Value, String>, key: &str, value: &str| {
+            list.and_then(|l| {
+                let found = l["items"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|i| i[key] == value && i["revoked_at"].is_null());
+                if found {
+                    Ok(())
+                } else {
+                    Err(format!("{value} is gone: {l}"))
+                }
+            })
+        };
+        let outcome = match fixture {
+            Shared | NewSecretName | FinishedRun => Ok(()),
+            Project => get(format!("/api/v1/projects/{}/members", v["project"])).and_then(|m| {
+                let roles: BTreeSet<(String, String)> = m["items"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|i| (i["login"].to_string(), i["role"].to_string()))
+                    .collect();
+                let want: BTreeSet<(String, String)> =
+                    ["owner", "viewer", "developer", "maintainer"]
+                        .iter()
+                        .map(|r| (format!("\"{r}\""), format!("\"{r}\"")))
+                        .collect();
+                if roles == want {
+                    Ok(())
+                } else {
+                    Err(format!("the members are now {m}"))
+                }
+            }),
+            Workflow => get(format!("/api/v1/workflows/{}", v["workflow"])).and_then(|w| {
+                if w["latest_version"] == 1 {
+                    Ok(())
+                } else {
+                    Err(format!("the workflow is now {w}"))
+                }
+            }),
+            Application => {
+                get(format!("/api/v1/applications/{}/permissions", v["app"])).and_then(|m| {
+                    if m["custom"] == false {
+                        Ok(())
+                    } else {
+                        Err(format!("the matrix is now {m}"))
+                    }
+                })
+            }
+            ActiveRun => run_is(&["queued", "running"]),
+            FailedRun => run_is(&["failed"]),
+            WaitingRun => run_is(&["waiting_approval"]),
+            ProjectSecret => listed(
+                get(format!("/api/v1/projects/{}/secrets", v["project"])),
+                "name",
+                &v["secret"],
+            ),
+            ApplicationSecret => listed(
+                get(format!("/api/v1/applications/{}/secrets", v["app"])),
+                "name",
+                &v["secret"],
+            ),
+            Schedule => get(format!("/api/v1/schedules/{}", v["schedule"])).map(|_| ()),
+            Token => listed(get("/api/v1/tokens".into()), "id", &v["token"]),
+        };
+        outcome.err()
+    }
+
     /// Settles what a row's attempts left behind that would cost the rest
     /// of the suite (sleeping runs).
     fn tidy(&self, fixture: Fixture, attempts: &[Vars]) {
@@ -870,6 +961,12 @@ fn run_table(w: &World, report: &mut Report) {
                 report.check(answer["error"]["code"] == "forbidden", || {
                     format!("{} {} as {login}: 403 body {answer}", r.method, r.path)
                 });
+                if let Some(change) = w.changed(r.fixture, vars) {
+                    report.failures.push(format!(
+                        "{} {} as {login} was refused, but changed its object: {change}",
+                        r.method, r.path
+                    ));
+                }
                 // A refusal of a project's object names who was refused.
                 if matches!(r.access, Access::Role(_)) {
                     let message = answer["error"]["message"].as_str().unwrap_or("");

@@ -1203,6 +1203,59 @@ fn matrix(w: &World, report: &mut Report) {
             )
         },
     );
+    let run = body["id"].as_str().unwrap_or("").to_owned();
+
+    // A matrix that takes `view` hides the application and its runs; no
+    // matrix takes the owners' `view` and `manage`.
+    let (code, m) = w.call(
+        Who::Owner,
+        "PUT",
+        &format!("{app}/permissions"),
+        Some(json!({"roles": {"viewer": [], "owner": []}})),
+    );
+    report.check(
+        code == 200
+            && words(&m["roles"]["viewer"]).is_empty()
+            && words(&m["roles"]["owner"]) == words(&json!(["view", "manage"])),
+        || format!("a matrix taking `view` from viewers and everything from owners: {code} {m}"),
+    );
+    let id = app.rsplit('/').next().unwrap_or("").to_owned();
+    let (code, body) = w.call(Who::Viewer, "GET", &app, None);
+    report.check(code == 403, || {
+        format!("a viewer whose `view` the matrix took read the application: {code} {body}")
+    });
+    let (_, list) = w.call(
+        Who::Viewer,
+        "GET",
+        "/api/v1/applications?per_page=100",
+        None,
+    );
+    report.check(!ids_of(&list).contains(&id), || {
+        format!("the viewer's application list shows an application hidden from viewers: {list}")
+    });
+    let (_, list) = w.call(Who::Viewer, "GET", "/api/v1/runs?per_page=100", None);
+    report.check(!run.is_empty() && !ids_of(&list).contains(&run), || {
+        format!(
+            "the viewer's run list shows run {run} of an application hidden from viewers: {list}"
+        )
+    });
+    let (code, view) = w.call(Who::Owner, "GET", &app, None);
+    report.check(
+        code == 200
+            && view["permissions"]["can_view"] == true
+            && view["permissions"]["can_manage"] == true
+            && view["permissions"]["can_execute"] == false,
+        || {
+            format!(
+                "the owner under a matrix giving owners nothing: {code} {}",
+                view["permissions"]
+            )
+        },
+    );
+    let (code, m) = w.call(Who::Owner, "DELETE", &format!("{app}/permissions"), None);
+    report.check(code == 200, || {
+        format!("an owner dropping the matrix: {code} {m}")
+    });
 }
 
 /// The strings of a JSON list, as a set.

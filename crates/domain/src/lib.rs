@@ -16,9 +16,10 @@
 //! versions, applications, stored secrets, schedules, API tokens, and the
 //! [`CatalogStore`] port; [`app`], the use cases ([`App`], one file per
 //! topic: projects, workflows, runs, logs, tokens, permissions,
-//! applications, secrets, dispatch, webhooks, schedules); [`schedule`], cron
-//! expressions; [`webhook`], webhook signatures and events; [`filter`],
-//! CEL trigger filters; [`secrets`], secret values sealed at rest;
+//! applications, secrets, audit, dispatch, webhooks, schedules);
+//! [`schedule`], cron expressions; [`webhook`], webhook signatures and
+//! events; [`filter`], CEL trigger filters; [`secrets`], secret values
+//! sealed at rest;
 //! [`limits`], the limits on names and values, in one place;
 //! [`memory`], an in-memory [`CatalogStore`] (with core's in-memory run
 //! store and log sink, `App` runs without a database); [`workloads`], the
@@ -41,9 +42,9 @@ pub mod workloads;
 
 pub use access::{Actor, Flags, Matrix, Permission, Role};
 pub use app::{
-    AdminTask, App, ApplicationInput, Caller, DispatchInput, Followed, HookOutcome, JobLog,
-    LogFollow, LogStart, MatrixInput, NewToken, On, ProjectInput, RepositoryInput, RunFilter,
-    RunSecrets, ScheduleDetail, ScheduleInput, ServerStats, UserInput,
+    AdminTask, App, ApplicationInput, AuditEntry, AuditFilter, Caller, DispatchInput, Followed,
+    HookOutcome, JobLog, LogFollow, LogStart, MatrixInput, NewToken, On, ProjectInput,
+    RepositoryInput, RunFilter, RunSecrets, ScheduleDetail, ScheduleInput, ServerStats, UserInput,
 };
 pub use catalog::{
     ApiToken, Application, CatalogStore, CatalogStoreError, Identity, LastRun, Member, Order, Page,

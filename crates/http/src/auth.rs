@@ -6,7 +6,10 @@
 //! `Authorization: Bearer <token>` (the native dialect's header,
 //! [`bearer`]) and asks the domain, through the dialect seam
 //! ([`crate::dialect::authenticate`]), who it is.
-//! Missing, unknown and revoked tokens get 401.
+//! Missing, unknown and revoked tokens get 401. The caller found is also
+//! left in the request's extensions (by `dialect::authenticate`), where
+//! the audit trail's middleware finds it once the request was answered
+//! ([`crate::audit`]).
 
 use crate::error::ApiError;
 use crate::state::State;

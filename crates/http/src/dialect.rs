@@ -88,16 +88,31 @@ impl Dialect {
 /// The caller a request stands for, read with `dialect`'s own header: the
 /// same [`Caller`] for the same token whichever API it came through. The
 /// dialect's extractor turns an error into its answer with
-/// [`Dialect::error`].
+/// [`Dialect::error`]. The caller and the dialect's name are also left in
+/// the request's extensions, where the audit trail finds them once the
+/// request was answered ([`crate::audit`]).
 pub async fn authenticate(
     dialect: &Dialect,
     app: &App,
     req: &HttpRequest,
 ) -> Result<Caller, DomainError> {
     let secret = (dialect.secret)(req)?;
-    app.authenticate(&secret)
+    let caller = app
+        .authenticate(&secret)
         .await?
-        .ok_or_else(|| DomainError::Unauthorized("unknown or revoked token".into()))
+        .ok_or_else(|| DomainError::Unauthorized("unknown or revoked token".into()))?;
+    crate::audit::remember(req, &caller, dialect.name);
+    Ok(caller)
+}
+
+/// The name of the API whose prefixes `path` is under (the longest
+/// prefix wins, as for the fallback), if any.
+pub fn owner_of(path: &str) -> Option<&'static str> {
+    all()
+        .iter()
+        .filter_map(|d| d.owns(path).map(|n| (n, d.name)))
+        .max_by_key(|(n, _)| *n)
+        .map(|(_, name)| name)
 }
 
 /// Which APIs are turned off (all are on unless named here).

@@ -27,6 +27,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         (name = "hooks", description = "Webhook deliveries from repository hosts (signature, no token)"),
         (name = "logs", description = "Job logs, whole or live"),
         (name = "tokens", description = "API tokens (admin only)"),
+        (name = "audit", description = "The audit trail of every change asked for (admins and project owners)"),
         (name = "health", description = "Health checks and metrics (no token)"),
     )
 )]
@@ -201,6 +202,10 @@ fn state_constraints(doc: &mut serde_json::Value) {
                             json!({"type": "integer", "minimum": 0, "maximum": i64::MAX})
                         }
                         "version" => json!({"type": "integer", "minimum": 1, "maximum": i32::MAX}),
+                        "outcome" => {
+                            json!({"type": "string", "enum": slipway_domain::app::OUTCOMES})
+                        }
+                        "since" | "until" => json!({"type": "string", "format": "date-time"}),
                         _ => continue,
                     };
                     param["schema"] = schema;

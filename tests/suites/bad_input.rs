@@ -40,6 +40,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/tokens"),
     ("GET", "/api/v1/tokens"),
     ("DELETE", "/api/v1/tokens/{id}"),
+    ("POST", "/api/v1/sessions"),
+    ("DELETE", "/api/v1/sessions"),
     ("POST", "/api/v1/runs/{id}/redeploy"),
     ("POST", "/api/v1/projects/{id}/applications"),
     ("GET", "/api/v1/projects/{id}/applications"),

@@ -1,13 +1,17 @@
 //! API tokens and authentication.
 
 use super::permissions::AdminTask;
-use super::{App, Caller, DomainError, Result, check_name, new_id};
+use super::{App, CACHE_TTL, Caller, DomainError, Result, check_name, lock, new_id};
 use crate::catalog::{ApiToken, CatalogStoreError, User};
 use crate::error::OrNotFound;
 use chrono::Utc;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use slipway_core::Problem;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::SeqCst;
+use std::time::Instant;
 
 /// A token and, once, its secret.
 #[derive(Debug, Clone, Serialize)]
@@ -166,15 +170,40 @@ impl App {
         revoked.or_not_found("token", id)
     }
 
-    /// Whether token `id` is live (exists, not revoked): what a session
-    /// made from it checks.
-    pub(crate) async fn token_is_live(&self, id: &str) -> Result<bool> {
-        Ok(self
-            .catalog
-            .tokens()
-            .await?
-            .iter()
-            .any(|t| t.id == id && t.revoked_at.is_none()))
+    /// The user token `id` belongs to, if it is live (exists, not
+    /// revoked): what a session made from it checks on every request.
+    ///
+    /// The port has no lookup of one token by id, so the live tokens are
+    /// read all at once and kept for [`super::CACHE_TTL`]: a revoke on
+    /// this server clears them ([`App::revoke_token`] →
+    /// `forget_callers`), so its sessions fail from the next request on;
+    /// another server sharing the database notices within `CACHE_TTL`.
+    pub(crate) async fn live_token_owner(&self, id: &str) -> Result<Option<String>> {
+        let cached = lock(&self.caches.live_tokens)
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() < CACHE_TTL)
+            .map(|(_, live)| live.clone());
+        let live = match cached {
+            Some(live) => live,
+            None => {
+                let generation = self.caches.tokens_generation.load(SeqCst);
+                let live: Arc<HashMap<String, String>> = Arc::new(
+                    self.catalog
+                        .tokens()
+                        .await?
+                        .into_iter()
+                        .filter(|t| t.revoked_at.is_none())
+                        .map(|t| (t.id, t.user_id))
+                        .collect(),
+                );
+                let mut cache = lock(&self.caches.live_tokens);
+                if self.caches.tokens_generation.load(SeqCst) == generation {
+                    *cache = Some((Instant::now(), live.clone()));
+                }
+                live
+            }
+        };
+        Ok(live.get(id).cloned())
     }
 
     /// The caller a bearer secret stands for, if it is a live token of an

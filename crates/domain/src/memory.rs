@@ -1,15 +1,17 @@
 //! An in-memory [`CatalogStore`], beside core's in-memory run store and
 //! log sink: with them, [`crate::App`] runs with no database at all (use
 //! case tests, an API built in process, an embedding tool). It keeps the
-//! rules the SQL store keeps: unique names, versions added only on the
-//! latest, deletes that take what belongs to the deleted thing along,
+//! rules the SQL store keeps: unique names (and logins and e-mails),
+//! versions added only on the latest, deletes that take what belongs to the
+//! deleted thing along (members, follows), projects that keep an owner,
 //! deliveries recorded once, fire times claimed by compare-and-set.
 //! Nothing survives the process.
 
 use crate::applications::detail;
 use crate::catalog::{
-    ApiToken, Application, CatalogStore, CatalogStoreError, LastRun, Order, Page, PageRequest,
-    Project, ScheduleTarget, SecretMeta, StoredSchedule, Workflow, WorkflowVersion,
+    Actor, ApiToken, Application, CatalogStore, CatalogStoreError, Identity, LastRun, Member,
+    Order, Page, PageRequest, Project, Role, ScheduleTarget, SecretMeta, StoredSchedule, User,
+    Workflow, WorkflowVersion,
 };
 use crate::secrets::SecretOwner;
 use async_trait::async_trait;
@@ -18,8 +20,21 @@ use slipway_core::{RunId, RunStore};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-/// A stored secret: its sealed value, when it was created and updated.
-type SealedSecret = (String, DateTime<Utc>, DateTime<Utc>);
+/// A stored secret: its sealed value, when it was created and updated,
+/// and who set it last.
+struct SealedSecret {
+    value: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    updated_by: Option<Actor>,
+}
+
+/// A membership: the role, when it began and when the role last changed.
+type Membership = (Role, DateTime<Utc>, DateTime<Utc>);
+
+/// What [`CatalogStoreError::Refused`] says when a change would leave a
+/// project without an owner.
+const LAST_OWNER: &str = "the project must keep at least one owner";
 
 /// Everything the catalog holds.
 #[derive(Default)]
@@ -33,8 +48,13 @@ struct Data {
     applications: BTreeMap<String, Application>,
     /// application id → its latest run's id.
     last_runs: HashMap<String, String>,
-    /// (owner key, name) → (sealed value, created, updated).
+    /// (owner key, name) → its sealed value and times.
     secrets: BTreeMap<(String, String), SealedSecret>,
+    users: BTreeMap<String, User>,
+    /// (project id, user id) → membership.
+    members: BTreeMap<(String, String), Membership>,
+    /// (application id, user id).
+    follows: BTreeSet<(String, String)>,
     /// (application id, delivery id).
     deliveries: BTreeSet<(String, String)>,
     schedules: BTreeMap<String, StoredSchedule>,
@@ -195,8 +215,62 @@ impl Data {
         let owner = owner_of_app(id);
         self.secrets.retain(|(o, _), _| *o != owner);
         self.deliveries.retain(|(a, _)| a != id);
+        self.follows.retain(|(a, _)| a != id);
         self.schedules
             .retain(|_, s| !(s.target == ScheduleTarget::Application && s.target_id == id));
+    }
+
+    /// `Duplicate` naming the field when `user`'s login (when `login`) or
+    /// e-mail (compared without case) belongs to another user.
+    fn unique_user(&self, user: &User, login: bool) -> Result<(), CatalogStoreError> {
+        let others = || self.users.values().filter(|u| u.id != user.id);
+        if login && others().any(|u| u.login == user.login) {
+            return Err(CatalogStoreError::Duplicate(format!(
+                "login `{}` is taken",
+                user.login
+            )));
+        }
+        if let Some(email) = &user.email {
+            let lower = email.to_lowercase();
+            if others().any(|u| u.email.as_ref().is_some_and(|e| e.to_lowercase() == lower)) {
+                return Err(CatalogStoreError::Duplicate(format!(
+                    "email `{email}` is taken"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// `user` added, unless its id, login or e-mail is taken.
+    fn add_user(&mut self, user: &User) -> Result<(), CatalogStoreError> {
+        if self.users.contains_key(&user.id) {
+            return Err(CatalogStoreError::Duplicate(
+                "that user exists already".into(),
+            ));
+        }
+        self.unique_user(user, true)?;
+        self.users.insert(user.id.clone(), user.clone());
+        Ok(())
+    }
+
+    /// `Duplicate` when a token with that id or secret exists.
+    fn unique_token(&self, token: &ApiToken, secret_hash: &str) -> Result<(), CatalogStoreError> {
+        if self.tokens.values().any(|(_, h)| h == secret_hash)
+            || self.tokens.contains_key(&token.id)
+        {
+            return Err(CatalogStoreError::Duplicate(
+                "that token exists already".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// How many owners project `project_id` has.
+    fn owners(&self, project_id: &str) -> usize {
+        self.members
+            .iter()
+            .filter(|((p, _), (role, _, _))| p == project_id && *role == Role::Owner)
+            .count()
     }
 
     fn drop_workflow(&mut self, id: &str) {
@@ -209,79 +283,22 @@ impl Data {
 
 #[async_trait]
 impl CatalogStore for MemoryCatalog {
-    async fn insert_user_with_token(
-        &self,
-        _u: &crate::catalog::User,
-        _t: &ApiToken,
-        _h: &str,
-    ) -> Result<(), CatalogStoreError> {
-        Err(CatalogStoreError::Refused("stub".into()))
-    }
-    async fn insert_user(&self, _u: &crate::catalog::User) -> Result<(), CatalogStoreError> {
-        Err(CatalogStoreError::Refused("stub".into()))
-    }
-    async fn user(&self, _i: &str) -> Result<Option<crate::catalog::User>, CatalogStoreError> {
-        Ok(None)
-    }
-    async fn user_by_login(
-        &self,
-        _i: &str,
-    ) -> Result<Option<crate::catalog::User>, CatalogStoreError> {
-        Ok(None)
-    }
-    async fn user_by_email(
-        &self,
-        _i: &str,
-    ) -> Result<Option<crate::catalog::User>, CatalogStoreError> {
-        Ok(None)
-    }
-    async fn users(
-        &self,
-        page: &PageRequest,
-    ) -> Result<Page<crate::catalog::User>, CatalogStoreError> {
-        Ok(page_of(vec![], page))
-    }
-    async fn update_user(&self, _u: &crate::catalog::User) -> Result<bool, CatalogStoreError> {
-        Ok(false)
-    }
-    async fn identity(
-        &self,
-        _i: &str,
-    ) -> Result<Option<crate::catalog::Identity>, CatalogStoreError> {
-        Ok(None)
-    }
-    async fn members(&self, _p: &str) -> Result<Vec<crate::catalog::Member>, CatalogStoreError> {
-        Ok(vec![])
-    }
-    async fn put_member(
-        &self,
-        _p: &str,
-        _u: &str,
-        _r: crate::access::Role,
-        _a: DateTime<Utc>,
-    ) -> Result<(), CatalogStoreError> {
-        Ok(())
-    }
-    async fn remove_member(&self, _p: &str, _u: &str) -> Result<bool, CatalogStoreError> {
-        Ok(false)
-    }
-    async fn set_follow(
-        &self,
-        _a: &str,
-        _u: &str,
-        _f: bool,
-        _t: DateTime<Utc>,
-    ) -> Result<(), CatalogStoreError> {
-        Ok(())
-    }
     async fn insert_project(
         &self,
         project: &Project,
-        _o: Option<&str>,
+        owner: Option<&str>,
     ) -> Result<(), CatalogStoreError> {
         let mut d = self.data();
         let taken = d.projects.values().any(|p| p.name == project.name);
         unique_project(taken, &project.name)?;
+        if let Some(user) = owner {
+            if !d.users.contains_key(user) {
+                return Err(CatalogStoreError::Missing("user".into()));
+            }
+            let at = project.created_at;
+            d.members
+                .insert((project.id.clone(), user.to_owned()), (Role::Owner, at, at));
+        }
         d.projects.insert(project.id.clone(), project.clone());
         Ok(())
     }
@@ -293,9 +310,15 @@ impl CatalogStore for MemoryCatalog {
     async fn projects(
         &self,
         page: &PageRequest,
-        _o: Option<&[String]>,
+        only: Option<&[String]>,
     ) -> Result<Page<Project>, CatalogStoreError> {
-        let mut all: Vec<Project> = self.data().projects.values().cloned().collect();
+        let mut all: Vec<Project> = self
+            .data()
+            .projects
+            .values()
+            .filter(|p| only.is_none_or(|ids| ids.contains(&p.id)))
+            .cloned()
+            .collect();
         sort_named(&mut all, page, |p| (&p.name, p.created_at, &p.id));
         Ok(page_of(all, page))
     }
@@ -331,6 +354,7 @@ impl CatalogStore for MemoryCatalog {
         }
         let owner = SecretOwner::Project(id).key();
         d.secrets.retain(|(o, _), _| *o != owner);
+        d.members.retain(|(p, _), _| p != id);
         Ok(true)
     }
 
@@ -438,10 +462,9 @@ impl CatalogStore for MemoryCatalog {
         secret_hash: &str,
     ) -> Result<(), CatalogStoreError> {
         let mut d = self.data();
-        if d.tokens.values().any(|(_, h)| h == secret_hash) || d.tokens.contains_key(&token.id) {
-            return Err(CatalogStoreError::Duplicate(
-                "that token exists already".into(),
-            ));
+        d.unique_token(token, secret_hash)?;
+        if !d.users.contains_key(&token.user_id) {
+            return Err(CatalogStoreError::Missing("user".into()));
         }
         d.tokens
             .insert(token.id.clone(), (token.clone(), secret_hash.to_owned()));
@@ -492,6 +515,194 @@ impl CatalogStore for MemoryCatalog {
         Ok(self.data().tokens.len() as u64)
     }
 
+    async fn insert_user_with_token(
+        &self,
+        user: &User,
+        token: &ApiToken,
+        secret_hash: &str,
+    ) -> Result<(), CatalogStoreError> {
+        let mut d = self.data();
+        d.unique_token(token, secret_hash)?;
+        if token.user_id != user.id {
+            return Err(CatalogStoreError::Missing("user".into()));
+        }
+        d.add_user(user)?;
+        d.tokens
+            .insert(token.id.clone(), (token.clone(), secret_hash.to_owned()));
+        Ok(())
+    }
+
+    async fn insert_user(&self, user: &User) -> Result<(), CatalogStoreError> {
+        self.data().add_user(user)
+    }
+
+    async fn user(&self, id: &str) -> Result<Option<User>, CatalogStoreError> {
+        Ok(self.data().users.get(id).cloned())
+    }
+
+    async fn user_by_login(&self, login: &str) -> Result<Option<User>, CatalogStoreError> {
+        Ok(self
+            .data()
+            .users
+            .values()
+            .find(|u| u.login == login)
+            .cloned())
+    }
+
+    async fn user_by_email(&self, email: &str) -> Result<Option<User>, CatalogStoreError> {
+        let lower = email.to_lowercase();
+        Ok(self
+            .data()
+            .users
+            .values()
+            .find(|u| u.email.as_ref().is_some_and(|e| e.to_lowercase() == lower))
+            .cloned())
+    }
+
+    async fn users(&self, page: &PageRequest) -> Result<Page<User>, CatalogStoreError> {
+        let mut all: Vec<User> = self.data().users.values().cloned().collect();
+        sort_named(&mut all, page, |u| (&u.login, u.created_at, &u.id));
+        Ok(page_of(all, page))
+    }
+
+    async fn update_user(&self, user: &User) -> Result<bool, CatalogStoreError> {
+        let mut d = self.data();
+        if !d.users.contains_key(&user.id) {
+            return Ok(false);
+        }
+        // Only the e-mail can clash: the login is not changed.
+        d.unique_user(user, false)?;
+        let Some(u) = d.users.get_mut(&user.id) else {
+            return Ok(false);
+        };
+        u.display_name = user.display_name.clone();
+        u.email = user.email.clone();
+        u.is_admin = user.is_admin;
+        u.disabled_at = user.disabled_at;
+        Ok(true)
+    }
+
+    async fn identity(&self, user_id: &str) -> Result<Option<Identity>, CatalogStoreError> {
+        let d = self.data();
+        let Some(user) = d.users.get(user_id).cloned() else {
+            return Ok(None);
+        };
+        let roles = d
+            .members
+            .iter()
+            .filter(|((_, u), _)| u == user_id)
+            .map(|((p, _), (role, _, _))| (p.clone(), *role))
+            .collect();
+        let follows = d
+            .follows
+            .iter()
+            .filter(|(_, u)| u == user_id)
+            .map(|(a, _)| a.clone())
+            .collect();
+        Ok(Some(Identity {
+            user,
+            roles,
+            follows,
+        }))
+    }
+
+    async fn members(&self, project_id: &str) -> Result<Vec<Member>, CatalogStoreError> {
+        let d = self.data();
+        let mut all: Vec<Member> = d
+            .members
+            .iter()
+            .filter(|((p, _), _)| p == project_id)
+            .filter_map(|((p, u), (role, created_at, updated_at))| {
+                let user = d.users.get(u)?;
+                Some(Member {
+                    project_id: p.clone(),
+                    user_id: u.clone(),
+                    login: user.login.clone(),
+                    display_name: user.display_name.clone(),
+                    role: *role,
+                    created_at: *created_at,
+                    updated_at: *updated_at,
+                })
+            })
+            .collect();
+        all.sort_by(|a, b| (&a.login, &a.user_id).cmp(&(&b.login, &b.user_id)));
+        Ok(all)
+    }
+
+    async fn put_member(
+        &self,
+        project_id: &str,
+        user_id: &str,
+        role: Role,
+        at: DateTime<Utc>,
+    ) -> Result<(), CatalogStoreError> {
+        let mut d = self.data();
+        if !d.projects.contains_key(project_id) {
+            return Err(CatalogStoreError::Missing("project".into()));
+        }
+        if !d.users.contains_key(user_id) {
+            return Err(CatalogStoreError::Missing("user".into()));
+        }
+        let key = (project_id.to_owned(), user_id.to_owned());
+        let was_owner = d
+            .members
+            .get(&key)
+            .is_some_and(|(r, _, _)| *r == Role::Owner);
+        if was_owner && role != Role::Owner && d.owners(project_id) == 1 {
+            return Err(CatalogStoreError::Refused(LAST_OWNER.into()));
+        }
+        match d.members.get_mut(&key) {
+            Some((r, _, updated)) => {
+                *r = role;
+                *updated = at;
+            }
+            None => {
+                d.members.insert(key, (role, at, at));
+            }
+        }
+        Ok(())
+    }
+
+    async fn remove_member(
+        &self,
+        project_id: &str,
+        user_id: &str,
+    ) -> Result<bool, CatalogStoreError> {
+        let mut d = self.data();
+        let key = (project_id.to_owned(), user_id.to_owned());
+        let Some((role, _, _)) = d.members.get(&key) else {
+            return Ok(false);
+        };
+        if *role == Role::Owner && d.owners(project_id) == 1 {
+            return Err(CatalogStoreError::Refused(LAST_OWNER.into()));
+        }
+        d.members.remove(&key);
+        Ok(true)
+    }
+
+    async fn set_follow(
+        &self,
+        app_id: &str,
+        user_id: &str,
+        follow: bool,
+        _at: DateTime<Utc>,
+    ) -> Result<(), CatalogStoreError> {
+        let mut d = self.data();
+        if !d.applications.contains_key(app_id) {
+            return Err(CatalogStoreError::Missing("application".into()));
+        }
+        let key = (app_id.to_owned(), user_id.to_owned());
+        if follow {
+            if !d.users.contains_key(user_id) {
+                return Err(CatalogStoreError::Missing("user".into()));
+            }
+            d.follows.insert(key);
+        } else {
+            d.follows.remove(&key);
+        }
+        Ok(())
+    }
+
     async fn insert_application(&self, app: &Application) -> Result<(), CatalogStoreError> {
         let mut d = self.data();
         d.project_exists(&app.project_id)?;
@@ -517,7 +728,7 @@ impl CatalogStore for MemoryCatalog {
     async fn applications(
         &self,
         project_id: Option<&str>,
-        _o: Option<&[String]>,
+        only_projects: Option<&[String]>,
         last_status: Option<&str>,
         page: &PageRequest,
     ) -> Result<Page<Application>, CatalogStoreError> {
@@ -526,6 +737,7 @@ impl CatalogStore for MemoryCatalog {
             .applications
             .values()
             .filter(|a| project_id.is_none_or(|p| a.project_id == p))
+            .filter(|a| only_projects.is_none_or(|ids| ids.contains(&a.project_id)))
             .cloned()
             .collect();
         let mut all = Vec::with_capacity(found.len());
@@ -555,9 +767,11 @@ impl CatalogStore for MemoryCatalog {
         match d.applications.get_mut(&app.id) {
             Some(stored) => {
                 let (project_id, created_at) = (stored.project_id.clone(), stored.created_at);
+                let created_by = stored.created_by.take();
                 *stored = Application {
                     project_id,
                     created_at,
+                    created_by,
                     last_run: None,
                     ..app.clone()
                 };
@@ -597,18 +811,25 @@ impl CatalogStore for MemoryCatalog {
         name: &str,
         sealed: &str,
         at: DateTime<Utc>,
-        _by: Option<&crate::access::Actor>,
+        by: Option<&Actor>,
     ) -> Result<bool, CatalogStoreError> {
         let mut d = self.data();
         let key = (owner.to_owned(), name.to_owned());
         match d.secrets.get_mut(&key) {
-            Some((value, _, updated)) => {
-                *value = sealed.to_owned();
-                *updated = at;
+            Some(s) => {
+                s.value = sealed.to_owned();
+                s.updated_at = at;
+                s.updated_by = by.cloned();
                 Ok(false)
             }
             None => {
-                d.secrets.insert(key, (sealed.to_owned(), at, at));
+                let s = SealedSecret {
+                    value: sealed.to_owned(),
+                    created_at: at,
+                    updated_at: at,
+                    updated_by: by.cloned(),
+                };
+                d.secrets.insert(key, s);
                 Ok(true)
             }
         }
@@ -620,11 +841,11 @@ impl CatalogStore for MemoryCatalog {
             .secrets
             .iter()
             .filter(|((o, _), _)| o == owner)
-            .map(|((_, name), (_, created, updated))| SecretMeta {
+            .map(|((_, name), s)| SecretMeta {
                 name: name.clone(),
-                created_at: *created,
-                updated_at: *updated,
-                updated_by: None,
+                created_at: s.created_at,
+                updated_at: s.updated_at,
+                updated_by: s.updated_by.clone(),
             })
             .collect())
     }
@@ -638,7 +859,7 @@ impl CatalogStore for MemoryCatalog {
             .secrets
             .iter()
             .filter(|((o, _), _)| o == owner)
-            .map(|((_, name), (value, _, _))| (name.clone(), value.clone()))
+            .map(|((_, name), s)| (name.clone(), s.value.clone()))
             .collect())
     }
 

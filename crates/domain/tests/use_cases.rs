@@ -37,12 +37,24 @@ fn fixture() -> Fixture {
     }
 }
 
-fn caller(name: &str, is_admin: bool) -> Caller {
-    Caller {
-        name: name.into(),
-        token_id: format!("id-{name}"),
-        is_admin,
-    }
+/// The operator (the command line): what the fixtures are made as.
+fn op() -> Caller {
+    Caller::operator()
+}
+
+/// A service account `login` with a token, authenticated as an API
+/// would: the caller its token stands for.
+async fn caller(app: &App, login: &str, is_admin: bool) -> Caller {
+    let made = app.issue_token(login, is_admin, None).await.unwrap();
+    app.authenticate(&made.secret).await.unwrap().unwrap()
+}
+
+/// A user `login` made a member of `project` with `role`, as its token
+/// would authenticate after that.
+async fn member(app: &App, project: &str, login: &str, role: &str) -> Caller {
+    let made = app.issue_token(login, false, None).await.unwrap();
+    app.put_member(&op(), project, login, role).await.unwrap();
+    app.authenticate(&made.secret).await.unwrap().unwrap()
 }
 
 fn page(sort: &str, order: Order) -> PageRequest {
@@ -55,17 +67,20 @@ fn page(sort: &str, order: Order) -> PageRequest {
 }
 
 async fn project(app: &App, name: &str) -> String {
-    app.create_project(ProjectInput {
-        name: Some(name.into()),
-        description: None,
-    })
+    app.create_project(
+        &op(),
+        ProjectInput {
+            name: Some(name.into()),
+            description: None,
+        },
+    )
     .await
     .unwrap()
     .id
 }
 
 async fn workflow(app: &App, project: &str, text: &str) -> String {
-    app.create_workflow(project, text, Format::Yaml, None)
+    app.create_workflow(&op(), project, text, Format::Yaml)
         .await
         .unwrap()
         .0
@@ -103,11 +118,11 @@ const THREE_LINES: &str = "name: three\nstages:\n  - name: s\n    jobs:\n      -
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_a_caller_allowed_to_manage_tokens_may_create_list_and_revoke_them() {
     let f = fixture();
-    let admin = caller("root", true);
-    let plain = caller("dev", false);
+    let admin = caller(&f.app, "root", true).await;
+    let plain = caller(&f.app, "dev", false).await;
 
     for refused in [
-        f.app.create_token(&plain, "x", false).await.err(),
+        f.app.create_token(&plain, "x", false, None).await.err(),
         f.app.tokens(&plain).await.err(),
         f.app.revoke_token(&plain, "whatever").await.err(),
     ] {
@@ -116,14 +131,14 @@ async fn only_a_caller_allowed_to_manage_tokens_may_create_list_and_revoke_them(
             "{refused:?}"
         );
     }
-    assert!(f.app.tokens(&admin).await.unwrap().is_empty());
+    assert_eq!(f.app.tokens(&admin).await.unwrap().len(), 2);
 
-    let made = f.app.create_token(&admin, "ci", false).await.unwrap();
+    let made = f.app.create_token(&admin, "ci", false, None).await.unwrap();
     assert_eq!(made.token.created_by.as_deref(), Some("root"));
     let who = f.app.authenticate(&made.secret).await.unwrap().unwrap();
     assert_eq!(who.name, "ci");
     assert!(!who.is_admin);
-    assert_eq!(f.app.tokens(&admin).await.unwrap().len(), 1);
+    assert_eq!(f.app.tokens(&admin).await.unwrap().len(), 3);
 
     f.app.revoke_token(&admin, &made.token.id).await.unwrap();
     assert!(f.app.authenticate(&made.secret).await.unwrap().is_none());
@@ -136,15 +151,18 @@ async fn only_a_caller_allowed_to_manage_tokens_may_create_list_and_revoke_them(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_started_through_an_api_records_the_caller_and_its_log_can_be_followed() {
     let f = fixture();
-    let wf = shop_workflow(&f.app, THREE_LINES).await;
+    let p = project(&f.app, "shop").await;
+    let wf = workflow(&f.app, &p, THREE_LINES).await;
+    let alice = member(&f.app, &p, "alice", "developer").await;
 
     let run = f
         .app
-        .run_workflow(&caller("alice", false), &wf, None, &BTreeMap::new())
+        .run_workflow(&alice, &wf, None, &BTreeMap::new())
         .await
         .unwrap();
     assert_eq!(run.trigger.kind, "api");
     assert_eq!(run.trigger.by.as_deref(), Some("alice"));
+    assert_eq!(run.trigger.by_id.as_deref(), Some(alice.user_id.as_str()));
     assert_eq!(
         run.trigger
             .detail
@@ -157,7 +175,7 @@ async fn a_run_started_through_an_api_records_the_caller_and_its_log_can_be_foll
     // every line once, in order, then the end.
     let follow = f
         .app
-        .follow_log(run.id.as_str(), "work", LogStart::Beginning)
+        .follow_log(&alice, run.id.as_str(), "work", LogStart::Beginning)
         .await
         .unwrap();
     let (lines, end) = drain(follow).await;
@@ -175,7 +193,7 @@ async fn a_run_started_through_an_api_records_the_caller_and_its_log_can_be_foll
     let last = seqs.len() as u64;
     let follow = f
         .app
-        .follow_log(run.id.as_str(), "work", LogStart::After(last - 1))
+        .follow_log(&alice, run.id.as_str(), "work", LogStart::After(last - 1))
         .await
         .unwrap();
     let (rest, end) = drain(follow).await;
@@ -185,7 +203,7 @@ async fn a_run_started_through_an_api_records_the_caller_and_its_log_can_be_foll
     // The tail: the last line only.
     let (tail, _) = drain(
         f.app
-            .follow_log(run.id.as_str(), "work", LogStart::Tail(1))
+            .follow_log(&alice, run.id.as_str(), "work", LogStart::Tail(1))
             .await
             .unwrap(),
     )
@@ -194,11 +212,15 @@ async fn a_run_started_through_an_api_records_the_caller_and_its_log_can_be_foll
     assert_eq!(tail[0].0, last);
 
     // The whole log, read a page at a time.
-    let log = f.app.job_log(run.id.as_str(), "work").await.unwrap();
+    let log = f
+        .app
+        .job_log(&alice, run.id.as_str(), "work")
+        .await
+        .unwrap();
     assert_eq!(log.read_after(0, 2).await.unwrap().len(), 2);
     assert_eq!(log.read_after(0, 0).await.unwrap().len(), lines.len());
     assert!(matches!(
-        f.app.job_log(run.id.as_str(), "nope").await,
+        f.app.job_log(&alice, run.id.as_str(), "nope").await,
         Err(DomainError::NotFound { kind: "job", .. })
     ));
 }
@@ -215,14 +237,15 @@ async fn a_follow_does_not_end_while_a_retry_of_the_job_is_coming() {
         m = mark.display()
     );
     let wf = workflow(&f.app, &p, &flaky).await;
+    let alice = member(&f.app, &p, "alice", "developer").await;
     let run = f
         .app
-        .run_workflow(&caller("alice", false), &wf, None, &BTreeMap::new())
+        .run_workflow(&alice, &wf, None, &BTreeMap::new())
         .await
         .unwrap();
     let follow = f
         .app
-        .follow_log(run.id.as_str(), "work", LogStart::Beginning)
+        .follow_log(&alice, run.id.as_str(), "work", LogStart::Beginning)
         .await
         .unwrap();
     let (lines, end) = drain(follow).await;
@@ -241,6 +264,7 @@ async fn schedules_carry_their_next_fire_time_and_stats_count_runs() {
     let made = f
         .app
         .create_schedule(
+            &op(),
             ScheduleTarget::Workflow,
             &wf,
             ScheduleInput {
@@ -259,6 +283,7 @@ async fn schedules_carry_their_next_fire_time_and_stats_count_runs() {
     let paused = f
         .app
         .update_schedule(
+            &op(),
             &made.id,
             ScheduleInput {
                 enabled: Some(false),
@@ -271,7 +296,7 @@ async fn schedules_carry_their_next_fire_time_and_stats_count_runs() {
     assert_eq!(paused.next_fire_at, Some(next));
     let listed = f
         .app
-        .schedules(ScheduleTarget::Workflow, &wf)
+        .schedules(&op(), ScheduleTarget::Workflow, &wf)
         .await
         .unwrap();
     assert_eq!(listed.len(), 1);
@@ -279,7 +304,7 @@ async fn schedules_carry_their_next_fire_time_and_stats_count_runs() {
 
     let run = f
         .app
-        .run_workflow(&caller("a", false), &wf, None, &BTreeMap::new())
+        .run_workflow(&op(), &wf, None, &BTreeMap::new())
         .await
         .unwrap();
     f.engine.wait(&run.id).await.unwrap();
@@ -304,24 +329,34 @@ async fn the_memory_catalog_keeps_names_unique_pages_and_deletes_whole() {
     let b = project(&f.app, "beta").await;
     let taken = f
         .app
-        .create_project(ProjectInput {
-            name: Some("alpha".into()),
-            description: None,
-        })
+        .create_project(
+            &op(),
+            ProjectInput {
+                name: Some("alpha".into()),
+                description: None,
+            },
+        )
         .await;
     assert!(matches!(taken, Err(DomainError::Conflict(_))), "{taken:?}");
 
-    let asc = f.app.projects(&page("name", Order::Asc)).await.unwrap();
+    let asc = f
+        .app
+        .projects(&op(), &page("name", Order::Asc))
+        .await
+        .unwrap();
     let names: Vec<&str> = asc.items.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, ["alpha", "beta"]);
     assert_eq!(asc.total, 2);
     let second = f
         .app
-        .projects(&PageRequest {
-            page: 2,
-            per_page: 1,
-            ..page("name", Order::Desc)
-        })
+        .projects(
+            &op(),
+            &PageRequest {
+                page: 2,
+                per_page: 1,
+                ..page("name", Order::Desc)
+            },
+        )
         .await
         .unwrap();
     assert_eq!(second.items[0].id, a);
@@ -330,7 +365,7 @@ async fn the_memory_catalog_keeps_names_unique_pages_and_deletes_whole() {
     let wf = workflow(&f.app, &a, THREE_LINES).await;
     assert!(matches!(
         f.app
-            .create_workflow(&a, THREE_LINES, Format::Yaml, None)
+            .create_workflow(&op(), &a, THREE_LINES, Format::Yaml)
             .await,
         Err(DomainError::Conflict(_))
     ));
@@ -338,21 +373,21 @@ async fn the_memory_catalog_keeps_names_unique_pages_and_deletes_whole() {
     workflow(&f.app, &b, THREE_LINES).await;
     let (w2, v2) = f
         .app
-        .update_workflow(&wf, THREE_LINES, Format::Yaml, None)
+        .update_workflow(&op(), &wf, THREE_LINES, Format::Yaml)
         .await
         .unwrap();
     assert_eq!((w2.latest_version, v2.version), (2, 2));
     let versions = f
         .app
-        .workflow_versions(&wf, &page("", Order::Desc))
+        .workflow_versions(&op(), &wf, &page("", Order::Desc))
         .await
         .unwrap();
     let numbers: Vec<i32> = versions.items.iter().map(|v| v.version).collect();
     assert_eq!(numbers, [2, 1]);
 
-    f.app.delete_project(&a).await.unwrap();
+    f.app.delete_project(&op(), &a).await.unwrap();
     assert!(matches!(
-        f.app.workflow(&wf).await,
+        f.app.workflow(&op(), &wf).await,
         Err(DomainError::NotFound {
             kind: "workflow",
             ..
@@ -360,7 +395,7 @@ async fn the_memory_catalog_keeps_names_unique_pages_and_deletes_whole() {
     ));
     assert_eq!(
         f.app
-            .projects(&page("name", Order::Asc))
+            .projects(&op(), &page("name", Order::Asc))
             .await
             .unwrap()
             .total,
@@ -404,4 +439,147 @@ fn a_job_is_over_for_good_unless_a_retry_of_it_is_coming() {
     set(&mut run, Status::Passed, 1);
     assert_eq!(job_over_for_good(&run, "work"), Some(Status::Passed));
     assert_eq!(job_over_for_good(&run, "nope"), None);
+}
+
+const GATED: &str = "name: gated\nstages:\n  - name: build\n    jobs:\n      - name: b\n        kind: shell\n        spec: {steps: [{script: 'true'}]}\n  - name: prod\n    approval: {approvers: ['role:maintainer', 'carol']}\n    jobs:\n      - name: d\n        kind: shell\n        spec: {steps: [{script: 'true'}]}\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roles_decide_what_each_member_may_do_and_views_get_the_same_answer() {
+    use slipway_domain::{On, Permission, UserInput};
+    let f = fixture();
+    let p = project(&f.app, "shop").await;
+    let q = project(&f.app, "other").await;
+    let wf = workflow(&f.app, &p, GATED).await;
+    let viewer = member(&f.app, &p, "vic", "viewer").await;
+    let dev = member(&f.app, &p, "dan", "developer").await;
+    let maint = member(&f.app, &p, "mia", "maintainer").await;
+    let owner = member(&f.app, &p, "olga", "owner").await;
+    let stranger = member(&f.app, &q, "sam", "owner").await;
+    let forbidden = |r: &Result<_, DomainError>| matches!(r, Err(DomainError::Forbidden(_)));
+
+    // Reading: members only.
+    assert!(f.app.workflow(&viewer, &wf).await.is_ok());
+    assert!(forbidden(&f.app.workflow(&stranger, &wf).await.map(|_| ())));
+    let seen = f
+        .app
+        .projects(&viewer, &page("name", Order::Asc))
+        .await
+        .unwrap();
+    assert_eq!(seen.items.len(), 1);
+    assert_eq!(seen.items[0].id, p);
+
+    // Running: developers and up.
+    let none = BTreeMap::new();
+    assert!(forbidden(
+        &f.app
+            .run_workflow(&viewer, &wf, None, &none)
+            .await
+            .map(|_| ())
+    ));
+    let run = f.app.run_workflow(&dev, &wf, None, &none).await.unwrap();
+    // A viewer sees the run but not its logs.
+    assert!(f.app.run(&viewer, run.id.as_str()).await.is_ok());
+    assert!(forbidden(
+        &f.app
+            .job_log(&viewer, run.id.as_str(), "b")
+            .await
+            .map(|_| ())
+    ));
+    // The stranger's run list is empty, the viewer's holds the run.
+    let filter = slipway_domain::RunFilter::default();
+    let newest = page("created_at", Order::Desc);
+    assert_eq!(
+        f.app.runs(&stranger, &filter, &newest).await.unwrap().total,
+        0
+    );
+    assert_eq!(
+        f.app.runs(&viewer, &filter, &newest).await.unwrap().total,
+        1
+    );
+
+    // The gate lists `role:maintainer` and `carol`: a developer is
+    // refused, a maintainer decides, and the decision names them.
+    for _ in 0..100 {
+        let now = f.app.run(&dev, run.id.as_str()).await.unwrap();
+        if now.status == Status::WaitingApproval {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let refused = f
+        .app
+        .decide(&dev, run.id.as_str(), "prod", true, String::new())
+        .await;
+    assert!(forbidden(&refused.map(|_| ())));
+    f.app
+        .decide(&maint, run.id.as_str(), "prod", true, "ok".into())
+        .await
+        .unwrap();
+    let decided = f.engine.wait(&run.id).await.unwrap();
+    assert_eq!(decided.status, Status::Passed);
+    let approval = &decided.stages[1].approvals[0];
+    assert_eq!(approval.by, "mia");
+    assert_eq!(approval.by_id.as_deref(), Some(maint.user_id.as_str()));
+
+    // Changing: maintainers and up; deleting the project: owners.
+    assert!(forbidden(
+        &f.app
+            .update_workflow(&dev, &wf, GATED, Format::Yaml)
+            .await
+            .map(|_| ())
+    ));
+    let (_, v2) = f
+        .app
+        .update_workflow(&maint, &wf, GATED, Format::Yaml)
+        .await
+        .unwrap();
+    assert_eq!(v2.created_by_id.as_deref(), Some(maint.user_id.as_str()));
+    assert!(forbidden(&f.app.delete_project(&maint, &p).await));
+
+    // Members: owners manage them; the last owner stays.
+    assert!(forbidden(
+        &f.app
+            .put_member(&maint, &p, "vic", "developer")
+            .await
+            .map(|_| ())
+    ));
+    let last = f.app.put_member(&owner, &p, "olga", "viewer").await;
+    assert!(matches!(last, Err(DomainError::Conflict(_))), "{last:?}");
+    let unknown = f.app.put_member(&owner, &p, "nobody", "viewer").await;
+    assert!(
+        matches!(&unknown, Err(DomainError::Invalid(ps)) if ps[0].path == "user"),
+        "{unknown:?}"
+    );
+    let bad_role = f.app.put_member(&owner, &p, "vic", "admin").await;
+    assert!(
+        matches!(&bad_role, Err(DomainError::Invalid(ps)) if ps[0].path == "role"),
+        "{bad_role:?}"
+    );
+
+    // Flags as views show them.
+    let flags = owner.flags_on(&p, On::Project);
+    assert!(flags.can_manage && flags.can_delete);
+    let flags = dev.flags_on(&p, On::Workflow);
+    assert!(flags.can_view && flags.can_execute && !flags.can_modify);
+    assert!(!stranger.may(Permission::View, &p, On::Project));
+
+    // A disabled user's token is refused from the next authentication on.
+    let made = f
+        .app
+        .issue_token("dan-ci", false, Some("dan"))
+        .await
+        .unwrap();
+    assert!(f.app.authenticate(&made.secret).await.unwrap().is_some());
+    f.app
+        .update_user(
+            &op(),
+            "dan",
+            UserInput {
+                disabled: Some(true),
+                ..UserInput::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(f.app.authenticate(&made.secret).await.unwrap().is_none());
 }

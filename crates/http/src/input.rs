@@ -17,6 +17,8 @@ pub const PROJECT_SORTS: &[&str] = &["name", "created_at"];
 pub const WORKFLOW_SORTS: &[&str] = &["name", "created_at"];
 /// The sort words of the application lists.
 pub const APPLICATION_SORTS: &[&str] = &["name", "created_at", "last_run_at"];
+/// The sort words of the user list.
+pub const USER_SORTS: &[&str] = &["login", "created_at"];
 /// The sort words of the run list.
 pub const RUN_SORTS: &[&str] = &["created_at"];
 /// The most lines `tail` may ask of a log stream.

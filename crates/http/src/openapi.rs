@@ -152,6 +152,7 @@ const SORTS: &[(&str, &[&str])] = &[
     ),
     ("/api/v1/applications", crate::input::APPLICATION_SORTS),
     ("/api/v1/runs", crate::input::RUN_SORTS),
+    ("/api/v1/users", crate::input::USER_SORTS),
 ];
 
 /// Writes into the document the constraints the server enforces on query
@@ -251,6 +252,23 @@ fn state_constraints(doc: &mut serde_json::Value) {
     let not_blank = json!({"pattern": "\\S"});
     let url = json!({"pattern": "^(https|http|git|ssh|file)://[^\\s\\x00-\\x1f\\x7f-\\x9f]*$"});
     let events = json!({"enum": slipway_domain::applications::TRIGGER_EVENTS});
+    let display = json!({"minLength": 1, "maxLength": 200, "pattern": "\\S"});
+    let email_pattern = "^[^@\\s\\x00-\\x1f\\x7f]+@[^@\\s\\x00-\\x1f\\x7f]+$";
+    let email = json!({"maxLength": 254, "pattern": email_pattern});
+    let email_or_empty = json!({"maxLength": 254, "pattern": format!("({email_pattern})|^$")});
+    let roles: Vec<&str> = slipway_domain::Role::ALL
+        .iter()
+        .map(|r| r.as_str())
+        .collect();
+    let permissions: Vec<&str> = slipway_domain::Permission::ALL
+        .iter()
+        .map(|p| p.as_str())
+        .collect();
+    let role = json!({"enum": roles});
+    let matrix = json!({
+        "propertyNames": {"enum": roles},
+        "additionalProperties": {"type": "array", "items": {"type": "string", "enum": permissions}},
+    });
     for (component, field, rules) in [
         ("TriggerRuleView", "event", &events),
         ("DispatchBody", "ref", &not_blank),
@@ -267,6 +285,13 @@ fn state_constraints(doc: &mut serde_json::Value) {
         ("ApplicationCreate", "name", &name),
         ("ApplicationUpdate", "name", &name),
         ("TokenCreate", "name", &name),
+        ("UserCreate", "login", &name),
+        ("UserCreate", "display_name", &display),
+        ("UserUpdate", "display_name", &display),
+        ("UserCreate", "email", &email),
+        ("UserUpdate", "email", &email_or_empty),
+        ("MemberPut", "role", &role),
+        ("MatrixPut", "roles", &matrix),
         ("SecretPut", "value", &secret),
     ] {
         if let Some(property) = doc

@@ -66,8 +66,8 @@ async fn fixture() -> Fixture {
     let catalog = Arc::new(MemoryCatalog::with_runs(engine.store().clone()));
     let app =
         App::new(catalog, engine.clone(), registry).with_secret_key(SecretKey::generate().unwrap());
-    let admin = app.issue_token("admin", true).await.unwrap().secret;
-    let plain = app.issue_token("dev", false).await.unwrap().secret;
+    let admin = app.issue_token("admin", true, None).await.unwrap().secret;
+    let plain = app.issue_token("dev", false, None).await.unwrap().secret;
     Fixture {
         app,
         engine,

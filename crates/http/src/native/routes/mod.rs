@@ -72,6 +72,8 @@ pub mod applications;
 pub mod health;
 pub mod hooks;
 pub mod logs;
+#[allow(missing_debug_implementations)]
+pub mod members;
 pub mod params;
 #[allow(missing_debug_implementations)]
 pub mod projects;
@@ -83,6 +85,7 @@ pub mod schedules;
 pub mod secrets;
 pub mod sessions;
 pub mod tokens;
+pub mod users;
 #[allow(missing_debug_implementations)]
 pub mod workflows;
 
@@ -172,6 +175,29 @@ macro_rules! every_route {
         $each!("logs", [logs::whole, logs::stream]);
         $each!("tokens", [tokens::create, tokens::list, tokens::revoke]);
         $each!("sessions", [sessions::create, sessions::remove]);
+        $each!(
+            "users",
+            [
+                users::create,
+                users::list,
+                users::get_one,
+                users::update,
+                users::me
+            ]
+        );
+        $each!(
+            "members",
+            [
+                members::list,
+                members::put_member,
+                members::remove_member,
+                members::get_matrix,
+                members::set_matrix,
+                members::reset_matrix,
+                members::follow,
+                members::unfollow,
+            ]
+        );
     };
 }
 

@@ -50,6 +50,19 @@ impl IntoParams for ByName {
     }
 }
 
+/// [`Paging`], `sort` by `login` (default) or `created_at`, and `order`.
+#[derive(Debug)]
+pub struct ByLogin;
+
+impl IntoParams for ByLogin {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let sort = query("sort", Type::String, "`login` (default) or `created_at`");
+        let mut params = Paging::into_params(|| None);
+        params.extend([sort, ascending()]);
+        params
+    }
+}
+
 /// The query of both application lists: [`Paging`], `sort`, `order` and
 /// `last_status`.
 #[derive(Debug)]

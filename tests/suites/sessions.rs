@@ -78,25 +78,15 @@ fn assert_refused(what: &str, (code, body): (u16, Value), names: &str, why: &str
     assert!(m.contains(why), "{what}: `{why}` not said in {m}");
 }
 
-/// Creates a user with the command line on the server's data.
+/// Creates a user with an e-mail address, as the admin.
 fn create_user(server: &Server, login: &str, email: &str) -> String {
-    let mut cmd = Command::new(slipway_tests::binary());
-    cmd.args(["user", "create", "--login", login, "--email", email])
-        .arg("--data-dir")
-        .arg(&server.data_dir)
-        .env_remove("SLIPWAY_DATABASE_URL")
-        .env_remove("SLIPWAY_CONFIG")
-        .env("SLIPWAY_LOG", "warn");
-    if let Some(url) = &server.db_url {
-        cmd.arg("--database-url").arg(url);
-    }
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "slipway user create: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let (code, user) = server.call(
+        "POST",
+        "/api/v1/users",
+        Some(json!({"login": login, "email": email})),
     );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    assert_eq!(code, 201, "{user}");
+    user["id"].as_str().unwrap().to_owned()
 }
 
 /// A session JWT made by hand: `header` and `claims` signed with
@@ -496,8 +486,13 @@ fn disable_user(server: &Server, id: &Value) {
 fn trusted_proxy(db_url: Option<&str>) {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), db_url, &["--trusted-proxies", "127.0.0.1"]);
-    create_user(&server, "ann", "ann@example.com");
+    let ann_id = create_user(&server, "ann", "ann@example.com");
     let ann = As::Identity("ann@example.com");
+
+    // The proxy's word is taken: this is Ann (the e-mail in any case).
+    let (code, me) = get(&server, ann, "/api/v1/user");
+    assert_eq!(code, 200, "{me}");
+    assert_eq!(me["login"], "ann", "{me}");
 
     // Ann, as the proxy names her, makes a project and owns it.
     let (code, body, _) = send(
@@ -535,9 +530,19 @@ fn trusted_proxy(db_url: Option<&str>) {
         "no enabled user",
     );
     assert!(!project_names(&server).contains(&"forged".to_owned()));
+    // With trusted proxies configured, the 401 names the header too.
     let (code, body) = get(&server, As::Nothing, "/api/v1/projects");
     assert_eq!(code, 401);
     assert!(message(&body).contains("`Identity` header"), "{body}");
+
+    // A disabled user is nobody, whoever names them.
+    disable_user(&server, &json!(ann_id));
+    assert_refused(
+        "disabled user",
+        get(&server, ann, "/api/v1/projects"),
+        "`Identity` header",
+        "no enabled user",
+    );
 }
 
 /// `Identity` from an address that is not the configured proxy.

@@ -251,10 +251,7 @@ impl App {
     /// changed), and which tokens are live (what sessions check).
     pub(crate) fn forget_callers(&self) {
         lock(&self.caches.callers).clear();
-        self.caches
-            .tokens_generation
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        *lock(&self.caches.live_tokens) = None;
+        self.forget_live_tokens();
     }
 }
 

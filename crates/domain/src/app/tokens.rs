@@ -146,6 +146,8 @@ impl App {
                     other => other.into(),
                 })?;
         }
+        // Sessions of the new token must not meet a list read before it.
+        self.forget_live_tokens();
         Ok(NewToken { token, secret })
     }
 
@@ -170,14 +172,25 @@ impl App {
         revoked.or_not_found("token", id)
     }
 
+    /// Forgets which tokens are live (a token was made or revoked): the
+    /// next session checked reads them again, and a read that was under
+    /// way meanwhile is not kept.
+    pub(crate) fn forget_live_tokens(&self) {
+        let mut cache = lock(&self.caches.live_tokens);
+        self.caches.tokens_generation.fetch_add(1, SeqCst);
+        *cache = None;
+    }
+
     /// The user token `id` belongs to, if it is live (exists, not
     /// revoked): what a session made from it checks on every request.
     ///
     /// The port has no lookup of one token by id, so the live tokens are
     /// read all at once and kept for [`super::CACHE_TTL`]: a revoke on
     /// this server clears them ([`App::revoke_token`] →
-    /// `forget_callers`), so its sessions fail from the next request on;
-    /// another server sharing the database notices within `CACHE_TTL`.
+    /// `forget_callers`), so its sessions fail from the next request on,
+    /// and so does making a token, so its first session works at once;
+    /// another server sharing the database notices either within
+    /// `CACHE_TTL`.
     pub(crate) async fn live_token_owner(&self, id: &str) -> Result<Option<String>> {
         let cached = lock(&self.caches.live_tokens)
             .as_ref()

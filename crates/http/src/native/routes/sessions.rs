@@ -29,8 +29,8 @@ use std::time::Duration;
     security(("bearer" = []))
 )]
 #[post("/api/v1/sessions")]
-pub async fn create(api: Authed, body: JsonBody<SessionCreate>) -> ApiResult<HttpResponse> {
-    let input = body.into_inner()?;
+pub async fn create(api: Authed, body: JsonBody<Option<SessionCreate>>) -> ApiResult<HttpResponse> {
+    let input = body.into_inner()?.unwrap_or_default();
     let made = api
         .app()
         .create_session(&api.caller, input.ttl_secs.map(Duration::from_secs))

@@ -469,6 +469,53 @@ async fn sessions_cookies_and_trusted_proxies_in_process() {
     );
     assert_eq!(code, StatusCode::FORBIDDEN, "{body}");
 
+    // Another dialect without a header of its own (as the Deploy API's):
+    // the same cookie and `Identity` through the same seam.
+    let cookie_only = slipway_http::dialect::Dialect {
+        name: "deploy_api",
+        prefixes: &[],
+        routes: |_| {},
+        credential: |_| Ok(None),
+        header: None,
+        error: |_| actix_web::HttpResponse::Unauthorized().finish(),
+        fallback: |_| actix_web::HttpResponse::NotFound().finish(),
+        openapi: None,
+    };
+    let st = State::new(
+        app.clone(),
+        Settings {
+            trusted_proxies: TrustedProxies::parse(&["10.0.0.0/8"]).unwrap(),
+            ..Settings::default()
+        },
+    )
+    .unwrap();
+    let req = by_cookie(TestRequest::get().uri("/x")).to_http_request();
+    let caller = slipway_http::dialect::authenticate(&cookie_only, &st, &req)
+        .await
+        .unwrap();
+    assert_eq!(
+        (caller.name.as_str(), caller.via),
+        ("admin", slipway_domain::Via::Session)
+    );
+    let req = TestRequest::get()
+        .uri("/x")
+        .insert_header(("Identity", "ann@example.com"))
+        .peer_addr("10.0.0.7:1234".parse().unwrap())
+        .to_http_request();
+    let caller = slipway_http::dialect::authenticate(&cookie_only, &st, &req)
+        .await
+        .unwrap();
+    assert_eq!(caller.name, "ann");
+    let req = with(&f.admin, TestRequest::get().uri("/x")).to_http_request();
+    let err = slipway_http::dialect::authenticate(&cookie_only, &st, &req)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("no credentials") && !err.contains("Authorization"),
+        "{err}"
+    );
+
     // `Identity`: from the trusted network only.
     let ann = |req: TestRequest, peer: &str| {
         req.insert_header(("Identity", "ann@example.com"))

@@ -616,6 +616,20 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn an_imported_token_cannot_look_like_a_session() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = app(dir.path());
+        let err = app
+            .import_token("admin", true, "header-part-long.payload-part.signature")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, DomainError::Invalid(p) if p[0].path == "secret"),
+            "{err:?}"
+        );
+    }
+
     #[test]
     fn tokens_are_not_taken_for_jwts() {
         assert!(!looks_like_jwt(

@@ -63,12 +63,19 @@ impl App {
     }
 
     /// Creates a token with a secret chosen by the operator
-    /// (`SLIPWAY_ADMIN_TOKEN`); it must be at least 32 characters.
+    /// (`SLIPWAY_ADMIN_TOKEN`); it must be at least 32 characters, and not
+    /// have the shape of a session JWT.
     pub async fn import_token(&self, name: &str, is_admin: bool, secret: &str) -> Result<ApiToken> {
         if secret.chars().count() < 32 {
             return Err(DomainError::Invalid(vec![Problem::new(
                 "secret",
                 "at least 32 characters",
+            )]));
+        }
+        if super::sessions::looks_like_jwt(secret) {
+            return Err(DomainError::Invalid(vec![Problem::new(
+                "secret",
+                "not three dot-separated parts: a bearer of that shape is taken for a session",
             )]));
         }
         Ok(self

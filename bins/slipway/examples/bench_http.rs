@@ -1,12 +1,14 @@
 //! Load benchmark of the HTTP API (docs/benchmarks.md, section `http`).
 //!
-//! Seeds a fresh SQLite database with 10,000 finished runs, starts the
-//! release `slipway` binary on it, and measures, one after another with 64
-//! keep-alive connections for 20 s each: `/healthz` (the ceiling of the
-//! HTTP stack in this process), the run list (a page of 50) and a run's
-//! detail. Prints one `http:` line per route, then a `server:` line with
-//! the idle memory and the time from start to the first answered
-//! `/healthz`.
+//! Starts the release `slipway` binary on a fresh SQLite database, makes a
+//! project with a workflow and a developer member of it through the API,
+//! seeds 10,000 finished runs of that workflow, and measures, one after
+//! another with 64 keep-alive connections for 20 s each: `/healthz` (the
+//! ceiling of the HTTP stack in this process), the run list (a page of 50)
+//! and a run's detail, each as the admin (`run_list`, `run_detail`) and as
+//! the member (`*_member`: every answer goes through the role check).
+//! Prints one `http:` line per route, then a `server:` line with the idle
+//! memory and the time from start to the first answered `/healthz`.
 //!
 //! ```text
 //! cargo build --release -p slipway --bin slipway --example bench_http
@@ -88,8 +90,9 @@ fn plan() -> Plan {
     )
 }
 
-/// Inserts `n` finished runs, as the engine would have left them.
-async fn seed(url: &str, n: usize) -> Vec<String> {
+/// Inserts `n` finished runs of workflow `key`, as the engine would have
+/// left them.
+async fn seed(url: &str, n: usize, key: &str) -> Vec<String> {
     let db = Db::open(url, &DbOptions::default()).expect("open database");
     let store = Arc::new(SqlRunStore::new(db));
     let started = Instant::now();
@@ -105,7 +108,7 @@ async fn seed(url: &str, n: usize) -> Vec<String> {
             plan(),
             params,
             trigger,
-            Some(format!("wf-{}", i % 20)),
+            Some(key.to_owned()),
             now,
         );
         r.status = Status::Passed;
@@ -188,10 +191,80 @@ fn start(bin: &PathBuf, dir: &std::path::Path) -> Started {
     }
 }
 
-/// One keep-alive connection sending requests for `paths` in turn until
-/// `until`; returns the latencies in microseconds.
+/// Sends one request with a JSON body as `token` and answers the status
+/// and the body (setup only: a connection per request).
+fn call(
+    addr: &str,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: &serde_json::Value,
+) -> (u16, serde_json::Value) {
+    use std::io::{Read, Write};
+    let body = body.to_string();
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).expect("write");
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("read");
+    let status = out.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let json = out
+        .split_once("\r\n\r\n")
+        .and_then(|(_, b)| serde_json::from_str(b).ok())
+        .unwrap_or(serde_json::Value::Null);
+    (status, json)
+}
+
+/// A project with one workflow, and a developer member of it with a token:
+/// the workflow's id and the member's token (`None` from a server that
+/// has no members: the one before them, run for a baseline).
+fn setup(addr: &str) -> (String, Option<String>) {
+    let (code, project) = call(
+        addr,
+        "POST",
+        "/api/v1/projects",
+        TOKEN,
+        &json!({"name": "bench"}),
+    );
+    assert_eq!(code, 201, "{project}");
+    let pid = project["id"].as_str().expect("project id").to_owned();
+    let definition = json!({"name": "release", "stages": [{"name": "build", "jobs": [
+        {"name": "compile", "kind": "shell", "spec": {"steps": [{"script": "make"}]}}]}]});
+    let (code, wf) = call(
+        addr,
+        "POST",
+        &format!("/api/v1/projects/{pid}/workflows"),
+        TOKEN,
+        &definition,
+    );
+    assert_eq!(code, 201, "{wf}");
+    let (code, token) = call(
+        addr,
+        "POST",
+        "/api/v1/tokens",
+        TOKEN,
+        &json!({"name": "dev"}),
+    );
+    assert_eq!(code, 201, "{token}");
+    let (code, _) = call(
+        addr,
+        "PUT",
+        &format!("/api/v1/projects/{pid}/members/dev"),
+        TOKEN,
+        &json!({"role": "developer"}),
+    );
+    let member = (code == 200).then(|| token["secret"].as_str().expect("secret").to_owned());
+    (wf["id"].as_str().expect("workflow id").to_owned(), member)
+}
+
+/// One keep-alive connection sending requests for `paths` in turn as
+/// `token` until `until`; returns the latencies in microseconds.
 async fn connection(
     addr: String,
+    token: Arc<String>,
     paths: Arc<Vec<String>>,
     offset: usize,
     until: Instant,
@@ -210,7 +283,7 @@ async fn connection(
         let path = &paths[i % paths.len()];
         i += 1;
         let req =
-            format!("GET {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {TOKEN}\r\n\r\n");
+            format!("GET {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {token}\r\n\r\n");
         let t = Instant::now();
         wr.write_all(req.as_bytes()).await.expect("write");
         let mut len = 0usize;
@@ -245,12 +318,21 @@ async fn connection(
     lat
 }
 
-async fn load(addr: &str, paths: Vec<String>, conns: usize, secs: u64) -> (f64, f64) {
+async fn load(addr: &str, token: &str, paths: Vec<String>, conns: usize, secs: u64) -> (f64, f64) {
     let paths = Arc::new(paths);
+    let token = Arc::new(token.to_owned());
     let until = Instant::now() + Duration::from_secs(secs);
     let t0 = Instant::now();
     let tasks: Vec<_> = (0..conns)
-        .map(|c| tokio::spawn(connection(addr.to_owned(), paths.clone(), c * 7, until)))
+        .map(|c| {
+            tokio::spawn(connection(
+                addr.to_owned(),
+                token.clone(),
+                paths.clone(),
+                c * 7,
+                until,
+            ))
+        })
         .collect();
     let mut all = Vec::new();
     for t in tasks {
@@ -277,8 +359,9 @@ async fn main() {
         None => tmp.path().to_path_buf(),
     };
     let url = format!("sqlite://{}", dir.join("slipway.db").display());
-    let ids = seed(&url, o.runs).await;
     let mut server = start(&o.bin, &dir);
+    let (workflow, member) = setup(&server.addr);
+    let ids = seed(&url, o.runs, &workflow).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let idle = rss_mb(server.child.id());
 
@@ -287,15 +370,20 @@ async fn main() {
         .step_by((ids.len() / 500).max(1))
         .map(|id| format!("/api/v1/runs/{id}"))
         .collect();
-    let routes = [
-        ("healthz", vec!["/healthz".to_owned()]),
-        ("run_list", vec!["/api/v1/runs?per_page=50".to_owned()]),
-        ("run_detail", detail),
+    let list = vec!["/api/v1/runs?per_page=50".to_owned()];
+    let mut routes = vec![
+        ("healthz", TOKEN, vec!["/healthz".to_owned()]),
+        ("run_list", TOKEN, list.clone()),
+        ("run_detail", TOKEN, detail.clone()),
     ];
+    if let Some(member) = &member {
+        routes.push(("run_list_member", member.as_str(), list));
+        routes.push(("run_detail_member", member.as_str(), detail));
+    }
     let mut lines = Vec::new();
     let mut ceiling = 0.0;
-    for (name, paths) in routes {
-        let (rps, p99) = load(&server.addr, paths, o.conns, o.secs).await;
+    for (name, token, paths) in routes {
+        let (rps, p99) = load(&server.addr, token, paths, o.conns, o.secs).await;
         if name == "healthz" {
             ceiling = rps;
         }

@@ -503,8 +503,8 @@ pub trait CatalogStore: Send + Sync + 'static {
         last_status: Option<&str>,
         page: &PageRequest,
     ) -> Result<Page<Application>, CatalogStoreError>;
-    /// Replaces everything but the id, project, creation time and latest
-    /// run; false when it is gone.
+    /// Replaces everything but the id, project, creation time and creator
+    /// (`created_by`) and latest run; false when it is gone.
     async fn update_application(&self, app: &Application) -> Result<bool, CatalogStoreError>;
     /// Deletes an application with its secrets, deliveries and schedules;
     /// false when it is gone.

@@ -523,7 +523,7 @@ impl CatalogStore for MemoryCatalog {
     ) -> Result<(), CatalogStoreError> {
         let mut d = self.data();
         d.unique_token(token, secret_hash)?;
-        if token.user_id != user.id {
+        if token.user_id != user.id && !d.users.contains_key(&token.user_id) {
             return Err(CatalogStoreError::Missing("user".into()));
         }
         d.add_user(user)?;
@@ -958,5 +958,113 @@ impl CatalogStore for MemoryCatalog {
             }
             _ => Ok(false),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn user(login: &str, email: Option<&str>) -> User {
+        User {
+            id: format!("user-{login}"),
+            login: login.into(),
+            display_name: login.into(),
+            email: email.map(str::to_owned),
+            is_admin: false,
+            created_by: None,
+            created_at: Utc::now(),
+            disabled_at: None,
+        }
+    }
+
+    fn project(name: &str) -> Project {
+        Project {
+            id: format!("project-{name}"),
+            name: name.into(),
+            description: String::new(),
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+        }
+    }
+
+    fn page() -> PageRequest {
+        PageRequest {
+            page: 1,
+            per_page: 10,
+            sort: "name".into(),
+            order: Order::Asc,
+        }
+    }
+
+    #[tokio::test]
+    async fn users_clash_by_login_or_email_whatever_its_case() {
+        let cat = MemoryCatalog::new();
+        cat.insert_user(&user("ann", Some("Ann@Example.com")))
+            .await
+            .unwrap();
+        let other = User {
+            id: "other".into(),
+            ..user("ann", None)
+        };
+        let login = cat.insert_user(&other).await;
+        assert!(matches!(login, Err(CatalogStoreError::Duplicate(m)) if m.contains("login")));
+        let email = cat.insert_user(&user("bob", Some("ann@example.COM"))).await;
+        assert!(matches!(email, Err(CatalogStoreError::Duplicate(m)) if m.contains("email")));
+        let found = cat.user_by_email("ANN@example.com").await.unwrap();
+        assert_eq!(found.map(|u| u.login).as_deref(), Some("ann"));
+    }
+
+    #[tokio::test]
+    async fn a_project_keeps_its_last_owner_and_members_go_with_it() {
+        let cat = MemoryCatalog::new();
+        let (ann, bob) = (user("ann", None), user("bob", None));
+        cat.insert_user(&ann).await.unwrap();
+        cat.insert_user(&bob).await.unwrap();
+        let p = project("shop");
+        let missing = cat.insert_project(&p, Some("user-nobody")).await;
+        assert!(matches!(missing, Err(CatalogStoreError::Missing(m)) if m == "user"));
+        cat.insert_project(&p, Some(&ann.id)).await.unwrap();
+        let demote = cat.put_member(&p.id, &ann.id, Role::Viewer, Utc::now());
+        assert!(matches!(demote.await, Err(CatalogStoreError::Refused(_))));
+        let remove = cat.remove_member(&p.id, &ann.id);
+        assert!(matches!(remove.await, Err(CatalogStoreError::Refused(_))));
+        cat.put_member(&p.id, &bob.id, Role::Owner, Utc::now())
+            .await
+            .unwrap();
+        assert!(cat.remove_member(&p.id, &ann.id).await.unwrap());
+        assert!(!cat.remove_member(&p.id, &ann.id).await.unwrap());
+        let gone = cat.put_member("project-none", &bob.id, Role::Viewer, Utc::now());
+        assert!(matches!(gone.await, Err(CatalogStoreError::Missing(m)) if m == "project"));
+        let members = cat.members(&p.id).await.unwrap();
+        assert_eq!(members.len(), 1);
+        assert_eq!(
+            (members[0].login.as_str(), members[0].role),
+            ("bob", Role::Owner)
+        );
+        assert!(cat.delete_project(&p.id).await.unwrap());
+        assert!(
+            cat.identity(&bob.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .roles
+                .is_empty()
+        );
+    }
+
+    #[tokio::test]
+    async fn only_filters_projects_and_an_empty_one_gives_nothing() {
+        let cat = MemoryCatalog::new();
+        for name in ["a", "b", "c"] {
+            cat.insert_project(&project(name), None).await.unwrap();
+        }
+        let only = ["project-c".to_owned(), "project-a".to_owned()];
+        let some = cat.projects(&page(), Some(&only)).await.unwrap();
+        let names: Vec<_> = some.items.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!((some.total, names), (2, vec!["a", "c"]));
+        assert_eq!(cat.projects(&page(), Some(&[])).await.unwrap().total, 0);
+        assert_eq!(cat.projects(&page(), None).await.unwrap().total, 3);
     }
 }

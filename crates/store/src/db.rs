@@ -490,6 +490,57 @@ pub fn run_migrations(conn: &mut AnyConnection) -> Result<(), DbError> {
     result.map_err(|e| DbError::Migration(e.to_string()))
 }
 
+/// One connection to the database at `url`, prepared as the pool's are,
+/// with no migration applied (see [`run_migrations_to`]).
+pub fn connect(url: &str, opts: &DbOptions) -> Result<AnyConnection, DbError> {
+    Manager {
+        target: Target::parse(url)?,
+        busy_timeout: opts.busy_timeout,
+        durable_commits: opts.durable_commits,
+    }
+    .connect()
+}
+
+/// Applies the pending migrations of the connection's backend up to and
+/// including `version` (a migration directory's leading
+/// `YYYY-MM-DD-NNNNNN`), none after it: a database as an older server left
+/// it, for testing what a migration does to existing rows.
+pub fn run_migrations_to(conn: &mut AnyConnection, version: &str) -> Result<(), DbError> {
+    fn up_to<DB, C>(c: &mut C, source: EmbeddedMigrations, last: &str) -> MigrationResult<()>
+    where
+        DB: diesel::backend::Backend,
+        C: MigrationHarness<DB>,
+        EmbeddedMigrations: diesel::migration::MigrationSource<DB>,
+    {
+        for m in c.pending_migrations(source)? {
+            if m.name().version().to_string().as_str() > last {
+                break;
+            }
+            c.run_migration(m.as_ref())?;
+        }
+        Ok(())
+    }
+    let last = version.replace('-', "");
+    let result = match conn {
+        AnyConnection::Postgresql(c) => up_to(c, POSTGRES_MIGRATIONS, &last),
+        AnyConnection::Sqlite(c) => up_to(c, SQLITE_MIGRATIONS, &last),
+    };
+    result.map_err(|e| DbError::Migration(e.to_string()))
+}
+
+/// Reverts the latest applied migration of the connection's backend (its
+/// `down.sql`).
+pub fn revert_last_migration(conn: &mut AnyConnection) -> Result<(), DbError> {
+    let result = match conn {
+        AnyConnection::Postgresql(c) => c.revert_last_migration(POSTGRES_MIGRATIONS).map(|_| ()),
+        AnyConnection::Sqlite(c) => c.revert_last_migration(SQLITE_MIGRATIONS).map(|_| ()),
+    };
+    result.map_err(|e| DbError::Migration(e.to_string()))
+}
+
+/// What a migration step answers.
+type MigrationResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
 /// Runs `sql` returning nothing (used for explicit per-backend branches).
 pub fn execute(conn: &mut AnyConnection, sql: &str) -> Result<usize, DbError> {
     Ok(diesel::sql_query(sql).execute(conn)?)

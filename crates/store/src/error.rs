@@ -39,6 +39,10 @@ pub enum DbError {
     /// transaction, which is then rolled back).
     #[error(transparent)]
     Refused(slipway_core::StoreError),
+    /// The change would break a rule the store keeps (a project's last
+    /// owner); the transaction was rolled back.
+    #[error("{0}")]
+    Rule(String),
     /// A blocking task was cancelled or panicked.
     #[error("database task failed: {0}")]
     Task(String),

@@ -2,8 +2,9 @@
 //!
 //! diesel + r2d2 implementations of `slipway-core`'s [`RunStore`] and
 //! [`LogSink`] and of the domain's [`CatalogStore`] (projects, workflows
-//! and their versions, API tokens, applications, secrets, deliveries,
-//! schedules) and [`LoadStore`] (the states of asynchronous loads),
+//! and their versions, API tokens, users, project members, followed
+//! applications, applications, secrets, deliveries, schedules) and
+//! [`LoadStore`] (the states of asynchronous loads),
 //! with one query code path for both backends ([`db::AnyConnection`]),
 //! explicit branches only where the SQL differs, and the migrations of
 //! `migrations/` embedded and applied at open.

@@ -14,13 +14,17 @@ use slipway_core::{
 };
 use std::collections::{BTreeMap, HashMap};
 
-/// Applies a `RunQuery`'s filters (workflow key, statuses) to a boxed
+/// Applies a `RunQuery`'s filters (workflow key, workflow keys as an
+/// `IN` list, of which an empty one matches nothing, statuses) to a boxed
 /// query on `runs`, whatever it selects.
 macro_rules! filter_runs {
     ($query:expr, $q:expr) => {{
         let mut query = $query;
         if let Some(k) = &$q.workflow_key {
             query = query.filter(runs::workflow_key.eq(k.clone()));
+        }
+        if let Some(keys) = &$q.workflow_keys {
+            query = query.filter(runs::workflow_key.eq_any(keys.clone()));
         }
         if !$q.statuses.is_empty() {
             let words: Vec<&'static str> = $q.statuses.iter().map(|s| s.as_str()).collect();
@@ -146,6 +150,7 @@ struct ApprovalRow {
     approved: bool,
     comment: String,
     decided_at: NaiveDateTime,
+    decided_by_id: Option<String>,
 }
 
 #[derive(Insertable)]
@@ -157,6 +162,7 @@ struct NewApproval<'a> {
     approved: bool,
     comment: &'a str,
     decided_at: NaiveDateTime,
+    decided_by_id: Option<&'a str>,
 }
 
 fn naive(t: DateTime<Utc>) -> NaiveDateTime {
@@ -304,6 +310,7 @@ fn add_approval(
             approved: d.approved,
             comment: &d.comment,
             decided_at: naive(d.at),
+            decided_by_id: d.by_id.as_deref(),
         })
         .execute(conn)?;
     Ok(())
@@ -378,6 +385,7 @@ fn assemble(conn: &mut AnyConnection, rows: Vec<RunRow>) -> Result<Vec<RunRecord
         {
             stage.approvals.push(ApprovalDecision {
                 by: a.decided_by,
+                by_id: a.decided_by_id,
                 approved: a.approved,
                 comment: a.comment,
                 at: utc(a.decided_at),

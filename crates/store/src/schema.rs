@@ -57,6 +57,7 @@ diesel::table! {
         approved -> Bool,
         comment -> Text,
         decided_at -> Timestamp,
+        decided_by_id -> Nullable<Text>,
     }
 }
 
@@ -100,6 +101,7 @@ diesel::table! {
         source -> Text,
         created_by -> Nullable<Text>,
         created_at -> Timestamp,
+        created_by_id -> Nullable<Text>,
     }
 }
 
@@ -114,14 +116,49 @@ diesel::table! {
         created_at -> Timestamp,
         last_used_at -> Nullable<Timestamp>,
         revoked_at -> Nullable<Timestamp>,
+        user_id -> Nullable<Text>,
     }
 }
 
-// `applications` has 17 columns, one more than diesel compiles without its
-// `32-column-tables` feature (off, as `default-features = false` drops it):
-// `last_run_id` is left out here and reached through `application_last_run`
-// below (the same SQL table, two columns) and through fixed SQL fragments
-// in catalog/application.rs. With that feature on, fold it back in.
+diesel::table! {
+    users (id) {
+        id -> Text,
+        login -> Text,
+        display_name -> Text,
+        email -> Nullable<Text>,
+        is_admin -> Bool,
+        created_by -> Nullable<Text>,
+        created_at -> Timestamp,
+        disabled_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    project_members (project_id, user_id) {
+        project_id -> Text,
+        user_id -> Text,
+        role -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    application_follows (application_id, user_id) {
+        application_id -> Text,
+        user_id -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+// `applications` has 22 columns, more than the 16 diesel compiles without
+// its `32-column-tables` feature (off, as `default-features = false` drops
+// it): `last_run_id` is left out here and reached through
+// `application_last_run` below (the same SQL table, two columns), and the
+// access columns (`permissions`, `created_by_*`, `updated_by_*`) through
+// `application_access` (the same table again); reads select both through
+// fixed SQL fragments in catalog/application.rs. With that feature on, fold
+// them back in.
 diesel::table! {
     applications (id) {
         id -> Text,
@@ -154,12 +191,28 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// Who created and last changed an application, and its permission
+    /// matrix: a view of six columns of `applications` (see above).
+    #[sql_name = "applications"]
+    application_access (id) {
+        id -> Text,
+        permissions -> Nullable<Text>,
+        created_by_id -> Nullable<Text>,
+        created_by_name -> Nullable<Text>,
+        updated_by_id -> Nullable<Text>,
+        updated_by_name -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
     secrets (owner, name) {
         owner -> Text,
         name -> Text,
         value -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        updated_by_id -> Nullable<Text>,
+        updated_by_name -> Nullable<Text>,
     }
 }
 
@@ -203,6 +256,10 @@ diesel::joinable!(workflows -> projects (project_id));
 diesel::joinable!(workflow_versions -> workflows (workflow_id));
 diesel::joinable!(applications -> projects (project_id));
 diesel::joinable!(deliveries -> applications (app_id));
+diesel::joinable!(project_members -> users (user_id));
+diesel::joinable!(project_members -> projects (project_id));
+diesel::joinable!(application_follows -> users (user_id));
+diesel::joinable!(api_tokens -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     runs,
@@ -217,5 +274,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     applications,
     secrets,
     deliveries,
-    schedules
+    schedules,
+    users,
+    project_members,
+    application_follows
 );

@@ -19,7 +19,7 @@ use diesel::pg::PgConnection;
 use diesel::{Connection, RunQueryDsl};
 use slipway_core::{Engine, EngineBuilder, Registry};
 use slipway_domain::definition::Format;
-use slipway_domain::{App, Project, ProjectInput, Workflow};
+use slipway_domain::{App, Caller, Project, ProjectInput, Workflow};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, OnceLock};
@@ -41,17 +41,22 @@ pub fn sql_app(db: &Db, registry: Registry, workspaces: &Path) -> App {
     App::new(Arc::new(SqlCatalog::new(db.clone())), engine, registry)
 }
 
-/// Creates project `name` and in it the workflow of YAML `yaml`.
+/// Creates project `name` and in it the workflow of YAML `yaml`, as the
+/// operator.
 pub async fn project_with_workflow(app: &App, name: &str, yaml: &str) -> (Project, Workflow) {
+    let op = Caller::operator();
     let project = app
-        .create_project(ProjectInput {
-            name: Some(name.into()),
-            description: None,
-        })
+        .create_project(
+            &op,
+            ProjectInput {
+                name: Some(name.into()),
+                description: None,
+            },
+        )
         .await
         .unwrap_or_else(|e| panic!("create project {name}: {e}"));
     let (workflow, _) = app
-        .create_workflow(&project.id, yaml, Format::Yaml, None)
+        .create_workflow(&op, &project.id, yaml, Format::Yaml)
         .await
         .unwrap_or_else(|e| panic!("create a workflow in {name}: {e}"));
     (project, workflow)

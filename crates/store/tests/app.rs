@@ -4,7 +4,7 @@
 
 use slipway_core::{Registry, Status, Trigger};
 use slipway_domain::definition::Format;
-use slipway_domain::{App, Order, PageRequest, Project, RunFilter, Workflow};
+use slipway_domain::{App, Caller, Order, PageRequest, Project, RunFilter, Workflow};
 use slipway_store::testing::{TestDb, project_with_workflow, sql_app};
 use slipway_store::{Db, DbOptions};
 use std::collections::BTreeMap;
@@ -70,11 +70,20 @@ async fn caches_follow_changes(t: &TestDb) {
         _workspaces,
     } = Hello::on(t, "shop").await;
     let engine = app.engine();
-    assert_eq!(app.runs(&filter, &page()).await.unwrap().total, 0);
+    assert_eq!(
+        app.runs(&Caller::operator(), &filter, &page())
+            .await
+            .unwrap()
+            .total,
+        0
+    );
 
     // Listed again right after each change: never the cached page.
     let first = start(&app, &wf.id).await;
-    let listed = app.runs(&filter, &page()).await.unwrap();
+    let listed = app
+        .runs(&Caller::operator(), &filter, &page())
+        .await
+        .unwrap();
     assert_eq!(listed.total, 1);
     assert_eq!(listed.items[0].id, first.id);
     let done = engine.wait(&first.id).await.unwrap();
@@ -83,10 +92,16 @@ async fn caches_follow_changes(t: &TestDb) {
     // microsecond, as the database holds.
     let stored = engine.store().get_run(&first.id).await.unwrap().unwrap();
     assert_eq!(done, stored, "{}", t.backend());
-    let listed = app.runs(&filter, &page()).await.unwrap();
+    let listed = app
+        .runs(&Caller::operator(), &filter, &page())
+        .await
+        .unwrap();
     assert_eq!(listed.items[0].status, Status::Passed);
     let second = start(&app, &wf.id).await;
-    let listed = app.runs(&filter, &page()).await.unwrap();
+    let listed = app
+        .runs(&Caller::operator(), &filter, &page())
+        .await
+        .unwrap();
     assert_eq!(listed.total, 2);
     assert_eq!(listed.items[0].id, second.id);
     engine.wait(&second.id).await.unwrap();
@@ -95,36 +110,39 @@ async fn caches_follow_changes(t: &TestDb) {
     // within `CACHE_TTL`): the second read is never the first one's
     // cached record.
     let (slow, _) = app
-        .create_workflow(&project.id, SLOW, Format::Yaml, None)
+        .create_workflow(&Caller::operator(), &project.id, SLOW, Format::Yaml)
         .await
         .unwrap();
     let third = start(&app, &slow.id).await;
-    let running = app.run_shared(third.id.as_str()).await.unwrap();
+    let running = app
+        .run_shared(&Caller::operator(), third.id.as_str())
+        .await
+        .unwrap();
     assert!(!running.status.is_terminal(), "{}", running.status);
     let ended = engine.wait(&third.id).await.unwrap();
-    let read = app.run_shared(third.id.as_str()).await.unwrap();
+    let read = app
+        .run_shared(&Caller::operator(), third.id.as_str())
+        .await
+        .unwrap();
     assert_eq!(read.status, Status::Passed);
     assert_eq!(*read, ended, "{}", t.backend());
 
     // A token works until it is revoked, and not a moment after.
-    let made = app.issue_token("ci", false).await.unwrap();
+    let made = app.issue_token("ci", false, None).await.unwrap();
     for _ in 0..3 {
         let caller = app.authenticate(&made.secret).await.unwrap().unwrap();
         assert_eq!(caller.name, "ci");
     }
-    let admin = slipway_domain::Caller {
-        name: "root".into(),
-        token_id: "root".into(),
-        is_admin: true,
-    };
-    app.revoke_token(&admin, &made.token.id).await.unwrap();
+    app.revoke_token(&Caller::operator(), &made.token.id)
+        .await
+        .unwrap();
     assert!(app.authenticate(&made.secret).await.unwrap().is_none());
     assert!(app.authenticate("slw_wrong").await.unwrap().is_none());
 }
 
 /// Starts a run of workflow `id` with no params, as an API call does.
 async fn start(app: &App, id: &str) -> slipway_core::RunRecord {
-    app.start_run(id, None, &BTreeMap::new(), Trigger::new("api"))
+    app.run_workflow(&Caller::operator(), id, None, &BTreeMap::new())
         .await
         .unwrap()
 }
@@ -164,7 +182,10 @@ async fn dropped_yet_run<F: std::future::Future>(
 async fn until_runs(app: &App, filter: &RunFilter, n: u64) -> Vec<slipway_core::RunSummary> {
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
-        let listed = app.runs(filter, &page()).await.unwrap();
+        let listed = app
+            .runs(&Caller::operator(), filter, &page())
+            .await
+            .unwrap();
         if listed.total >= n || tokio::time::Instant::now() > deadline {
             return listed.items.clone();
         }
@@ -188,7 +209,8 @@ async fn dropped_callers(t: &TestDb) {
 
     // Polled once, then dropped, as actix drops a handler's future when
     // its client hangs up.
-    let redeploy = app.redeploy(first.id.as_str(), None);
+    let op = Caller::operator();
+    let redeploy = app.redeploy(&op, first.id.as_str());
     let repeat = dropped_yet_run(t, app, filter, redeploy, 2, "the redeploy").await;
     assert_eq!(
         repeat.trigger.detail.get("repeats").map(String::as_str),

@@ -4,9 +4,11 @@
 
 use chrono::{DateTime, Duration, Utc};
 use slipway_core::{RunId, RunRecord, RunStore, Status, Target, Trigger};
+use slipway_domain::Permission;
 use slipway_domain::catalog::{
-    ApiToken, Application, CatalogStore, CatalogStoreError, Order, PageRequest, Project, Provider,
-    Repository, ScheduleTarget, StoredSchedule, TriggerRule, Workflow, WorkflowVersion,
+    Actor, ApiToken, Application, CatalogStore, CatalogStoreError, Matrix, Order, PageRequest,
+    Project, Provider, Repository, Role, ScheduleTarget, StoredSchedule, TriggerRule, User,
+    Workflow, WorkflowVersion,
 };
 use slipway_domain::definition::Format;
 use slipway_store::testing::TestDb;
@@ -41,7 +43,28 @@ fn version(workflow: &str, v: i32) -> WorkflowVersion {
         format: Format::Yaml,
         source: format!("name: build # v{v}\n"),
         created_by: Some("ann".into()),
+        created_by_id: Some("user-ann".into()),
         created_at: Utc::now(),
+    }
+}
+
+fn actor(id: &str, name: &str) -> Actor {
+    Actor {
+        id: id.into(),
+        name: name.into(),
+    }
+}
+
+fn user(login: &str) -> User {
+    User {
+        id: uuid_like(login),
+        login: login.into(),
+        display_name: format!("{login} (a person)"),
+        email: None,
+        is_admin: false,
+        created_by: None,
+        created_at: secs_ago(60),
+        disabled_at: None,
     }
 }
 
@@ -76,22 +99,47 @@ async fn the_catalog_keeps_projects_workflows_versions_and_tokens() {
         let b = project("beta", 20);
         let c = project("gamma", 10);
         for p in [&a, &b, &c] {
-            cat.insert_project(p).await.unwrap();
+            cat.insert_project(p, None).await.unwrap();
         }
         let dup = Project {
             id: "other".into(),
             ..a.clone()
         };
-        assert!(is_duplicate(cat.insert_project(&dup).await), "{backend}");
-        let first = cat.projects(&page(1, 2, "name", Order::Asc)).await.unwrap();
+        assert!(
+            is_duplicate(cat.insert_project(&dup, None).await),
+            "{backend}"
+        );
+        let first = cat
+            .projects(&page(1, 2, "name", Order::Asc), None)
+            .await
+            .unwrap();
         assert_eq!(first.total, 3, "{backend}");
         let names: Vec<&str> = first.items.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(names, ["alpha", "beta"], "{backend}");
         let newest = cat
-            .projects(&page(1, 1, "created_at", Order::Desc))
+            .projects(&page(1, 1, "created_at", Order::Desc), None)
             .await
             .unwrap();
         assert_eq!(newest.items[0].name, "gamma", "{backend}");
+        // Only the projects asked for: counted and paged alike; none when
+        // none is asked for.
+        let only = [c.id.clone(), a.id.clone(), "no-such-project".to_owned()];
+        let some = cat
+            .projects(&page(1, 1, "name", Order::Asc), Some(&only))
+            .await
+            .unwrap();
+        assert_eq!((some.total, some.items.len()), (2, 1), "{backend}");
+        assert_eq!(some.items[0].name, "alpha", "{backend}");
+        let rest = cat
+            .projects(&page(2, 1, "name", Order::Asc), Some(&only))
+            .await
+            .unwrap();
+        assert_eq!(rest.items[0].name, "gamma", "{backend}");
+        let none = cat
+            .projects(&page(1, 10, "name", Order::Asc), Some(&[]))
+            .await
+            .unwrap();
+        assert_eq!((none.total, none.items.len()), (0, 0), "{backend}");
         let mut renamed = b.clone();
         renamed.name = "alpha".into();
         assert!(
@@ -165,11 +213,15 @@ async fn the_catalog_keeps_projects_workflows_versions_and_tokens() {
         assert!(cat.version(&wf.id, 1).await.unwrap().is_none(), "{backend}");
         assert!(!cat.delete_project(&a.id).await.unwrap(), "{backend}");
 
-        // Tokens: found by hash, revoked once and for all.
+        // Tokens: found by hash, revoked once and for all; each belongs to
+        // a user that exists.
+        let owner = user("ci-bot");
+        cat.insert_user(&owner).await.unwrap();
         let tok = ApiToken {
             id: uuid_like("tok"),
             name: "ci".into(),
             prefix: "slw_abcdef".into(),
+            user_id: owner.id.clone(),
             is_admin: false,
             created_by: None,
             created_at: Utc::now(),
@@ -177,9 +229,19 @@ async fn the_catalog_keeps_projects_workflows_versions_and_tokens() {
             revoked_at: None,
         };
         cat.insert_token(&tok, "hash-1").await.unwrap();
+        let stray = ApiToken {
+            id: uuid_like("stray"),
+            user_id: "no-such-user".into(),
+            ..tok.clone()
+        };
+        assert!(
+            is_missing(cat.insert_token(&stray, "hash-stray").await),
+            "{backend}: a token of nobody"
+        );
         assert_eq!(cat.count_tokens().await.unwrap(), 1);
         let (found, hash) = cat.token_by_hash("hash-1").await.unwrap().unwrap();
         assert_eq!((found.name.as_str(), hash.as_str()), ("ci", "hash-1"));
+        assert_eq!(found.user_id, owner.id, "{backend}");
         assert!(cat.token_by_hash("hash-2").await.unwrap().is_none());
         cat.touch_token(&tok.id, Utc::now()).await.unwrap();
         assert!(cat.revoke_token(&tok.id, Utc::now()).await.unwrap());
@@ -241,10 +303,24 @@ fn application(project_id: &str, name: &str, age_s: i64) -> Application {
         ],
         cancel_superseded: true,
         webhook_secret: Some("v1:sealed-webhook-secret".into()),
+        permissions: None,
+        created_by: Some(actor("user-ann", "ann")),
+        updated_by: Some(actor("user-ann", "ann")),
         created_at: at,
         updated_at: at,
         last_run: None,
     }
+}
+
+/// A matrix that takes execute from developers and gives viewers more.
+fn matrix() -> Matrix {
+    Matrix::from([
+        (Role::Developer, [Permission::View].into()),
+        (
+            Role::Viewer,
+            [Permission::View, Permission::Execute, Permission::CreateEnv].into(),
+        ),
+    ])
 }
 
 fn schedule(target: ScheduleTarget, target_id: &str, age_s: i64) -> StoredSchedule {
@@ -305,8 +381,8 @@ async fn applications_round_trip_are_unique_per_project_and_delete_with_what_the
         let (cat, _, _) = open(&t);
         let p = project("apps", 10);
         let q = project("others", 10);
-        cat.insert_project(&p).await.unwrap();
-        cat.insert_project(&q).await.unwrap();
+        cat.insert_project(&p, None).await.unwrap();
+        cat.insert_project(&q, None).await.unwrap();
 
         // Every field comes back, triggers and the sealed webhook secret
         // included.
@@ -343,9 +419,22 @@ async fn applications_round_trip_are_unique_per_project_and_delete_with_what_the
             "{backend}"
         );
 
-        // Updates replace everything but id, project and creation time.
-        let web = application(&p.id, "web", 4);
+        // A permission matrix comes back as it was; no actors are none.
+        let web = Application {
+            permissions: Some(matrix()),
+            created_by: None,
+            updated_by: None,
+            ..application(&p.id, "web", 4)
+        };
         cat.insert_application(&web).await.unwrap();
+        assert_eq!(
+            cat.application(&web.id).await.unwrap().as_ref(),
+            Some(&web),
+            "{backend}"
+        );
+
+        // Updates replace everything but id, project, creation time and
+        // creator.
         let mut changed = app.clone();
         changed.name = "api-v2".into();
         changed.description = "renamed".into();
@@ -361,11 +450,14 @@ async fn applications_round_trip_are_unique_per_project_and_delete_with_what_the
         changed.triggers.truncate(1);
         changed.cancel_superseded = false;
         changed.webhook_secret = None;
+        changed.permissions = Some(matrix());
+        changed.updated_by = Some(actor("user-bob", "bob"));
         changed.updated_at = secs_ago(1);
         assert!(cat.update_application(&changed).await.unwrap(), "{backend}");
         let mut sneaky = changed.clone();
         sneaky.project_id = q.id.clone();
         sneaky.created_at = secs_ago(1000);
+        sneaky.created_by = Some(actor("user-eve", "eve"));
         assert!(cat.update_application(&sneaky).await.unwrap());
         assert_eq!(
             cat.application(&app.id).await.unwrap().unwrap(),
@@ -395,10 +487,10 @@ async fn applications_round_trip_are_unique_per_project_and_delete_with_what_the
         // schedules along, and nothing of anybody else's.
         let owner = format!("application/{}", app.id);
         let web_owner = format!("application/{}", web.id);
-        cat.put_secret(&owner, "TOKEN", "v1:x", Utc::now())
+        cat.put_secret(&owner, "TOKEN", "v1:x", Utc::now(), None)
             .await
             .unwrap();
-        cat.put_secret(&web_owner, "TOKEN", "v1:y", Utc::now())
+        cat.put_secret(&web_owner, "TOKEN", "v1:y", Utc::now(), None)
             .await
             .unwrap();
         assert!(
@@ -460,10 +552,10 @@ async fn applications_round_trip_are_unique_per_project_and_delete_with_what_the
         cat.insert_schedule(&s_wf2).await.unwrap();
         let p_owner = format!("project/{}", p.id);
         let q_owner = format!("project/{}", q.id);
-        cat.put_secret(&p_owner, "SHARED", "v1:p", Utc::now())
+        cat.put_secret(&p_owner, "SHARED", "v1:p", Utc::now(), None)
             .await
             .unwrap();
-        cat.put_secret(&q_owner, "SHARED", "v1:q", Utc::now())
+        cat.put_secret(&q_owner, "SHARED", "v1:q", Utc::now(), None)
             .await
             .unwrap();
         assert!(cat.delete_project(&p.id).await.unwrap(), "{backend}");
@@ -498,8 +590,8 @@ async fn application_lists_page_sort_filter_and_follow_the_latest_run() {
         let (cat, runs, db) = open(&t);
         let p = project("listed", 100);
         let q = project("other", 100);
-        cat.insert_project(&p).await.unwrap();
-        cat.insert_project(&q).await.unwrap();
+        cat.insert_project(&p, None).await.unwrap();
+        cat.insert_project(&q, None).await.unwrap();
         let mut apps = BTreeMap::new();
         for (i, name) in ["delta", "alpha", "charlie", "bravo"].iter().enumerate() {
             let a = application(&p.id, name, 50 - i64::try_from(i).unwrap());
@@ -511,7 +603,7 @@ async fn application_lists_page_sort_filter_and_follow_the_latest_run() {
         let list = |project: Option<String>, status: Option<&'static str>, page: PageRequest| {
             let cat = cat.clone();
             async move {
-                cat.applications(project.as_deref(), status, &page)
+                cat.applications(project.as_deref(), None, status, &page)
                     .await
                     .unwrap()
             }
@@ -547,6 +639,44 @@ async fn application_lists_page_sort_filter_and_follow_the_latest_run() {
         assert_eq!(all.total, 5, "{backend}");
         assert_eq!(all.items.last().unwrap().name, "echo");
         assert!(all.items.iter().all(|a| a.last_run.is_none()));
+
+        // Only the applications of the projects asked for, counted alike;
+        // none when no project is asked for; with a project, both apply.
+        let only_q = [q.id.clone()];
+        let of_q = cat
+            .applications(None, Some(&only_q), None, &page(1, 10, "name", Order::Asc))
+            .await
+            .unwrap();
+        assert_eq!(
+            (of_q.total, names(&of_q.items)),
+            (1, vec!["echo"]),
+            "{backend}"
+        );
+        let both = [p.id.clone(), q.id.clone()];
+        let of_both = cat
+            .applications(None, Some(&both), None, &page(1, 2, "name", Order::Desc))
+            .await
+            .unwrap();
+        assert_eq!(
+            (of_both.total, names(&of_both.items)),
+            (5, vec!["echo", "delta"]),
+            "{backend}"
+        );
+        let of_none = cat
+            .applications(None, Some(&[]), None, &page(1, 10, "name", Order::Asc))
+            .await
+            .unwrap();
+        assert_eq!((of_none.total, of_none.items.len()), (0, 0), "{backend}");
+        let p_not_in_q = cat
+            .applications(
+                Some(&p.id),
+                Some(&only_q),
+                None,
+                &page(1, 10, "name", Order::Asc),
+            )
+            .await
+            .unwrap();
+        assert_eq!(p_not_in_q.total, 0, "{backend}");
 
         // Runs: bravo ran first, delta next, alpha last; charlie never.
         let r_bravo = run(&apps["bravo"].id, "b0b0", 30);
@@ -616,6 +746,22 @@ async fn application_lists_page_sort_filter_and_follow_the_latest_run() {
         );
         let everywhere = list(None, Some("created"), page(1, 10, "name", Order::Desc)).await;
         assert_eq!(names(&everywhere.items), ["delta", "alpha"], "{backend}");
+        let created_in = |ids: Vec<String>| {
+            let cat = cat.clone();
+            async move {
+                cat.applications(
+                    None,
+                    Some(&ids),
+                    Some("created"),
+                    &page(1, 10, "name", Order::Asc),
+                )
+                .await
+                .unwrap()
+                .total
+            }
+        };
+        assert_eq!(created_in(vec![p.id.clone()]).await, 2, "{backend}");
+        assert_eq!(created_in(vec![q.id.clone()]).await, 0, "{backend}");
         assert_eq!(
             list(pid.clone(), Some("failed"), page(1, 10, "name", Order::Asc))
                 .await
@@ -676,20 +822,27 @@ async fn secrets_are_set_replaced_listed_without_values_and_deleted() {
         let (cat, _, _) = open(&t);
         let owner = "project/p1";
         let t0 = secs_ago(100);
-        assert!(cat.put_secret(owner, "TOKEN", "v1:one", t0).await.unwrap());
         assert!(
-            cat.put_secret(owner, "API_KEY", "v1:key", t0)
+            cat.put_secret(owner, "TOKEN", "v1:one", t0, None)
                 .await
                 .unwrap()
         );
         assert!(
-            cat.put_secret("application/a1", "TOKEN", "v1:app", t0)
+            cat.put_secret(owner, "API_KEY", "v1:key", t0, None)
+                .await
+                .unwrap()
+        );
+        assert!(
+            cat.put_secret("application/a1", "TOKEN", "v1:app", t0, None)
                 .await
                 .unwrap()
         );
         let t1 = secs_ago(10);
+        let bob = actor("user-bob", "bob");
         assert!(
-            !cat.put_secret(owner, "TOKEN", "v1:two", t1).await.unwrap(),
+            !cat.put_secret(owner, "TOKEN", "v1:two", t1, Some(&bob))
+                .await
+                .unwrap(),
             "{backend}: a replacement is not a creation"
         );
         let metas = cat.secrets(owner).await.unwrap();
@@ -699,13 +852,28 @@ async fn secrets_are_set_replaced_listed_without_values_and_deleted() {
         );
         let token = &metas[1];
         assert_eq!((token.created_at, token.updated_at), (t0, t1), "{backend}");
+        assert_eq!(token.updated_by, Some(bob.clone()), "{backend}");
+        assert_eq!(metas[0].updated_by, None, "{backend}: set by nobody known");
+        // Whoever sets it next is who set it last; a creation records its
+        // setter too.
+        let ann = actor("user-ann", "ann");
+        cat.put_secret(owner, "TOKEN", "v1:three", t1, None)
+            .await
+            .unwrap();
+        cat.put_secret(owner, "NEW", "v1:new", t1, Some(&ann))
+            .await
+            .unwrap();
+        let metas = cat.secrets(owner).await.unwrap();
+        let by: Vec<_> = metas.iter().map(|m| m.updated_by.clone()).collect();
+        assert_eq!(by, [None, Some(ann), None], "{backend}");
+        cat.delete_secret(owner, "NEW").await.unwrap();
         let shown = serde_json::to_string(&metas).unwrap();
         assert!(!shown.contains("v1:"), "{backend}: {shown}");
         assert_eq!(
             cat.sealed_secrets(owner).await.unwrap(),
             [
                 ("API_KEY".to_owned(), "v1:key".to_owned()),
-                ("TOKEN".to_owned(), "v1:two".to_owned())
+                ("TOKEN".to_owned(), "v1:three".to_owned())
             ]
         );
         assert_eq!(
@@ -723,7 +891,7 @@ async fn secrets_are_set_replaced_listed_without_values_and_deleted() {
         for i in 0..8 {
             let cat = cat.clone();
             tasks.push(tokio::spawn(async move {
-                cat.put_secret("project/race", "NEW", &format!("v1:{i}"), Utc::now())
+                cat.put_secret("project/race", "NEW", &format!("v1:{i}"), Utc::now(), None)
                     .await
                     .unwrap()
             }));
@@ -743,7 +911,7 @@ async fn deliveries_are_recorded_once_even_when_they_race() {
         let backend = t.backend();
         let (cat, _, _) = open(&t);
         let p = project("hooks", 10);
-        cat.insert_project(&p).await.unwrap();
+        cat.insert_project(&p, None).await.unwrap();
         let a = application(&p.id, "a", 5);
         let b = application(&p.id, "b", 5);
         cat.insert_application(&a).await.unwrap();

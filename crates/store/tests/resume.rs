@@ -10,7 +10,7 @@ use chrono::Utc;
 use slipway_core::{LogKey, Registry, RunId, RunRecord, RunStore, Status, Target, Trigger};
 use slipway_domain::definition::{Format, WorkflowDefinition};
 use slipway_domain::secrets::SecretOwner;
-use slipway_domain::{RunSecrets, SecretKey};
+use slipway_domain::{Caller, RunSecrets, SecretKey};
 use slipway_store::testing::{TestDb, project_with_workflow, sql_app, sql_engine};
 use slipway_store::{Db, DbOptions, SqlCatalog, SqlRunStore};
 use slipway_testkit::plan::shell_workflow;
@@ -67,9 +67,14 @@ async fn resume_on(t: &TestDb) {
     // The first server: a workflow and its project's secret.
     let app = sql_app(&db, registry(), dir.path()).with_secret_key(key.clone());
     let (project, wf) = project_with_workflow(&app, "p", &workflow()).await;
-    app.put_secret(SecretOwner::Project(&project.id), "DEPLOY_TOKEN", TOKEN)
-        .await
-        .unwrap();
+    app.put_secret(
+        &Caller::operator(),
+        SecretOwner::Project(&project.id),
+        "DEPLOY_TOKEN",
+        TOKEN,
+    )
+    .await
+    .unwrap();
     let queued = left_queued(&store, &wf.id).await;
 
     // The next server resumes it with the secret.

@@ -9,7 +9,7 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use slipway_core::{Registry, RunId, Status};
 use slipway_domain::catalog::ScheduleTarget;
-use slipway_domain::{App, ApplicationInput, RepositoryInput, ScheduleInput, SecretKey};
+use slipway_domain::{App, ApplicationInput, Caller, RepositoryInput, ScheduleInput, SecretKey};
 use slipway_git::{GitConfig, GixSource};
 use slipway_store::testing::{TestDb, project_with_workflow, sql_app};
 use slipway_store::{Db, DbOptions};
@@ -64,6 +64,7 @@ async fn cron_on(t: &TestDb) {
     let (project, wf) = project_with_workflow(&app, "ops", &workflow()).await;
     let s = app
         .create_schedule(
+            &Caller::operator(),
             ScheduleTarget::Workflow,
             &wf.id,
             ScheduleInput {
@@ -86,7 +87,7 @@ async fn cron_on(t: &TestDb) {
     assert_eq!(run.trigger.detail["fire_time"], next.to_rfc3339());
     assert_eq!(run.workflow_key.as_deref(), Some(wf.id.as_str()));
     assert!(fired(&app, next + Duration::seconds(30)).await.is_empty());
-    let stored = app.schedule(&s.id).await.unwrap();
+    let stored = app.schedule(&Caller::operator(), &s.id).await.unwrap();
     assert_eq!(stored.last_fired_at, Some(next));
 
     // Down for 27 minutes: one catch-up run, for the latest missed time.
@@ -112,6 +113,7 @@ async fn cron_on(t: &TestDb) {
 
     // Paused: nothing.
     app.update_schedule(
+        &Caller::operator(),
         &s.id,
         ScheduleInput {
             enabled: Some(false),
@@ -133,6 +135,7 @@ async fn cron_on(t: &TestDb) {
     );
     let application = app
         .create_application(
+            &Caller::operator(),
             &project.id,
             ApplicationInput {
                 name: Some("site".into()),
@@ -150,6 +153,7 @@ async fn cron_on(t: &TestDb) {
         .unwrap();
     let tokyo = app
         .create_schedule(
+            &Caller::operator(),
             ScheduleTarget::Application,
             &application.id,
             ScheduleInput {
@@ -174,6 +178,9 @@ async fn cron_on(t: &TestDb) {
     assert_eq!(run.trigger.detail["commit"], head);
     assert_eq!(run.trigger.detail["ref"], "refs/heads/main");
     assert_eq!(run.workflow_key.as_deref(), Some(application.id.as_str()));
-    let shown = app.application(&application.id).await.unwrap();
+    let shown = app
+        .application(&Caller::operator(), &application.id)
+        .await
+        .unwrap();
     assert_eq!(shown.last_run.unwrap().run_id, run.id.to_string());
 }

@@ -96,6 +96,15 @@ async fn both_migration_trees_yield_the_same_tables_and_columns() {
         ("secrets", "value"),
         ("deliveries", "delivery_id"),
         ("schedules", "last_fired_at"),
+        ("users", "login"),
+        ("api_tokens", "user_id"),
+        ("project_members", "role"),
+        ("application_follows", "user_id"),
+        ("applications", "permissions"),
+        ("applications", "updated_by_name"),
+        ("secrets", "updated_by_id"),
+        ("workflow_versions", "created_by_id"),
+        ("approvals", "decided_by_id"),
     ] {
         assert!(
             a.contains(&(table.into(), column.into())),
@@ -175,12 +184,18 @@ async fn runs_round_trip_whole_and_changes_are_conditional() {
             .unwrap();
         let d = ApprovalDecision {
             by: "ann".into(),
-            by_id: None,
+            by_id: Some("user-ann".into()),
             approved: true,
             comment: "ok".into(),
             at: Utc::now(),
         };
         store.add_approval(&run.id, 1, &d).await.unwrap();
+        let anonymous = ApprovalDecision {
+            by: "ops".into(),
+            by_id: None,
+            ..d.clone()
+        };
+        store.add_approval(&run.id, 1, &anonymous).await.unwrap();
         let got = store.get_run(&run.id).await.unwrap().unwrap();
         let j = &got.stages[0].jobs[1];
         assert_eq!(
@@ -191,7 +206,17 @@ async fn runs_round_trip_whole_and_changes_are_conditional() {
         assert!(j.started_at.is_some() && j.finished_at.is_some());
         assert_eq!(j.outputs["v"], "1");
         assert!(got.stages[1].waiting_since.is_some());
-        assert_eq!(got.stages[1].approvals[0].by, "ann");
+        let deciders: Vec<_> = got.stages[1]
+            .approvals
+            .iter()
+            .map(|a| (a.by.as_str(), a.by_id.as_deref()))
+            .collect();
+        assert_eq!(
+            deciders,
+            [("ann", Some("user-ann")), ("ops", None)],
+            "{}",
+            t.backend()
+        );
 
         // Retry resets the finished fields.
         store
@@ -270,6 +295,64 @@ async fn list_filters_orders_and_pages() {
         })
         .await;
         assert_eq!(queued, [ids[4].clone()]);
+
+        // Several workflow keys: any of them; none at all: no run; with a
+        // single key and statuses, every filter applies.
+        let keys = |k: &[&str]| Some(k.iter().map(|k| (*k).to_owned()).collect::<Vec<_>>());
+        let odd = list(RunQuery {
+            workflow_keys: keys(&["odd", "no-such-key"]),
+            ..Default::default()
+        })
+        .await;
+        assert_eq!(odd, [ids[3].clone(), ids[1].clone()], "{}", t.backend());
+        let both = list(RunQuery {
+            workflow_keys: keys(&["odd", "even"]),
+            oldest_first: true,
+            ..Default::default()
+        })
+        .await;
+        assert_eq!(both, ids, "{}", t.backend());
+        let nothing = list(RunQuery {
+            workflow_keys: keys(&[]),
+            ..Default::default()
+        })
+        .await;
+        assert!(nothing.is_empty(), "{}", t.backend());
+        let queued_even = list(RunQuery {
+            workflow_keys: keys(&["odd", "even"]),
+            statuses: vec![Status::Queued],
+            ..Default::default()
+        })
+        .await;
+        assert_eq!(queued_even, [ids[4].clone()], "{}", t.backend());
+        let disjoint = list(RunQuery {
+            workflow_key: Some("even".into()),
+            workflow_keys: keys(&["odd"]),
+            ..Default::default()
+        })
+        .await;
+        assert!(disjoint.is_empty(), "{}", t.backend());
+        let (odd_page, odd_total) = store
+            .list_summaries(&RunQuery {
+                workflow_keys: keys(&["odd"]),
+                limit: 1,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(odd_total, 2, "{}", t.backend());
+        assert_eq!(odd_page[0].id, ids[3], "{}", t.backend());
+        for (k, n) in [
+            (keys(&["even"]), 3),
+            (keys(&[]), 0),
+            (keys(&["odd", "even"]), 5),
+        ] {
+            let q = RunQuery {
+                workflow_keys: k,
+                ..Default::default()
+            };
+            assert_eq!(store.count_runs(&q).await.unwrap(), n, "{}", t.backend());
+        }
         let full = store
             .list_runs(&RunQuery {
                 limit: 1,

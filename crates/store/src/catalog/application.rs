@@ -1,12 +1,18 @@
 //! Applications (`applications`) with their latest run LEFT JOINed from
-//! `runs`; the latest run is recorded by compare-and-set.
+//! `runs`; the latest run is recorded by compare-and-set. The permission
+//! matrix and who created and last changed an application are written
+//! through `application_access` and read through fixed SQL fragments (see
+//! schema.rs for why).
 
 use super::schedule::delete_schedules_of;
 use super::secret::application_owner;
 use super::{classify, from_json, paged, store, to_json, utc};
 use crate::db::{AnyConnection, Db};
 use crate::error::DbError;
-use crate::schema::{application_last_run, applications, deliveries, runs, secrets};
+use crate::schema::{
+    application_access, application_follows, application_last_run, applications, deliveries, runs,
+    secrets,
+};
 use chrono::NaiveDateTime;
 use diesel::dsl::sql;
 use diesel::prelude::*;
@@ -14,8 +20,8 @@ use diesel::sql_types::{Bool, Nullable, Text};
 use slipway_core::{Status, Trigger};
 use slipway_domain::applications::detail as keys;
 use slipway_domain::catalog::{
-    Application, CatalogStoreError, LastRun, Order, Page, PageRequest, Provider, Repository,
-    ScheduleTarget, TriggerRule,
+    Actor, Application, CatalogStoreError, LastRun, Matrix, Order, Page, PageRequest, Provider,
+    Repository, ScheduleTarget, TriggerRule,
 };
 
 /// A row of `applications`; as a changeset (an update) it leaves the
@@ -49,6 +55,32 @@ const LAST_RUN_ID: &str = "applications.last_run_id";
 /// The join of an application's latest run.
 const JOIN_LAST_RUN: &str = "applications.last_run_id = runs.id";
 
+/// The access columns, which the diesel table leaves out too.
+const PERMISSIONS: &str = "applications.permissions";
+const CREATED_BY_ID: &str = "applications.created_by_id";
+const CREATED_BY_NAME: &str = "applications.created_by_name";
+const UPDATED_BY_ID: &str = "applications.updated_by_id";
+const UPDATED_BY_NAME: &str = "applications.updated_by_name";
+
+/// The access columns as read: the matrix as JSON, then the creator's and
+/// the last changer's id and login.
+type AccessColumns = (
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+/// The access columns as written.
+struct AccessRow {
+    permissions: Option<String>,
+    created_by_id: Option<String>,
+    created_by_name: Option<String>,
+    updated_by_id: Option<String>,
+    updated_by_name: Option<String>,
+}
+
 /// The latest run's status, creation time and trigger, from the LEFT JOIN
 /// of `runs` (none when the application never ran or the run is gone).
 type LastRunColumns = Option<(String, NaiveDateTime, String)>;
@@ -67,6 +99,13 @@ macro_rules! app_columns {
             ApplicationRow::as_select(),
             sql::<Nullable<Text>>(LAST_RUN_ID),
             (runs::status, runs::created_at, runs::trigger_info).nullable(),
+            (
+                sql::<Nullable<Text>>(PERMISSIONS),
+                sql::<Nullable<Text>>(CREATED_BY_ID),
+                sql::<Nullable<Text>>(CREATED_BY_NAME),
+                sql::<Nullable<Text>>(UPDATED_BY_ID),
+                sql::<Nullable<Text>>(UPDATED_BY_NAME),
+            ),
         )
     };
 }
@@ -92,9 +131,76 @@ fn application_row(a: &Application) -> Result<ApplicationRow, DbError> {
     })
 }
 
-fn application_of(
-    (r, last_run_id, run): (ApplicationRow, Option<String>, LastRunColumns),
-) -> Result<Application, DbError> {
+fn access_row(a: &Application) -> Result<AccessRow, DbError> {
+    let (created_by_id, created_by_name) = actor_columns(a.created_by.as_ref());
+    let (updated_by_id, updated_by_name) = actor_columns(a.updated_by.as_ref());
+    Ok(AccessRow {
+        permissions: a.permissions.as_ref().map(to_json).transpose()?,
+        created_by_id,
+        created_by_name,
+        updated_by_id,
+        updated_by_name,
+    })
+}
+
+/// An actor's id and login columns.
+fn actor_columns(a: Option<&Actor>) -> (Option<String>, Option<String>) {
+    match a {
+        Some(a) => (Some(a.id.clone()), Some(a.name.clone())),
+        None => (None, None),
+    }
+}
+
+/// The actor of an id and a login column (none unless both are set).
+pub(super) fn actor_of(id: Option<String>, name: Option<String>) -> Option<Actor> {
+    Some(Actor {
+        id: id?,
+        name: name?,
+    })
+}
+
+/// Writes `a` to the access columns of application `id`; the creator's
+/// only when `with_creator` (a new application: an update leaves the
+/// creator alone).
+fn set_access(
+    c: &mut AnyConnection,
+    id: &str,
+    a: &AccessRow,
+    with_creator: bool,
+) -> Result<usize, DbError> {
+    use application_access::dsl as col;
+    let this = application_access::table.filter(col::id.eq(id));
+    let changes = (
+        col::permissions.eq(a.permissions.clone()),
+        col::updated_by_id.eq(a.updated_by_id.clone()),
+        col::updated_by_name.eq(a.updated_by_name.clone()),
+    );
+    Ok(if with_creator {
+        let creator = (
+            col::created_by_id.eq(a.created_by_id.clone()),
+            col::created_by_name.eq(a.created_by_name.clone()),
+        );
+        diesel::update(this).set((changes, creator)).execute(c)?
+    } else {
+        diesel::update(this).set(changes).execute(c)?
+    })
+}
+
+/// What reads of applications load: the row, the latest run's id and
+/// columns, the access columns.
+type AppRead = (
+    ApplicationRow,
+    Option<String>,
+    LastRunColumns,
+    AccessColumns,
+);
+
+fn application_of((r, last_run_id, run, access): AppRead) -> Result<Application, DbError> {
+    let (permissions, created_by_id, created_by_name, updated_by_id, updated_by_name) = access;
+    let permissions: Option<Matrix> = permissions
+        .as_deref()
+        .map(|m| from_json("application permissions", m))
+        .transpose()?;
     let provider = r
         .provider
         .parse::<Provider>()
@@ -124,6 +230,9 @@ fn application_of(
         triggers,
         cancel_superseded: r.cancel_superseded,
         webhook_secret: r.webhook_secret,
+        permissions,
+        created_by: actor_of(created_by_id, created_by_name),
+        updated_by: actor_of(updated_by_id, updated_by_name),
         created_at: utc(r.created_at),
         updated_at: utc(r.updated_at),
         last_run,
@@ -216,6 +325,8 @@ fn set_last_run_once(c: &mut AnyConnection, app: &str, run: &str) -> Result<Last
 pub(super) fn delete_application_rows(c: &mut AnyConnection, id: &str) -> Result<usize, DbError> {
     diesel::delete(secrets::table.filter(secrets::owner.eq(application_owner(id)))).execute(c)?;
     diesel::delete(deliveries::table.filter(deliveries::app_id.eq(id))).execute(c)?;
+    diesel::delete(application_follows::table.filter(application_follows::application_id.eq(id)))
+        .execute(c)?;
     delete_schedules_of(c, ScheduleTarget::Application, id)?;
     Ok(diesel::delete(applications::table.filter(applications::id.eq(id))).execute(c)?)
 }
@@ -225,8 +336,17 @@ pub(super) async fn insert_application(
     app: &Application,
 ) -> Result<(), CatalogStoreError> {
     let row = application_row(app).map_err(store)?;
+    let access = access_row(app).map_err(store)?;
     let name = app.name.clone();
-    db.insert(applications::table, row).await.map_err(|e| {
+    db.write(move |c| {
+        diesel::insert_into(applications::table)
+            .values(&row)
+            .execute(c)?;
+        set_access(c, &row.id, &access, true)?;
+        Ok(())
+    })
+    .await
+    .map_err(|e| {
         classify(
             e,
             &format!("the project has an application named `{name}` already"),
@@ -245,9 +365,12 @@ pub(super) async fn application(
     db.first(query, application_of).await.map_err(store)
 }
 
+/// A page of applications: of project `project_id` when given, of the
+/// projects in `only_projects` when given (none when it is empty).
 pub(super) async fn applications(
     db: &Db,
     project_id: Option<&str>,
+    only_projects: Option<Vec<String>>,
     last_status: Option<&str>,
     page: &PageRequest,
 ) -> Result<Page<Application>, CatalogStoreError> {
@@ -263,6 +386,10 @@ pub(super) async fn applications(
         if let Some(pid) = &pid {
             total_q = total_q.filter(applications::project_id.eq(pid.clone()));
             q = q.filter(applications::project_id.eq(pid.clone()));
+        }
+        if let Some(ids) = &only_projects {
+            total_q = total_q.filter(applications::project_id.eq_any(ids.clone()));
+            q = q.filter(applications::project_id.eq_any(ids.clone()));
         }
         if let Some(status) = &status {
             total_q = total_q.filter(runs::status.eq(status.clone()));
@@ -288,8 +415,7 @@ pub(super) async fn applications(
             Order::Asc => q.then_order_by(applications::id.asc()),
             Order::Desc => q.then_order_by(applications::id.desc()),
         };
-        let rows: Vec<(ApplicationRow, Option<String>, LastRunColumns)> =
-            q.limit(p.limit).offset(p.offset).load(c)?;
+        let rows: Vec<AppRead> = q.limit(p.limit).offset(p.offset).load(c)?;
         Ok((
             total,
             rows.into_iter()
@@ -305,9 +431,18 @@ pub(super) async fn update_application(
     app: &Application,
 ) -> Result<bool, CatalogStoreError> {
     let r = application_row(app).map_err(store)?;
+    let access = access_row(app).map_err(store)?;
     let name = app.name.clone();
-    let this = applications::table.filter(applications::id.eq(r.id.clone()));
-    db.update(this, r).await.map(|n| n == 1).map_err(|e| {
+    db.write(move |c| {
+        let this = applications::table.filter(applications::id.eq(&r.id));
+        let n = diesel::update(this).set(&r).execute(c)?;
+        if n == 1 {
+            set_access(c, &r.id, &access, false)?;
+        }
+        Ok(n == 1)
+    })
+    .await
+    .map_err(|e| {
         classify(
             e,
             &format!("the project has an application named `{name}` already"),

@@ -1,6 +1,7 @@
 //! `CatalogStore` on SQL: projects, workflows and their versions, API
-//! tokens, applications, secrets, webhook deliveries and schedules, one
-//! file per aggregate; this module holds what they share (error mapping,
+//! tokens, users, project members and followed applications,
+//! applications, secrets, webhook deliveries and schedules, one file per
+//! aggregate; this module holds what they share (error mapping,
 //! JSON columns, the one paging helper) and the `CatalogStore`
 //! implementation, which hands each call to its aggregate's file. Names
 //! are unique by constraint; a clash is reported as `Duplicate`, never as a
@@ -8,10 +9,12 @@
 
 mod application;
 mod delivery;
+mod member;
 mod project;
 mod schedule;
 mod secret;
 mod token;
+mod user;
 mod workflow;
 
 use crate::db::{AnyConnection, Db};
@@ -20,8 +23,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use slipway_domain::catalog::{
-    ApiToken, Application, CatalogStore, CatalogStoreError, Order, Page, PageRequest, Project,
-    ScheduleTarget, SecretMeta, StoredSchedule, Workflow, WorkflowVersion,
+    Actor, ApiToken, Application, CatalogStore, CatalogStoreError, Identity, Member, Order, Page,
+    PageRequest, Project, Role, ScheduleTarget, SecretMeta, StoredSchedule, User, Workflow,
+    WorkflowVersion,
 };
 
 fn utc(t: NaiveDateTime) -> DateTime<Utc> {
@@ -29,7 +33,8 @@ fn utc(t: NaiveDateTime) -> DateTime<Utc> {
 }
 
 /// A failed write: a unique constraint becomes `Duplicate(what)`, a foreign
-/// key `Missing(what)`; anything else is the store's failure.
+/// key `Missing(what)`, a rule the store keeps `Refused`; anything else is
+/// the store's failure.
 fn classify(e: DbError, duplicate: &str, missing: &str) -> CatalogStoreError {
     match e {
         DbError::Query(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
@@ -38,12 +43,23 @@ fn classify(e: DbError, duplicate: &str, missing: &str) -> CatalogStoreError {
         DbError::Query(DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _)) => {
             CatalogStoreError::Missing(missing.to_owned())
         }
+        other => store(other),
+    }
+}
+
+/// A failed read or write: a rule the store keeps (the transaction was
+/// rolled back) is `Refused`; anything else is the store's failure.
+fn store(e: DbError) -> CatalogStoreError {
+    match e {
+        DbError::Rule(why) => CatalogStoreError::Refused(why),
         other => CatalogStoreError::Store(other.into()),
     }
 }
 
-fn store(e: DbError) -> CatalogStoreError {
-    CatalogStoreError::Store(e.into())
+/// The ids of `only` for an `IN` filter: `None` when there is no filter,
+/// `Some` (possibly empty: nothing matches) otherwise.
+fn id_filter(only: Option<&[String]>) -> Option<Vec<String>> {
+    only.map(<[String]>::to_vec)
 }
 
 /// Where a page's rows start and how many it holds, with what to sort by.
@@ -130,16 +146,24 @@ impl SqlCatalog {
 
 #[async_trait]
 impl CatalogStore for SqlCatalog {
-    async fn insert_project(&self, project: &Project) -> Result<(), CatalogStoreError> {
-        project::insert_project(&self.db, project).await
+    async fn insert_project(
+        &self,
+        project: &Project,
+        owner: Option<&str>,
+    ) -> Result<(), CatalogStoreError> {
+        project::insert_project(&self.db, project, owner).await
     }
 
     async fn project(&self, id: &str) -> Result<Option<Project>, CatalogStoreError> {
         project::project(&self.db, id).await
     }
 
-    async fn projects(&self, page: &PageRequest) -> Result<Page<Project>, CatalogStoreError> {
-        project::projects(&self.db, page).await
+    async fn projects(
+        &self,
+        page: &PageRequest,
+        only: Option<&[String]>,
+    ) -> Result<Page<Project>, CatalogStoreError> {
+        project::projects(&self.db, page, id_filter(only)).await
     }
 
     async fn update_project(&self, project: &Project) -> Result<bool, CatalogStoreError> {
@@ -229,6 +253,75 @@ impl CatalogStore for SqlCatalog {
         token::count_tokens(&self.db).await
     }
 
+    async fn insert_user_with_token(
+        &self,
+        user: &User,
+        token: &ApiToken,
+        secret_hash: &str,
+    ) -> Result<(), CatalogStoreError> {
+        token::insert_user_with_token(&self.db, user, token, secret_hash).await
+    }
+
+    async fn insert_user(&self, user: &User) -> Result<(), CatalogStoreError> {
+        user::insert_user(&self.db, user).await
+    }
+
+    async fn user(&self, id: &str) -> Result<Option<User>, CatalogStoreError> {
+        user::user(&self.db, id).await
+    }
+
+    async fn user_by_login(&self, login: &str) -> Result<Option<User>, CatalogStoreError> {
+        user::user_by_login(&self.db, login).await
+    }
+
+    async fn user_by_email(&self, email: &str) -> Result<Option<User>, CatalogStoreError> {
+        user::user_by_email(&self.db, email).await
+    }
+
+    async fn users(&self, page: &PageRequest) -> Result<Page<User>, CatalogStoreError> {
+        user::users(&self.db, page).await
+    }
+
+    async fn update_user(&self, user: &User) -> Result<bool, CatalogStoreError> {
+        user::update_user(&self.db, user).await
+    }
+
+    async fn identity(&self, user_id: &str) -> Result<Option<Identity>, CatalogStoreError> {
+        user::identity(&self.db, user_id).await
+    }
+
+    async fn members(&self, project_id: &str) -> Result<Vec<Member>, CatalogStoreError> {
+        member::members(&self.db, project_id).await
+    }
+
+    async fn put_member(
+        &self,
+        project_id: &str,
+        user_id: &str,
+        role: Role,
+        at: DateTime<Utc>,
+    ) -> Result<(), CatalogStoreError> {
+        member::put_member(&self.db, project_id, user_id, role, at).await
+    }
+
+    async fn remove_member(
+        &self,
+        project_id: &str,
+        user_id: &str,
+    ) -> Result<bool, CatalogStoreError> {
+        member::remove_member(&self.db, project_id, user_id).await
+    }
+
+    async fn set_follow(
+        &self,
+        app_id: &str,
+        user_id: &str,
+        follow: bool,
+        at: DateTime<Utc>,
+    ) -> Result<(), CatalogStoreError> {
+        member::set_follow(&self.db, app_id, user_id, follow, at).await
+    }
+
     async fn insert_application(&self, app: &Application) -> Result<(), CatalogStoreError> {
         application::insert_application(&self.db, app).await
     }
@@ -240,10 +333,12 @@ impl CatalogStore for SqlCatalog {
     async fn applications(
         &self,
         project_id: Option<&str>,
+        only_projects: Option<&[String]>,
         last_status: Option<&str>,
         page: &PageRequest,
     ) -> Result<Page<Application>, CatalogStoreError> {
-        application::applications(&self.db, project_id, last_status, page).await
+        let only = id_filter(only_projects);
+        application::applications(&self.db, project_id, only, last_status, page).await
     }
 
     async fn update_application(&self, app: &Application) -> Result<bool, CatalogStoreError> {
@@ -268,8 +363,9 @@ impl CatalogStore for SqlCatalog {
         name: &str,
         sealed: &str,
         at: DateTime<Utc>,
+        by: Option<&Actor>,
     ) -> Result<bool, CatalogStoreError> {
-        secret::put_secret(&self.db, owner, name, sealed, at).await
+        secret::put_secret(&self.db, owner, name, sealed, at, by).await
     }
 
     async fn secrets(&self, owner: &str) -> Result<Vec<SecretMeta>, CatalogStoreError> {

@@ -1,12 +1,14 @@
-//! Projects (`projects`): unique names by constraint; deleting one deletes
-//! its workflows, applications and secrets in the same transaction.
+//! Projects (`projects`): unique names by constraint; created with their
+//! first owner; deleting one deletes its workflows, applications, secrets
+//! and members in the same transaction.
 
 use super::application::{application_ids_of, delete_application_rows};
+use super::member::insert_owner;
 use super::secret::project_owner;
 use super::workflow::{delete_workflow_rows, workflow_ids_of};
 use super::{classify, paged, store, utc};
 use crate::db::Db;
-use crate::schema::{projects, secrets};
+use crate::schema::{project_members, projects, secrets};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use slipway_domain::catalog::{CatalogStoreError, Order, Page, PageRequest, Project};
@@ -48,12 +50,32 @@ impl From<&Project> for ProjectRow {
     }
 }
 
-pub(super) async fn insert_project(db: &Db, project: &Project) -> Result<(), CatalogStoreError> {
+pub(super) async fn insert_project(
+    db: &Db,
+    project: &Project,
+    owner: Option<&str>,
+) -> Result<(), CatalogStoreError> {
     let row = ProjectRow::from(project);
     let name = project.name.clone();
-    db.insert(projects::table, row)
-        .await
-        .map_err(|e| classify(e, &format!("a project named `{name}` exists already"), ""))
+    let duplicate = |e| {
+        classify(
+            e,
+            &format!("a project named `{name}` exists already"),
+            "user",
+        )
+    };
+    let Some(owner) = owner else {
+        return db.insert(projects::table, row).await.map_err(duplicate);
+    };
+    let owner = owner.to_owned();
+    db.write(move |c| {
+        diesel::insert_into(projects::table)
+            .values(&row)
+            .execute(c)?;
+        insert_owner(c, &row.id, &owner, row.created_at)
+    })
+    .await
+    .map_err(duplicate)
 }
 
 pub(super) async fn project(db: &Db, id: &str) -> Result<Option<Project>, CatalogStoreError> {
@@ -65,13 +87,20 @@ pub(super) async fn project(db: &Db, id: &str) -> Result<Option<Project>, Catalo
         .map_err(store)
 }
 
+/// A page of projects; only those whose id is in `only` when it is given.
 pub(super) async fn projects(
     db: &Db,
     page: &PageRequest,
+    only: Option<Vec<String>>,
 ) -> Result<Page<Project>, CatalogStoreError> {
     paged(db, page, move |c, p| {
-        let total: i64 = projects::table.count().get_result(c)?;
+        let mut total_q = projects::table.count().into_boxed();
         let mut q = projects::table.select(ProjectRow::as_select()).into_boxed();
+        if let Some(ids) = &only {
+            total_q = total_q.filter(projects::id.eq_any(ids.clone()));
+            q = q.filter(projects::id.eq_any(ids.clone()));
+        }
+        let total: i64 = total_q.get_result(c)?;
         q = match (p.sort.as_str(), p.order) {
             ("created_at", Order::Asc) => q.order(projects::created_at.asc()),
             ("created_at", Order::Desc) => q.order(projects::created_at.desc()),
@@ -104,6 +133,8 @@ pub(super) async fn delete_project(db: &Db, id: &str) -> Result<bool, CatalogSto
             delete_application_rows(c, &a)?;
         }
         diesel::delete(secrets::table.filter(secrets::owner.eq(project_owner(&id)))).execute(c)?;
+        diesel::delete(project_members::table.filter(project_members::project_id.eq(&id)))
+            .execute(c)?;
         Ok(diesel::delete(projects::table.filter(projects::id.eq(&id))).execute(c)? == 1)
     })
     .await

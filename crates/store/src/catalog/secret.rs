@@ -1,12 +1,13 @@
 //! Stored secrets (`secrets`), sealed text per owner (`project/<id>`,
-//! `application/<id>`).
+//! `application/<id>`), with who set each last.
 
+use super::application::actor_of;
 use super::{is_unique_violation, store, utc};
 use crate::db::Db;
 use crate::schema::secrets;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
-use slipway_domain::catalog::{CatalogStoreError, SecretMeta};
+use slipway_domain::catalog::{Actor, CatalogStoreError, SecretMeta};
 
 #[derive(Insertable)]
 #[diesel(table_name = secrets)]
@@ -16,6 +17,8 @@ struct SecretRow {
     value: String,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
+    updated_by_id: Option<String>,
+    updated_by_name: Option<String>,
 }
 
 #[derive(Queryable, Selectable)]
@@ -24,6 +27,8 @@ struct SecretMetaRow {
     name: String,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
+    updated_by_id: Option<String>,
+    updated_by_name: Option<String>,
 }
 
 /// The secret owner key of an application.
@@ -42,6 +47,7 @@ pub(super) async fn put_secret(
     name: &str,
     sealed: &str,
     at: DateTime<Utc>,
+    by: Option<&Actor>,
 ) -> Result<bool, CatalogStoreError> {
     // Replace, else add, in one write transaction. On SQLite writers are
     // serialised; on PostgreSQL two first writers of one name may both
@@ -56,6 +62,8 @@ pub(super) async fn put_secret(
             value: sealed.to_owned(),
             created_at: at.naive_utc(),
             updated_at: at.naive_utc(),
+            updated_by_id: by.map(|a| a.id.clone()),
+            updated_by_name: by.map(|a| a.name.clone()),
         };
         let r = db
             .write(move |c| {
@@ -69,6 +77,8 @@ pub(super) async fn put_secret(
                 .set((
                     secrets::value.eq(&row.value),
                     secrets::updated_at.eq(row.updated_at),
+                    secrets::updated_by_id.eq(&row.updated_by_id),
+                    secrets::updated_by_name.eq(&row.updated_by_name),
                 ))
                 .execute(c)?;
                 if n == 1 {
@@ -100,6 +110,7 @@ pub(super) async fn secrets(db: &Db, owner: &str) -> Result<Vec<SecretMeta>, Cat
                 name: r.name,
                 created_at: utc(r.created_at),
                 updated_at: utc(r.updated_at),
+                updated_by: actor_of(r.updated_by_id, r.updated_by_name),
             })
             .collect())
     })

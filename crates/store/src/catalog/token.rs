@@ -1,12 +1,13 @@
 //! API tokens (`api_tokens`): stored by the hash of their secret; revoked,
-//! never deleted.
+//! never deleted; each belongs to a user.
 
-use super::{classify, count, store, utc};
+use super::user::{insert_user_row, user_row, user_taken};
+use super::{classify, count, is_unique_violation, store, utc};
 use crate::db::Db;
 use crate::schema::api_tokens;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
-use slipway_domain::catalog::{ApiToken, CatalogStoreError};
+use slipway_domain::catalog::{ApiToken, CatalogStoreError, User};
 
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = api_tokens)]
@@ -20,6 +21,7 @@ struct TokenRow {
     created_at: NaiveDateTime,
     last_used_at: Option<NaiveDateTime>,
     revoked_at: Option<NaiveDateTime>,
+    user_id: Option<String>,
 }
 
 /// The row of `token`, whose secret hashes to `secret_hash`.
@@ -34,6 +36,7 @@ fn token_row(token: &ApiToken, secret_hash: &str) -> TokenRow {
         created_at: token.created_at.naive_utc(),
         last_used_at: token.last_used_at.map(|t| t.naive_utc()),
         revoked_at: token.revoked_at.map(|t| t.naive_utc()),
+        user_id: Some(token.user_id.clone()),
     }
 }
 
@@ -41,6 +44,10 @@ fn token_row(token: &ApiToken, secret_hash: &str) -> TokenRow {
 fn token_of(r: TokenRow) -> (ApiToken, String) {
     (
         ApiToken {
+            // Every token has its user; a row without one (written by a
+            // server older than the users) names the user its id would
+            // have been given by the migration.
+            user_id: r.user_id.unwrap_or_else(|| r.id.clone()),
             id: r.id,
             name: r.name,
             prefix: r.prefix,
@@ -61,7 +68,32 @@ pub(super) async fn insert_token(
 ) -> Result<(), CatalogStoreError> {
     db.insert(api_tokens::table, token_row(token, secret_hash))
         .await
-        .map_err(|e| classify(e, "that token exists already", ""))
+        .map_err(|e| classify(e, "that token exists already", "user"))
+}
+
+pub(super) async fn insert_user_with_token(
+    db: &Db,
+    user: &User,
+    token: &ApiToken,
+    secret_hash: &str,
+) -> Result<(), CatalogStoreError> {
+    let (urow, trow) = (user_row(user), token_row(token, secret_hash));
+    let r = db
+        .write(move |c| {
+            insert_user_row(c, &urow)?;
+            diesel::insert_into(api_tokens::table)
+                .values(&trow)
+                .execute(c)?;
+            Ok(())
+        })
+        .await;
+    match r {
+        Err(e) if is_unique_violation(&e) => Err(match user_taken(db, user).await? {
+            Some(taken) => taken,
+            None => CatalogStoreError::Duplicate("that token exists already".into()),
+        }),
+        other => other.map_err(|e| classify(e, "that token exists already", "user")),
+    }
 }
 
 pub(super) async fn token_by_hash(

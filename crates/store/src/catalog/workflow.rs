@@ -34,6 +34,7 @@ struct VersionRow {
     source: String,
     created_by: Option<String>,
     created_at: NaiveDateTime,
+    created_by_id: Option<String>,
 }
 
 impl From<WorkflowRow> for Workflow {
@@ -75,6 +76,7 @@ fn version_row(v: &WorkflowVersion) -> Result<VersionRow, DbError> {
         source: v.source.clone(),
         created_by: v.created_by.clone(),
         created_at: v.created_at.naive_utc(),
+        created_by_id: v.created_by_id.clone(),
     })
 }
 
@@ -90,6 +92,7 @@ fn version_of(r: VersionRow) -> Result<WorkflowVersion, DbError> {
         },
         source: r.source,
         created_by: r.created_by,
+        created_by_id: r.created_by_id,
         created_at: utc(r.created_at),
     })
 }

@@ -1,0 +1,14 @@
+ALTER TABLE approvals DROP COLUMN decided_by_id;
+ALTER TABLE workflow_versions DROP COLUMN created_by_id;
+ALTER TABLE secrets DROP COLUMN updated_by_name;
+ALTER TABLE secrets DROP COLUMN updated_by_id;
+ALTER TABLE applications DROP COLUMN updated_by_name;
+ALTER TABLE applications DROP COLUMN updated_by_id;
+ALTER TABLE applications DROP COLUMN created_by_name;
+ALTER TABLE applications DROP COLUMN created_by_id;
+ALTER TABLE applications DROP COLUMN permissions;
+DROP TABLE application_follows;
+DROP TABLE project_members;
+DROP INDEX api_tokens_by_user;
+ALTER TABLE api_tokens DROP COLUMN user_id;
+DROP TABLE users;

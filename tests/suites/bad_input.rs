@@ -64,6 +64,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("PATCH", "/api/v1/schedules/{id}"),
     ("DELETE", "/api/v1/schedules/{id}"),
     ("POST", "/api/v1/hooks/{provider}/{application_id}"),
+    ("GET", "/api/v1/audit"),
 ];
 
 /// Routes under `/api/v1` that take no bearer token (the webhook route is

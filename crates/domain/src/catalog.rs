@@ -1,6 +1,9 @@
 //! The server's catalog: projects, workflows and their versions, API
-//! tokens, and the port ([`CatalogStore`]) through which they are kept.
+//! tokens, and the port ([`CatalogStore`]) through which they are kept
+//! (with applications, secrets, deliveries, schedules and the audit
+//! trail).
 
+use crate::app::{AuditEntry, AuditFilter};
 use crate::definition::Format;
 pub use crate::webhook::Provider;
 use async_trait::async_trait;
@@ -572,6 +575,16 @@ pub trait CatalogStore: Send + Sync + 'static {
         previous: Option<DateTime<Utc>>,
         fired_at: DateTime<Utc>,
     ) -> Result<bool, CatalogStoreError>;
+
+    /// Adds an entry to the audit trail.
+    async fn insert_audit(&self, entry: &AuditEntry) -> Result<(), CatalogStoreError>;
+    /// A page of the audit entries `filter` matches, by time (`page.order`;
+    /// newest first by default), entries of the same time by id.
+    async fn audit_entries(
+        &self,
+        filter: &AuditFilter,
+        page: &PageRequest,
+    ) -> Result<Page<AuditEntry>, CatalogStoreError>;
 }
 
 /// Why the catalog store failed.

@@ -16,10 +16,10 @@
 //! versions, applications, stored secrets, schedules, API tokens, and the
 //! [`CatalogStore`] port; [`app`], the use cases ([`App`], one file per
 //! topic: projects, workflows, runs, logs, tokens, sessions, permissions,
-//! applications, secrets, dispatch, webhooks, schedules); [`schedule`], cron
-//! expressions; [`webhook`], webhook signatures and events; [`filter`],
-//! CEL trigger filters; [`secrets`], secret values sealed at rest (and the
-//! session key);
+//! applications, secrets, audit, dispatch, webhooks, schedules);
+//! [`schedule`], cron expressions; [`webhook`], webhook signatures and
+//! events; [`filter`], CEL trigger filters; [`secrets`], secret values
+//! sealed at rest (and the session key);
 //! [`limits`], the limits on names and values, in one place;
 //! [`memory`], an in-memory [`CatalogStore`] (with core's in-memory run
 //! store and log sink, `App` runs without a database); [`workloads`], the
@@ -43,10 +43,10 @@ pub mod workloads;
 pub use access::{Actor, Flags, Matrix, Permission, Role};
 pub use app::sessions;
 pub use app::{
-    AdminTask, App, ApplicationInput, Caller, DispatchInput, Followed, HookOutcome, JobLog,
-    LogFollow, LogStart, MatrixInput, NewToken, On, ProjectInput, RepositoryInput, RunFilter,
-    RunSecrets, ScheduleDetail, ScheduleInput, ServerStats, Session, SessionRefusal, SessionTtl,
-    UserInput, Via,
+    AdminTask, App, ApplicationInput, AuditEntry, AuditFilter, Caller, DispatchInput, Followed,
+    HookOutcome, JobLog, LogFollow, LogStart, MatrixInput, NewToken, On, ProjectInput,
+    RepositoryInput, RunFilter, RunSecrets, ScheduleDetail, ScheduleInput, ServerStats, Session,
+    SessionRefusal, SessionTtl, UserInput, Via,
 };
 pub use catalog::{
     ApiToken, Application, CatalogStore, CatalogStoreError, Identity, LastRun, Member, Order, Page,

@@ -7,6 +7,7 @@
 //! deliveries recorded once, fire times claimed by compare-and-set.
 //! Nothing survives the process.
 
+use crate::app::{AuditEntry, AuditFilter};
 use crate::applications::detail;
 use crate::catalog::{
     Actor, ApiToken, Application, CatalogStore, CatalogStoreError, Identity, LastRun, Member,
@@ -58,6 +59,8 @@ struct Data {
     /// (application id, delivery id).
     deliveries: BTreeSet<(String, String)>,
     schedules: BTreeMap<String, StoredSchedule>,
+    /// The audit trail, in the order it was recorded.
+    audit: Vec<AuditEntry>,
 }
 
 /// The catalog in memory. Cheap to clone; clones share their data.
@@ -958,6 +961,27 @@ impl CatalogStore for MemoryCatalog {
             }
             _ => Ok(false),
         }
+    }
+
+    async fn insert_audit(&self, entry: &AuditEntry) -> Result<(), CatalogStoreError> {
+        self.data().audit.push(entry.clone());
+        Ok(())
+    }
+
+    async fn audit_entries(
+        &self,
+        filter: &AuditFilter,
+        page: &PageRequest,
+    ) -> Result<Page<AuditEntry>, CatalogStoreError> {
+        let mut found: Vec<AuditEntry> = self
+            .data()
+            .audit
+            .iter()
+            .filter(|e| filter.matches(e))
+            .cloned()
+            .collect();
+        sort_by(&mut found, page.order, |e| (e.at, e.id.clone()));
+        Ok(page_of(found, page))
     }
 }
 

@@ -20,7 +20,10 @@
 //!
 //! Missing, unknown, revoked, expired and forged credentials get 401 with
 //! the credential named; a refused cross-site request gets 403. No token
-//! or JWT is ever logged or repeated in an answer.
+//! or JWT is ever logged or repeated in an answer. The caller found is
+//! also left in the request's extensions (by `dialect::authenticate`),
+//! where the audit trail's middleware finds it once the request was
+//! answered ([`crate::audit`]).
 
 use crate::error::ApiError;
 use crate::state::{Settings, State};

@@ -104,8 +104,23 @@ impl Dialect {
 /// session JWT; refused for a change from another site), the `Identity`
 /// header of a trusted proxy (see [`crate::auth`]). Every refusal names
 /// the credential and what is wrong with it. The dialect's extractor turns
-/// an error into its answer with [`Dialect::error`].
+/// an error into its answer with [`Dialect::error`]. The caller and the
+/// dialect's name are also left in the request's extensions, where the
+/// audit trail finds them once the request was answered
+/// ([`crate::audit`]).
 pub async fn authenticate(
+    dialect: &Dialect,
+    st: &State,
+    req: &HttpRequest,
+) -> Result<Caller, DomainError> {
+    let caller = credentials(dialect, st, req).await?;
+    crate::audit::remember(req, &caller, dialect.name);
+    Ok(caller)
+}
+
+/// The caller of the first credential the request presents (see
+/// [`authenticate`]).
+async fn credentials(
     dialect: &Dialect,
     st: &State,
     req: &HttpRequest,
@@ -150,6 +165,16 @@ async fn session(app: &App, jwt: &str, what: &str) -> Result<Caller, DomainError
     app.authenticate_session(jwt)
         .await?
         .map_err(|refusal| DomainError::Unauthorized(format!("{what} {refusal}")))
+}
+
+/// The name of the API whose prefixes `path` is under (the longest
+/// prefix wins, as for the fallback), if any.
+pub fn owner_of(path: &str) -> Option<&'static str> {
+    all()
+        .iter()
+        .filter_map(|d| d.owns(path).map(|n| (n, d.name)))
+        .max_by_key(|(n, _)| *n)
+        .map(|(_, name)| name)
 }
 
 /// Which APIs are turned off (all are on unless named here).

@@ -3,7 +3,8 @@
 //! actix-web handlers for the native REST API under `/api/v1` (projects,
 //! workflows, runs, logs with live Server-Sent Events, applications,
 //! secrets, schedules, webhook deliveries, tokens), its
-//! OpenAPI document and browsable UI, bearer-token auth, the health checks
+//! OpenAPI document and browsable UI, bearer-token auth, the audit trail
+//! of every change asked for (see [`audit`]), the health checks
 //! and Prometheus metrics, and the one place where errors become status
 //! codes and the one error shape (see [`error`]). The five dialects will
 //! live here too, each a sibling of [`native`] plugged in through
@@ -19,6 +20,7 @@
 //! The binary builds a [`State`] and serves [`app`] with actix-web's
 //! `HttpServer`; docs/api.md describes the API for people.
 
+pub mod audit;
 pub mod auth;
 pub mod body;
 pub mod dialect;
@@ -42,8 +44,9 @@ pub use native::{DOCS_PATH, OPENAPI_PATH};
 
 /// The actix application: the health checks and metrics, every enabled
 /// API (each registering its routes at the root, see [`dialect`]), the
-/// metrics middleware, and for an unknown path the fallback of the API
-/// whose prefix it is under (else the native 404).
+/// audit trail's and the metrics' middleware, and for an unknown path
+/// the fallback of the API whose prefix it is under (else the native
+/// 404).
 pub fn app(
     state: State,
 ) -> App<
@@ -74,6 +77,7 @@ pub fn app(
             let dialects = fallback.clone();
             async move { dialect::fallback(&dialects, &req, default) }
         }))
+        .wrap(actix_web::middleware::from_fn(audit::middleware))
         .wrap(actix_web::middleware::from_fn(metrics::middleware))
 }
 

@@ -30,6 +30,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
         (name = "logs", description = "Job logs, whole or live"),
         (name = "tokens", description = "API tokens (admin only)"),
         (name = "sessions", description = "Short-lived session JWTs made from an API token, also set as the `authtoken` cookie"),
+        (name = "audit", description = "The audit trail of every change asked for (admins and project owners)"),
         (name = "health", description = "Health checks and metrics (no token)"),
     )
 )]
@@ -218,6 +219,10 @@ fn state_constraints(doc: &mut serde_json::Value) {
                             json!({"type": "integer", "minimum": 0, "maximum": i64::MAX})
                         }
                         "version" => json!({"type": "integer", "minimum": 1, "maximum": i32::MAX}),
+                        "outcome" => {
+                            json!({"type": "string", "enum": slipway_domain::app::OUTCOMES})
+                        }
+                        "since" | "until" => json!({"type": "string", "format": "date-time"}),
                         _ => continue,
                     };
                     param["schema"] = schema;

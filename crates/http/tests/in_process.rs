@@ -312,6 +312,66 @@ async fn every_route_group_answers_in_process() {
     );
     assert_eq!(code, StatusCode::UNAUTHORIZED);
 
+    // audit: every change asked with a known caller, none of the reads,
+    // the refused token or the webhook; never a secret value
+    let (code, trail) = call_json!(
+        &srv,
+        admin(TestRequest::get().uri("/api/v1/audit?per_page=100")),
+    );
+    assert_eq!(code, StatusCode::OK, "{trail}");
+    assert!(!trail.to_string().contains("hunter2"), "{trail}");
+    let said: Vec<(String, String, String)> = trail["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .map(|e| {
+            let word = |k: &str| e[k].as_str().unwrap_or("-").to_owned();
+            (word("action"), word("object_kind"), word("outcome"))
+        })
+        .collect();
+    let expected = [
+        ("create", "project", "ok"),
+        ("create", "project", "invalid"),
+        ("create", "workflow", "ok"),
+        ("start", "run", "ok"),
+        ("create", "token", "denied"),
+        ("create", "token", "ok"),
+        ("delete", "token", "ok"),
+        ("create", "application", "ok"),
+        ("create", "secret", "ok"),
+        ("create", "schedule", "ok"),
+    ];
+    let expected: Vec<(String, String, String)> = expected
+        .iter()
+        .map(|(a, k, o)| (a.to_string(), k.to_string(), o.to_string()))
+        .collect();
+    assert_eq!(said, expected, "{trail}");
+    let secret_entry = &trail["items"][1];
+    assert_eq!(secret_entry["object_id"], "DB_PASSWORD");
+    assert_eq!(
+        secret_entry["route"],
+        "/api/v1/applications/{id}/secrets/{name}"
+    );
+    assert_eq!(secret_entry["user_name"], "admin");
+    assert_eq!(secret_entry["api"], "native");
+    let (code, body) = call_json!(
+        &srv,
+        with(&f.plain, TestRequest::get().uri("/api/v1/audit")),
+    );
+    assert_eq!(
+        (code, &body["error"]["code"]),
+        (StatusCode::FORBIDDEN, &json!("forbidden"))
+    );
+    for (query, field) in [("outcome=fine", "outcome"), ("since=yesterday", "since")] {
+        let (code, body) = call_json!(
+            &srv,
+            admin(TestRequest::get().uri(&format!("/api/v1/audit?{query}"))),
+        );
+        assert_eq!(code, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(body["error"]["details"][0]["path"], field, "{body}");
+    }
+
     // metrics count the run through the domain's statistics
     let (code, text) = call!(&srv, TestRequest::get().uri("/metrics"));
     assert_eq!(code, StatusCode::OK);

@@ -528,12 +528,34 @@ pub fn run_migrations_to(conn: &mut AnyConnection, version: &str) -> Result<(), 
     result.map_err(|e| DbError::Migration(e.to_string()))
 }
 
-/// Reverts the latest applied migration of the connection's backend (its
-/// `down.sql`).
-pub fn revert_last_migration(conn: &mut AnyConnection) -> Result<(), DbError> {
+/// Reverts every applied migration newer than `version` (`2026-12-01-000010`
+/// or `20261201000010`), newest first: a database as that migration left it.
+pub fn revert_migrations_after(conn: &mut AnyConnection, version: &str) -> Result<(), DbError> {
+    fn down_to<DB, C>(
+        c: &mut C,
+        source: fn() -> EmbeddedMigrations,
+        last: &str,
+    ) -> MigrationResult<()>
+    where
+        DB: diesel::backend::Backend,
+        C: MigrationHarness<DB>,
+        EmbeddedMigrations: diesel::migration::MigrationSource<DB>,
+    {
+        loop {
+            let applied = c.applied_migrations()?;
+            let newest = applied.iter().map(|v| v.to_string()).max();
+            match newest {
+                Some(v) if v.as_str() > last => {
+                    c.revert_last_migration(source())?;
+                }
+                _ => return Ok(()),
+            }
+        }
+    }
+    let last = version.replace('-', "");
     let result = match conn {
-        AnyConnection::Postgresql(c) => c.revert_last_migration(POSTGRES_MIGRATIONS).map(|_| ()),
-        AnyConnection::Sqlite(c) => c.revert_last_migration(SQLITE_MIGRATIONS).map(|_| ()),
+        AnyConnection::Postgresql(c) => down_to(c, || POSTGRES_MIGRATIONS, &last),
+        AnyConnection::Sqlite(c) => down_to(c, || SQLITE_MIGRATIONS, &last),
     };
     result.map_err(|e| DbError::Migration(e.to_string()))
 }

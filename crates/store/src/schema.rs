@@ -279,3 +279,22 @@ diesel::allow_tables_to_appear_in_same_query!(
     project_members,
     application_follows
 );
+
+diesel::table! {
+    audit_events (id) {
+        id -> Text,
+        at -> Timestamp,
+        user_id -> Nullable<Text>,
+        user_name -> Text,
+        token_id -> Nullable<Text>,
+        api -> Text,
+        method -> Text,
+        route -> Text,
+        action -> Text,
+        object_kind -> Text,
+        object_id -> Nullable<Text>,
+        project_id -> Nullable<Text>,
+        status -> Integer,
+        outcome -> Text,
+    }
+}

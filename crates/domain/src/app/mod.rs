@@ -4,6 +4,7 @@
 //! a store, and never decides a permission itself.
 
 pub mod applications;
+mod audit;
 mod dispatch;
 mod logs;
 mod members;
@@ -22,6 +23,7 @@ pub use applications::{
     ApplicationInput, DEFAULT_BRANCH, DEFAULT_TEMPLATE_PATH, MAX_SECRET_LEN, RepositoryInput,
     TRIGGER_EVENTS, detail,
 };
+pub use audit::{AuditEntry, AuditFilter, OUTCOMES, outcome_of};
 pub use dispatch::DispatchInput;
 pub use logs::{Followed, JobLog, LogFollow, LogStart, job_over_for_good};
 pub use members::MatrixInput;

@@ -1,5 +1,6 @@
 //! `CatalogStore` on SQL: projects, workflows and their versions, API
-//! tokens, users, project members and followed applications,
+//! tokens, users, project members and followed applications, the audit
+//! trail,
 //! applications, secrets, webhook deliveries and schedules, one file per
 //! aggregate; this module holds what they share (error mapping,
 //! JSON columns, the one paging helper) and the `CatalogStore`
@@ -8,6 +9,7 @@
 //! failure of the store.
 
 mod application;
+mod audit;
 mod delivery;
 mod member;
 mod project;
@@ -27,6 +29,7 @@ use slipway_domain::catalog::{
     PageRequest, Project, Role, ScheduleTarget, SecretMeta, StoredSchedule, User, Workflow,
     WorkflowVersion,
 };
+use slipway_domain::{AuditEntry, AuditFilter};
 
 fn utc(t: NaiveDateTime) -> DateTime<Utc> {
     t.and_utc()
@@ -430,5 +433,17 @@ impl CatalogStore for SqlCatalog {
         fired_at: DateTime<Utc>,
     ) -> Result<bool, CatalogStoreError> {
         schedule::claim_fire(&self.db, id, previous, fired_at).await
+    }
+
+    async fn insert_audit(&self, entry: &AuditEntry) -> Result<(), CatalogStoreError> {
+        audit::insert_audit(&self.db, entry).await
+    }
+
+    async fn audit_entries(
+        &self,
+        filter: &AuditFilter,
+        page: &PageRequest,
+    ) -> Result<Page<AuditEntry>, CatalogStoreError> {
+        audit::audit_entries(&self.db, filter, page).await
     }
 }

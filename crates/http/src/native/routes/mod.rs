@@ -69,6 +69,7 @@ macro_rules! by_id_routes {
 // the modules), the lint sees that struct as ours.
 #[allow(missing_debug_implementations)]
 pub mod applications;
+pub mod audit;
 pub mod health;
 pub mod hooks;
 pub mod logs;
@@ -198,6 +199,7 @@ macro_rules! every_route {
                 members::unfollow,
             ]
         );
+        $each!("audit", [audit::list]);
     };
 }
 

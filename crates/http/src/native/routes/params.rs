@@ -85,3 +85,57 @@ impl IntoParams for ApplicationQuery {
         params
     }
 }
+
+/// The query of the audit trail: its filters, [`Paging`] and `order`.
+#[derive(Debug)]
+pub struct AuditQuery;
+
+impl IntoParams for AuditQuery {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let mut params = vec![
+            query(
+                "user",
+                Type::String,
+                "Only entries of this user (id or name)",
+            ),
+            query(
+                "action",
+                Type::String,
+                "Only this action (`create`, `update`, `delete`, `start`, `login`, `cancel`, ...)",
+            ),
+            query(
+                "object_kind",
+                Type::String,
+                "Only objects of this kind (`project`, `run`, `secret`, ...)",
+            ),
+            query(
+                "object_id",
+                Type::String,
+                "Only this object (a secret: its name)",
+            ),
+            query("project_id", Type::String, "Only this project's entries"),
+            query(
+                "outcome",
+                Type::String,
+                "Only this outcome: `ok`, `unauthorized`, `denied`, `not_found`, `conflict`, `invalid` or `error`",
+            ),
+            query(
+                "since",
+                Type::String,
+                "Only entries at or after this time (RFC 3339, such as `2026-12-02T10:00:00Z`)",
+            ),
+            query(
+                "until",
+                Type::String,
+                "Only entries before this time (RFC 3339)",
+            ),
+        ];
+        params.extend(Paging::into_params(|| None));
+        params.push(query(
+            "order",
+            Type::String,
+            "`desc` (newest first, default) or `asc`",
+        ));
+        params
+    }
+}

@@ -48,6 +48,7 @@ macro_rules! moved_fields {
 
 mod access;
 mod applications;
+mod audit;
 mod health;
 mod hooks;
 mod logs;
@@ -61,6 +62,7 @@ mod workflows;
 
 pub use access::*;
 pub use applications::*;
+pub use audit::*;
 pub use health::*;
 pub use hooks::*;
 pub use logs::*;
@@ -139,3 +141,8 @@ pub fn with_caller<T>(page: Page<T>, by: &Caller) -> Page<(T, &Caller)> {
         per_page: page.per_page,
     }
 }
+page_of!(
+    AuditPage,
+    AuditEntryView,
+    "A page of the audit trail, newest first unless asked otherwise."
+);

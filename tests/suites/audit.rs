@@ -562,6 +562,31 @@ fn scenario(db: Option<&str>) {
             .outcome("denied")
             .by("reader"),
     );
+    // Sessions: a login, a refused one, a logout.
+    w.call(
+        "POST",
+        "/api/v1/sessions",
+        "/api/v1/sessions",
+        Body::Json(json!({"ttl_secs": 300})),
+        201,
+        expect("login", "session", None),
+    );
+    w.call(
+        "POST",
+        "/api/v1/sessions",
+        "/api/v1/sessions",
+        Body::Json(json!({"ttl_secs": 1})),
+        400,
+        expect("login", "session", None).outcome("invalid"),
+    );
+    w.call(
+        "DELETE",
+        "/api/v1/sessions",
+        "/api/v1/sessions",
+        Body::None,
+        204,
+        expect("logout", "session", None),
+    );
     let tid = id(&token);
     w.call(
         "DELETE",

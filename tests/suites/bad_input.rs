@@ -40,6 +40,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/tokens"),
     ("GET", "/api/v1/tokens"),
     ("DELETE", "/api/v1/tokens/{id}"),
+    ("POST", "/api/v1/sessions"),
+    ("DELETE", "/api/v1/sessions"),
     ("POST", "/api/v1/runs/{id}/redeploy"),
     ("POST", "/api/v1/projects/{id}/applications"),
     ("GET", "/api/v1/projects/{id}/applications"),
@@ -63,6 +65,19 @@ const ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/api/v1/schedules/{id}"),
     ("POST", "/api/v1/hooks/{provider}/{application_id}"),
     ("GET", "/api/v1/audit"),
+    ("POST", "/api/v1/users"),
+    ("GET", "/api/v1/users"),
+    ("GET", "/api/v1/users/{id}"),
+    ("PATCH", "/api/v1/users/{id}"),
+    ("GET", "/api/v1/user"),
+    ("GET", "/api/v1/projects/{id}/members"),
+    ("PUT", "/api/v1/projects/{id}/members/{user}"),
+    ("DELETE", "/api/v1/projects/{id}/members/{user}"),
+    ("GET", "/api/v1/applications/{id}/permissions"),
+    ("PUT", "/api/v1/applications/{id}/permissions"),
+    ("DELETE", "/api/v1/applications/{id}/permissions"),
+    ("PUT", "/api/v1/applications/{id}/follow"),
+    ("DELETE", "/api/v1/applications/{id}/follow"),
 ];
 
 /// Routes under `/api/v1` that take no bearer token (the webhook route is
@@ -82,6 +97,7 @@ fn fill(template: &str) -> String {
         .replace("{name}", "X")
         .replace("{provider}", "x")
         .replace("{application_id}", "x")
+        .replace("{user}", "x")
 }
 
 /// An application body for the fixture project.
@@ -1048,8 +1064,15 @@ fn every_route_is_in_the_openapi_document() {
         let security = &doc["paths"][template][method.to_lowercase()]["security"];
         if PUBLIC.contains(&template.as_str()) {
             assert_eq!(security, &json!([{}]), "{method} {template}");
-        } else if template.starts_with("/api/v1") {
+        } else if (method.as_str(), template.as_str()) == ("POST", "/api/v1/sessions") {
+            // A session is made with an API token only.
             assert_eq!(security, &json!([{"bearer": []}]), "{method} {template}");
+        } else if template.starts_with("/api/v1") {
+            assert_eq!(
+                security,
+                &json!([{"bearer": []}, {"authtoken": []}]),
+                "{method} {template}"
+            );
         }
     }
     // Every documented route exists on the server (no "no such route").

@@ -216,6 +216,10 @@ const TABLE: &[Row] = &[
     // the audit trail
     row("GET", "/api/v1/audit", None, Admin, 200, Shared),
     row("GET", "/api/v1/audit?project_id={project}", None, OWNER, 200, Shared),
+    // Sessions: any user with an API token makes one (201) and ends one
+    // (204; a JWT cannot be recalled, the cookie is cleared).
+    row("POST", "/api/v1/sessions", None, Any, 201, Shared),
+    row("DELETE", "/api/v1/sessions", None, Any, 204, Shared),
 ];
 
 /// Routes under `/api/v1/` with no row, and why.

@@ -123,6 +123,27 @@ pub struct ServeArgs {
     /// (default 168, a week; 0 keeps them).
     #[arg(long, env = "SLIPWAY_WORKSPACE_RETENTION_HOURS", value_name = "HOURS")]
     pub workspace_retention_hours: Option<u64>,
+    /// Addresses (IPs or CIDR networks, comma-separated) of the proxies
+    /// whose `Identity` header is believed (default: none).
+    #[arg(
+        long,
+        env = "SLIPWAY_TRUSTED_PROXIES",
+        value_name = "ADDRS",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Option<Vec<String>>,
+    /// Clients reach the server over TLS (a proxy terminates it): session
+    /// cookies are `Secure` and the server's origin is `https://`.
+    #[arg(long, env = "SLIPWAY_BEHIND_TLS", value_name = "BOOL")]
+    pub behind_tls: Option<bool>,
+    /// Seconds a session lasts unless its maker asks otherwise (default
+    /// 3600).
+    #[arg(long, env = "SLIPWAY_SESSION_TTL_SECS", value_name = "SECONDS")]
+    pub session_ttl_secs: Option<u64>,
+    /// The longest session that may be asked for, in seconds (default
+    /// 86400).
+    #[arg(long, env = "SLIPWAY_SESSION_MAX_TTL_SECS", value_name = "SECONDS")]
+    pub session_max_ttl_secs: Option<u64>,
 }
 
 /// Log output format.
@@ -156,6 +177,11 @@ struct FileConfig {
     scheduler_interval: Option<u64>,
     workspace_retention_hours: Option<u64>,
     dialects: Option<std::collections::BTreeMap<String, DialectFile>>,
+    trusted_proxies: Option<Vec<String>>,
+    behind_tls: Option<bool>,
+    session_ttl_secs: Option<u64>,
+    session_max_ttl_secs: Option<u64>,
+    session_key: Option<String>,
 }
 
 /// `[dialects.<name>]` in `slipway.toml`.
@@ -202,6 +228,16 @@ pub struct Config {
     pub workspace_retention: Option<Duration>,
     /// Which APIs are served (`dialects.<name>.enabled`; all by default).
     pub dialects: slipway_http::dialect::Switches,
+    /// Whose `Identity` header is believed (none by default).
+    pub trusted_proxies: slipway_http::auth::TrustedProxies,
+    /// Clients reach the server over TLS.
+    pub behind_tls: bool,
+    /// How long sessions last, by default and at most.
+    pub session_ttl: slipway_domain::SessionTtl,
+    /// The key that signs sessions, as text (`session_key` in the file or
+    /// `SLIPWAY_SESSION_KEY`); `None`: the key file in the data
+    /// directory, made on first start. Never printed.
+    pub session_key: Option<KeyText>,
 }
 
 /// A configured key: its `Debug` never shows it.
@@ -227,7 +263,13 @@ impl Config {
 
     /// The secret key file used when no key is configured.
     pub fn secret_key_file(&self) -> PathBuf {
-        self.data_dir.join("secret.key")
+        self.data_dir.join(slipway_domain::secrets::KEY_FILE_NAME)
+    }
+
+    /// The session key file used when no session key is configured.
+    pub fn session_key_file(&self) -> PathBuf {
+        self.data_dir
+            .join(slipway_domain::secrets::SESSION_KEY_FILE_NAME)
     }
 }
 
@@ -282,6 +324,17 @@ pub fn resolve(cli: &Cli, serve: Option<&ServeArgs>) -> Result<Config, String> {
         return Err("body_limit must be at least 1 byte".into());
     }
     let dialects = dialect_switches(file.dialects.unwrap_or_default())?;
+    let trusted_proxies = slipway_http::auth::TrustedProxies::parse(
+        &serve
+            .trusted_proxies
+            .clone()
+            .or(file.trusted_proxies)
+            .unwrap_or_default(),
+    )?;
+    let session_ttl = session_ttl(
+        serve.session_ttl_secs.or(file.session_ttl_secs),
+        serve.session_max_ttl_secs.or(file.session_max_ttl_secs),
+    )?;
     Ok(Config {
         listen: serve
             .listen
@@ -335,6 +388,41 @@ pub fn resolve(cli: &Cli, serve: Option<&ServeArgs>) -> Result<Config, String> {
             h => Some(Duration::from_secs(h.saturating_mul(3600))),
         },
         dialects,
+        trusted_proxies,
+        behind_tls: serve.behind_tls.or(file.behind_tls).unwrap_or(false),
+        session_ttl,
+        session_key: std::env::var("SLIPWAY_SESSION_KEY")
+            .ok()
+            .filter(|k| !k.trim().is_empty())
+            .or(file.session_key)
+            .map(KeyText),
+    })
+}
+
+/// The session lifetimes: `default` and `max` seconds (3600 and 86400
+/// when not set), each at least a minute, the default no more than the
+/// maximum.
+fn session_ttl(
+    default: Option<u64>,
+    max: Option<u64>,
+) -> Result<slipway_domain::SessionTtl, String> {
+    let min = slipway_domain::sessions::MIN_TTL.as_secs();
+    let fallback = slipway_domain::SessionTtl::default();
+    let max = max.unwrap_or(fallback.max.as_secs());
+    let default = default.unwrap_or(fallback.default.as_secs().min(max));
+    if max < min {
+        return Err(format!(
+            "session_max_ttl_secs must be at least {min} seconds"
+        ));
+    }
+    if default < min || default > max {
+        return Err(format!(
+            "session_ttl_secs must be {min} to session_max_ttl_secs ({max}) seconds"
+        ));
+    }
+    Ok(slipway_domain::SessionTtl {
+        default: Duration::from_secs(default),
+        max: Duration::from_secs(max),
     })
 }
 
@@ -359,5 +447,33 @@ mod tests {
         let err = switches("[dialects.cobol]\nenabled = false\n").expect_err("unknown name");
         assert!(err.contains("dialects.cobol"), "{err}");
         assert!(switches("[dialects.zadig]\nenable = false\n").is_err());
+    }
+
+    #[test]
+    fn session_lifetimes_default_to_an_hour_and_a_day_and_are_checked() {
+        let d = session_ttl(None, None).expect("defaults");
+        assert_eq!((d.default.as_secs(), d.max.as_secs()), (3600, 86_400));
+        // A maximum below the default hour lowers the default with it.
+        let small = session_ttl(None, Some(600)).expect("a smaller maximum");
+        assert_eq!((small.default.as_secs(), small.max.as_secs()), (600, 600));
+        for (default, max) in [(Some(59), None), (None, Some(30)), (Some(7200), Some(3600))] {
+            let err = session_ttl(default, max).expect_err("out of range");
+            assert!(err.contains("ttl_secs"), "{err}");
+        }
+    }
+
+    #[test]
+    fn trusted_proxies_come_from_the_file_and_a_bad_entry_is_named() {
+        let file: FileConfig = toml::from_str(
+            "trusted_proxies = [\"127.0.0.1\", \"10.0.0.0/8\"]\nbehind_tls = true\n",
+        )
+        .expect("a valid file");
+        let proxies =
+            slipway_http::auth::TrustedProxies::parse(&file.trusted_proxies.expect("listed"))
+                .expect("valid entries");
+        assert!(proxies.contains("10.2.3.4".parse().expect("an address")));
+        assert_eq!(file.behind_tls, Some(true));
+        let err = slipway_http::auth::TrustedProxies::parse(&["10.0.0.0/40"]).expect_err("bad");
+        assert!(err.contains("`10.0.0.0/40`"), "{err}");
     }
 }

@@ -1,12 +1,12 @@
-//! Wiring: open the database, build the engine and the application,
-//! settle what a previous process left, make the first admin token, serve
+//! Wiring: open the database, build the engine and the application (with
+//! the secret and session keys), settle what a previous process left, make the first admin token, serve
 //! HTTP, and stop cleanly on SIGTERM / SIGINT.
 
 use crate::config::Config;
 use actix_web::HttpServer;
 use slipway_core::{Engine, Registry, RunQuery, Status};
 use slipway_domain::App;
-use slipway_domain::{RunSecrets, SecretKey};
+use slipway_domain::{RunSecrets, SecretKey, SessionKey};
 use slipway_exec::ShellConfig;
 use slipway_git::{GitConfig, GixSource};
 use slipway_store::{Db, DbOptions, SqlCatalog, SqlLogSink, SqlRunStore};
@@ -56,6 +56,14 @@ async fn build(config: &Config) -> Result<Parts, String> {
     .await
     .map_err(|e| format!("secret key: {e}"))?
     .map_err(|e| format!("secret key: {e}"))?;
+    let session_key_file = config.session_key_file();
+    let configured = config.session_key.as_ref().map(|k| k.0.clone());
+    let session_key = tokio::task::spawn_blocking(move || {
+        SessionKey::load_or_create(&session_key_file, configured.as_deref())
+    })
+    .await
+    .map_err(|e| format!("session key: {e}"))?
+    .map_err(|e| format!("session key: {e}"))?;
     let mut registry = Registry::new();
     slipway_exec::register_builtin_with(
         &mut registry,
@@ -78,6 +86,8 @@ async fn build(config: &Config) -> Result<Parts, String> {
         .with_runtime(tokio::runtime::Handle::current());
     let app = App::new(catalog, engine.clone(), registry)
         .with_secret_key(key)
+        .with_session_key(session_key)
+        .with_session_ttl(config.session_ttl)
         .with_git(git);
     Ok(Parts { app, engine, loads })
 }
@@ -185,6 +195,8 @@ pub async fn serve(config: Config) -> Result<(), String> {
     let settings = slipway_http::Settings {
         body_limit: config.body_limit,
         dialects: config.dialects.clone(),
+        trusted_proxies: config.trusted_proxies.clone(),
+        behind_tls: config.behind_tls,
         ..slipway_http::Settings::default()
     };
     let state = slipway_http::State::new(parts.app.clone(), settings)

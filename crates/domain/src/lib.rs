@@ -15,11 +15,11 @@
 //! `docs/workflow-format.md`); [`catalog`], projects, workflows and their
 //! versions, applications, stored secrets, schedules, API tokens, and the
 //! [`CatalogStore`] port; [`app`], the use cases ([`App`], one file per
-//! topic: projects, workflows, runs, logs, tokens, permissions,
+//! topic: projects, workflows, runs, logs, tokens, sessions, permissions,
 //! applications, secrets, audit, dispatch, webhooks, schedules);
 //! [`schedule`], cron expressions; [`webhook`], webhook signatures and
 //! events; [`filter`], CEL trigger filters; [`secrets`], secret values
-//! sealed at rest;
+//! sealed at rest (and the session key);
 //! [`limits`], the limits on names and values, in one place;
 //! [`memory`], an in-memory [`CatalogStore`] (with core's in-memory run
 //! store and log sink, `App` runs without a database); [`workloads`], the
@@ -41,10 +41,12 @@ pub mod webhook;
 pub mod workloads;
 
 pub use access::{Actor, Flags, Matrix, Permission, Role};
+pub use app::sessions;
 pub use app::{
     AdminTask, App, ApplicationInput, AuditEntry, AuditFilter, Caller, DispatchInput, Followed,
     HookOutcome, JobLog, LogFollow, LogStart, MatrixInput, NewToken, On, ProjectInput,
-    RepositoryInput, RunFilter, RunSecrets, ScheduleDetail, ScheduleInput, ServerStats, UserInput,
+    RepositoryInput, RunFilter, RunSecrets, ScheduleDetail, ScheduleInput, ServerStats, Session,
+    SessionRefusal, SessionTtl, UserInput, Via,
 };
 pub use catalog::{
     ApiToken, Application, CatalogStore, CatalogStoreError, Identity, LastRun, Member, Order, Page,
@@ -58,6 +60,6 @@ pub use definition::{
 pub use error::{DefinitionError, DomainError};
 pub use memory::MemoryCatalog;
 pub use schedule::{FiresBetween, Schedule, ScheduleError};
-pub use secrets::{SecretError, SecretKey, SecretName, SecretOwner};
+pub use secrets::{SecretError, SecretKey, SecretName, SecretOwner, SessionKey};
 pub use slipway_core::Problem;
 pub use webhook::Provider;

@@ -14,7 +14,12 @@
 //! start (mode 0600); see [`SecretKey::load_or_create`] and
 //! `docs/secrets.md`.
 //!
-//! Nothing in this module ever formats a key or a plaintext: [`SecretKey`]'s
+//! The server's other key, [`SessionKey`] (what session JWTs are signed
+//! with, see [`crate::app::sessions`]), is kept the same way with the same
+//! code: configured (`session_key`), else the file `session.key` in the data
+//! directory, else generated there with mode 0600.
+//!
+//! Nothing in this module ever formats a key or a plaintext: the keys'
 //! `Debug` is redacted and no [`SecretError`] carries either.
 
 use std::fmt;
@@ -42,6 +47,8 @@ pub const TAG_LEN: usize = 16;
 pub const SEALED_PREFIX_V1: &str = "v1:";
 /// File name of the generated key inside the data directory.
 pub const KEY_FILE_NAME: &str = "secret.key";
+/// File name of the generated session key inside the data directory.
+pub const SESSION_KEY_FILE_NAME: &str = "session.key";
 /// Longest accepted secret name ([`crate::limits::MAX_SECRET_NAME_LEN`]).
 pub const MAX_NAME_LEN: usize = crate::limits::MAX_SECRET_NAME_LEN;
 /// Name prefixes reserved for the facts Slipway gives every job.
@@ -75,10 +82,15 @@ pub enum SecretError {
     /// The key given by configuration or `SLIPWAY_SECRET_KEY` is invalid.
     #[error("configured secret key (configuration or SLIPWAY_SECRET_KEY) is invalid: {0}")]
     ConfiguredKey(#[source] Box<SecretError>),
+    /// The session key given by configuration or `SLIPWAY_SESSION_KEY` is
+    /// invalid.
+    #[error("configured session key (session_key or SLIPWAY_SESSION_KEY) is invalid: {0}")]
+    ConfiguredSessionKey(#[source] Box<SecretError>),
     /// The key file exists but does not hold a key. It is left in place:
-    /// replacing it would make every stored secret unreadable.
+    /// replacing it would make every stored secret unreadable (or, for the
+    /// session key, end every session).
     #[error(
-        "secret key file {} is corrupt: {source}; it was left untouched \
+        "key file {} is corrupt: {source}; it was left untouched \
          (restore it from a backup, or see docs/secrets.md)",
         path.display()
     )]
@@ -91,7 +103,7 @@ pub enum SecretError {
     },
     /// The key file is readable or writable by group or others.
     #[error(
-        "secret key file {} has mode {mode:04o}, group or others may access it; \
+        "key file {} has mode {mode:04o}, group or others may access it; \
          refusing to use it (run chmod 600 on it)",
         path.display()
     )]
@@ -102,13 +114,13 @@ pub enum SecretError {
         mode: u32,
     },
     /// The key path exists but is not a regular file.
-    #[error("secret key path {} is not a regular file", path.display())]
+    #[error("key path {} is not a regular file", path.display())]
     KeyFileNotRegular {
         /// The key path.
         path: PathBuf,
     },
     /// Reading or writing the key file failed.
-    #[error("secret key file {}: could not {action}: {source}", path.display())]
+    #[error("key file {}: could not {action}: {source}", path.display())]
     KeyFileIo {
         /// The file (or directory) concerned.
         path: PathBuf,
@@ -168,57 +180,33 @@ pub enum SecretError {
     },
 }
 
-/// The server's 32-byte secret-encryption key.
-///
-/// Its `Debug` never shows the bytes, it is zeroed in memory on drop, and
-/// equality is constant time.
+/// 32 key bytes, zeroed in memory on drop, compared in constant time: what
+/// [`SecretKey`] and [`SessionKey`] hold.
 #[derive(Clone)]
-pub struct SecretKey {
-    bytes: [u8; KEY_LEN],
-}
+struct KeyBytes([u8; KEY_LEN]);
 
-impl Drop for SecretKey {
+impl Drop for KeyBytes {
     fn drop(&mut self) {
-        self.bytes.zeroize();
+        self.0.zeroize();
     }
 }
 
-impl ZeroizeOnDrop for SecretKey {}
-
-impl fmt::Debug for SecretKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SecretKey(<redacted>)")
-    }
-}
-
-impl PartialEq for SecretKey {
+impl PartialEq for KeyBytes {
     fn eq(&self, other: &Self) -> bool {
-        self.bytes.ct_eq(&other.bytes).into()
+        self.0.ct_eq(&other.0).into()
     }
 }
 
-impl Eq for SecretKey {}
+impl Eq for KeyBytes {}
 
-impl SecretKey {
-    /// A new key from the operating system's random source.
-    ///
-    /// # Errors
-    /// [`SecretError::Random`] when the random source fails.
-    pub fn generate() -> Result<SecretKey, SecretError> {
-        let mut key = SecretKey {
-            bytes: [0; KEY_LEN],
-        };
-        fill_random(&mut key.bytes)?;
+impl KeyBytes {
+    fn generate() -> Result<KeyBytes, SecretError> {
+        let mut key = KeyBytes([0; KEY_LEN]);
+        fill_random(&mut key.0)?;
         Ok(key)
     }
 
-    /// Parses the text form: standard base64 (with padding) of 32 bytes.
-    /// Surrounding whitespace (a key file's trailing newline) is ignored.
-    ///
-    /// # Errors
-    /// [`SecretError::KeyEmpty`], [`SecretError::KeyNotBase64`] or
-    /// [`SecretError::KeyLength`]; none of them repeats the text.
-    pub fn from_text(text: &str) -> Result<SecretKey, SecretError> {
+    fn from_text(text: &str) -> Result<KeyBytes, SecretError> {
         let text = text.trim();
         if text.is_empty() {
             return Err(SecretError::KeyEmpty);
@@ -235,14 +223,72 @@ impl SecretKey {
                 .map_err(|_| SecretError::KeyLength {
                     found: decoded.len(),
                 })?;
-        Ok(SecretKey { bytes })
+        Ok(KeyBytes(bytes))
+    }
+
+    fn to_text(&self) -> Zeroizing<String> {
+        Zeroizing::new(STANDARD.encode(self.0))
+    }
+
+    /// The configured key (`configured` wraps its error), else the key
+    /// file at `path`, else a new key written there: see
+    /// [`SecretKey::load_or_create`].
+    fn load_or_create(
+        path: &Path,
+        from_config: Option<&str>,
+        configured: fn(Box<SecretError>) -> SecretError,
+    ) -> Result<KeyBytes, SecretError> {
+        if let Some(text) = from_config {
+            return KeyBytes::from_text(text).map_err(|e| configured(Box::new(e)));
+        }
+        match read_key_file(path)? {
+            Some(key) => Ok(key),
+            None => create_key_file(path),
+        }
+    }
+}
+
+/// The server's 32-byte secret-encryption key.
+///
+/// Its `Debug` never shows the bytes, it is zeroed in memory on drop, and
+/// equality is constant time.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretKey {
+    bytes: KeyBytes,
+}
+
+impl ZeroizeOnDrop for SecretKey {}
+
+impl fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretKey(<redacted>)")
+    }
+}
+
+impl SecretKey {
+    /// A new key from the operating system's random source.
+    ///
+    /// # Errors
+    /// [`SecretError::Random`] when the random source fails.
+    pub fn generate() -> Result<SecretKey, SecretError> {
+        KeyBytes::generate().map(|bytes| SecretKey { bytes })
+    }
+
+    /// Parses the text form: standard base64 (with padding) of 32 bytes.
+    /// Surrounding whitespace (a key file's trailing newline) is ignored.
+    ///
+    /// # Errors
+    /// [`SecretError::KeyEmpty`], [`SecretError::KeyNotBase64`] or
+    /// [`SecretError::KeyLength`]; none of them repeats the text.
+    pub fn from_text(text: &str) -> Result<SecretKey, SecretError> {
+        KeyBytes::from_text(text).map(|bytes| SecretKey { bytes })
     }
 
     /// The text form read by [`SecretKey::from_text`]: standard base64.
     ///
     /// The result is the key itself: write it only where the key belongs.
     pub fn to_text(&self) -> Zeroizing<String> {
-        Zeroizing::new(STANDARD.encode(self.bytes))
+        self.bytes.to_text()
     }
 
     /// The key to use, from (in this order):
@@ -268,18 +314,77 @@ impl SecretKey {
         path: &Path,
         from_config: Option<&str>,
     ) -> Result<SecretKey, SecretError> {
-        if let Some(text) = from_config {
-            return SecretKey::from_text(text).map_err(|e| SecretError::ConfiguredKey(Box::new(e)));
-        }
-        match read_key_file(path)? {
-            Some(key) => Ok(key),
-            None => create_key_file(path),
-        }
+        KeyBytes::load_or_create(path, from_config, SecretError::ConfiguredKey)
+            .map(|bytes| SecretKey { bytes })
+    }
+}
+
+/// The server's 32-byte key for signing session JWTs (HMAC-SHA-256), kept
+/// like the [`SecretKey`] but separate from it: replacing it ends every
+/// session and touches no stored secret.
+///
+/// Its `Debug` never shows the bytes, it is zeroed in memory on drop, and
+/// equality is constant time.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SessionKey {
+    bytes: KeyBytes,
+}
+
+impl ZeroizeOnDrop for SessionKey {}
+
+impl fmt::Debug for SessionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SessionKey(<redacted>)")
+    }
+}
+
+impl SessionKey {
+    /// A new key from the operating system's random source.
+    ///
+    /// # Errors
+    /// [`SecretError::Random`] when the random source fails.
+    pub fn generate() -> Result<SessionKey, SecretError> {
+        KeyBytes::generate().map(|bytes| SessionKey { bytes })
+    }
+
+    /// Parses the text form: standard base64 (with padding) of 32 bytes,
+    /// as for [`SecretKey::from_text`].
+    ///
+    /// # Errors
+    /// As [`SecretKey::from_text`].
+    pub fn from_text(text: &str) -> Result<SessionKey, SecretError> {
+        KeyBytes::from_text(text).map(|bytes| SessionKey { bytes })
+    }
+
+    /// The text form read by [`SessionKey::from_text`]: standard base64.
+    pub fn to_text(&self) -> Zeroizing<String> {
+        self.bytes.to_text()
+    }
+
+    /// The key to use: `from_config` (`session_key` or
+    /// `SLIPWAY_SESSION_KEY`), else the key file at `path`
+    /// (`<data_dir>/session.key`), else a new key written there with mode
+    /// 0600; the rules are [`SecretKey::load_or_create`]'s.
+    ///
+    /// # Errors
+    /// [`SecretError::ConfiguredSessionKey`] and the file errors of
+    /// [`SecretKey::load_or_create`].
+    pub fn load_or_create(
+        path: &Path,
+        from_config: Option<&str>,
+    ) -> Result<SessionKey, SecretError> {
+        KeyBytes::load_or_create(path, from_config, SecretError::ConfiguredSessionKey)
+            .map(|bytes| SessionKey { bytes })
+    }
+
+    /// The key's bytes, for signing and verifying (crate only).
+    pub(crate) fn bytes(&self) -> &[u8; KEY_LEN] {
+        &self.bytes.0
     }
 }
 
 /// Reads the key file, or `None` when there is none.
-fn read_key_file(path: &Path) -> Result<Option<SecretKey>, SecretError> {
+fn read_key_file(path: &Path) -> Result<Option<KeyBytes>, SecretError> {
     let io_err = |action: &'static str| {
         move |source: io::Error| SecretError::KeyFileIo {
             path: path.to_owned(),
@@ -313,12 +418,12 @@ fn read_key_file(path: &Path) -> Result<Option<SecretKey>, SecretError> {
         source: Box::new(source),
     };
     let text = std::str::from_utf8(&raw).map_err(|_| corrupt(SecretError::KeyNotBase64))?;
-    SecretKey::from_text(text).map(Some).map_err(corrupt)
+    KeyBytes::from_text(text).map(Some).map_err(corrupt)
 }
 
 /// Generates a key and writes it to `path` with mode 0600, never replacing
 /// a file that is already there (another process's key wins and is read).
-fn create_key_file(path: &Path) -> Result<SecretKey, SecretError> {
+fn create_key_file(path: &Path) -> Result<KeyBytes, SecretError> {
     let io_err = |at: &Path, action: &'static str| {
         let at = at.to_owned();
         move |source: io::Error| SecretError::KeyFileIo {
@@ -333,7 +438,7 @@ fn create_key_file(path: &Path) -> Result<SecretKey, SecretError> {
     };
     fs::create_dir_all(&dir).map_err(io_err(&dir, "create its directory"))?;
 
-    let key = SecretKey::generate()?;
+    let key = KeyBytes::generate()?;
     let mut suffix = [0u8; 8];
     fill_random(&mut suffix)?;
     let file_name = path
@@ -421,7 +526,7 @@ pub fn seal(key: &SecretKey, plaintext: &str, aad: &str) -> Result<String, Secre
     let mut nonce = [0u8; NONCE_LEN];
     fill_random(&mut nonce)?;
     let nonce = XNonce::from(nonce);
-    let cipher = XChaCha20Poly1305::new(&key.bytes.into());
+    let cipher = XChaCha20Poly1305::new(&key.bytes.0.into());
     let aad = aad_v1(aad);
     let ciphertext = cipher
         .encrypt(
@@ -457,7 +562,7 @@ pub fn open(key: &SecretKey, sealed: &str, aad: &str) -> Result<String, SecretEr
     }
     let (nonce, ciphertext) = raw.split_at(NONCE_LEN);
     let nonce = XNonce::try_from(nonce).map_err(|_| SecretError::Malformed)?;
-    let cipher = XChaCha20Poly1305::new(&key.bytes.into());
+    let cipher = XChaCha20Poly1305::new(&key.bytes.0.into());
     let aad = aad_v1(aad);
     let plain = cipher
         .decrypt(

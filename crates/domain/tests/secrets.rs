@@ -355,3 +355,42 @@ fn secret_values_that_no_job_environment_can_hold_are_refused() {
         slipway_domain::limits::MAX_SECRET_NAME_LEN
     );
 }
+
+#[test]
+fn the_session_key_is_kept_like_the_secret_key_but_apart_from_it() {
+    use slipway_domain::SessionKey;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(secrets::SESSION_KEY_FILE_NAME);
+    let made = SessionKey::load_or_create(&path, None).unwrap();
+    assert_eq!(mode_of(&path), 0o600);
+    assert_eq!(SessionKey::load_or_create(&path, None).unwrap(), made);
+    assert_eq!(format!("{made:?}"), "SessionKey(<redacted>)");
+    assert!(!dir.path().join(secrets::KEY_FILE_NAME).exists());
+
+    // Configured wins; a bad configured key names the setting.
+    let configured = SessionKey::generate().unwrap();
+    let got = SessionKey::load_or_create(&path, Some(&configured.to_text())).unwrap();
+    assert_eq!(got, configured);
+    let err = SessionKey::load_or_create(&path, Some("short")).unwrap_err();
+    assert!(
+        matches!(err, SecretError::ConfiguredSessionKey(_)),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("session_key"), "{err}");
+
+    // The file rules are the secret key's.
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+    let err = SessionKey::load_or_create(&path, None).unwrap_err();
+    assert!(
+        matches!(err, SecretError::KeyFilePermissions { .. }),
+        "{err:?}"
+    );
+    fs::write(&path, "not a key\n").unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+    let err = SessionKey::load_or_create(&path, None).unwrap_err();
+    assert!(matches!(err, SecretError::CorruptKeyFile { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains(secrets::SESSION_KEY_FILE_NAME),
+        "{err}"
+    );
+}

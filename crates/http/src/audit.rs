@@ -86,7 +86,8 @@ pub struct Described {
 /// pattern, the values of the pattern's parameters (`value`) and the
 /// answer's status. The rule:
 ///
-/// 1. The login route `POST /api/v1/sessions` is `login` on `session`.
+/// 1. The login route `POST /api/v1/sessions` is `login` on `session`,
+///    and `DELETE` there is `logout`.
 /// 2. **Action**: a last segment that is one of [`VERBS`] is the action
 ///    (and is set aside); else `POST` is `create`, `PUT` is `create` when
 ///    answered 201 and `update` otherwise, `PATCH` is `update`, `DELETE`
@@ -114,9 +115,14 @@ pub fn describe(
         .find(|w| w[0] == "projects" && param_name(w[1]).is_some())
         .and_then(|w| param_name(w[1]).and_then(&value))
         .map(clip);
-    if *method == Method::POST && pattern == LOGIN_ROUTE {
+    if pattern == LOGIN_ROUTE && matches!(*method, Method::POST | Method::DELETE) {
         return Described {
-            action: "login".into(),
+            action: if *method == Method::POST {
+                "login"
+            } else {
+                "logout"
+            }
+            .into(),
             object_kind: "session".into(),
             object_id: None,
             project_id,
@@ -418,6 +424,12 @@ mod tests {
                 "/api/v1/sessions",
                 401,
                 ("login", "session", None, None),
+            ),
+            (
+                Method::DELETE,
+                "/api/v1/sessions",
+                204,
+                ("logout", "session", None, None),
             ),
             (
                 Method::POST,

@@ -8,9 +8,12 @@
 //!   actix scope: dialects share the prefixes `/v1/` and `/api/` with each
 //!   other and with the native API, and a scope would swallow the others'
 //!   paths;
-//! - (b) how it reads its own auth header into the secret of a token, which
-//!   [`authenticate`] turns into the same [`slipway_domain::Caller`] every
-//!   API gets;
+//! - (b) how it reads its own auth header (if it has one) into a
+//!   credential, a token or a session JWT, which [`authenticate`] turns
+//!   into the same [`slipway_domain::Caller`] every API gets; without it,
+//!   [`authenticate`] reads the `authtoken` session cookie and a trusted
+//!   proxy's `Identity` header, the same for every API (see
+//!   [`crate::auth`]);
 //! - (c) how a [`DomainError`] looks in its own error body;
 //! - (d) what it answers for an unknown path under its own prefixes;
 //! - (e) its own OpenAPI document and the path it is served at (built once
@@ -22,8 +25,11 @@
 //! view types alone: no handler calls the engine or a store, or decides a
 //! permission (docs/architecture.md).
 
+use crate::auth;
+use crate::state::State;
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
+use slipway_domain::sessions::looks_like_jwt;
 use slipway_domain::{App, Caller, DomainError};
 use std::collections::BTreeSet;
 
@@ -61,10 +67,16 @@ pub struct Dialect {
     pub prefixes: &'static [&'static str],
     /// (a) Registers its routes, one by one, at the server root.
     pub routes: fn(&mut web::ServiceConfig),
-    /// (b) The token secret its auth header carries; `Err` (an
-    /// `Unauthorized` in its words) when the header is missing or
-    /// malformed.
-    pub secret: fn(&HttpRequest) -> Result<String, DomainError>,
+    /// (b) The credential its own auth header carries (an API token or a
+    /// session JWT); `Ok(None)` without the header (the cookie and the
+    /// `Identity` header are tried next), `Err` (an `Unauthorized` in its
+    /// words) when it is malformed.
+    pub credential: fn(&HttpRequest) -> Result<Option<String>, DomainError>,
+    /// (b) Its own auth header, as messages name it
+    /// (`` the `Authorization` header ``), and how it is written, for the
+    /// 401 that lists what is accepted (`` `Authorization: Bearer <token>` ``);
+    /// `None` when it has no header of its own.
+    pub header: Option<(&'static str, &'static str)>,
     /// (c) A domain error as its answer (status and body).
     pub error: fn(DomainError) -> HttpResponse,
     /// (d) Its answer for an unknown path under its prefixes.
@@ -85,24 +97,74 @@ impl Dialect {
     }
 }
 
-/// The caller a request stands for, read with `dialect`'s own header: the
-/// same [`Caller`] for the same token whichever API it came through. The
-/// dialect's extractor turns an error into its answer with
-/// [`Dialect::error`]. The caller and the dialect's name are also left in
-/// the request's extensions, where the audit trail finds them once the
-/// request was answered ([`crate::audit`]).
+/// The caller a request stands for: the same [`Caller`] for the same
+/// token, session or proxy identity whichever API it came through. Reads,
+/// first found first: `dialect`'s own header (a token, or a session JWT
+/// when it has three dot-separated parts), the `authtoken` cookie (a
+/// session JWT; refused for a change from another site), the `Identity`
+/// header of a trusted proxy (see [`crate::auth`]). Every refusal names
+/// the credential and what is wrong with it. The dialect's extractor turns
+/// an error into its answer with [`Dialect::error`]. The caller and the
+/// dialect's name are also left in the request's extensions, where the
+/// audit trail finds them once the request was answered
+/// ([`crate::audit`]).
 pub async fn authenticate(
     dialect: &Dialect,
-    app: &App,
+    st: &State,
     req: &HttpRequest,
 ) -> Result<Caller, DomainError> {
-    let secret = (dialect.secret)(req)?;
-    let caller = app
-        .authenticate(&secret)
-        .await?
-        .ok_or_else(|| DomainError::Unauthorized("unknown or revoked token".into()))?;
+    let caller = credentials(dialect, st, req).await?;
     crate::audit::remember(req, &caller, dialect.name);
     Ok(caller)
+}
+
+/// The caller of the first credential the request presents (see
+/// [`authenticate`]).
+async fn credentials(
+    dialect: &Dialect,
+    st: &State,
+    req: &HttpRequest,
+) -> Result<Caller, DomainError> {
+    let app = st.app();
+    let settings = st.settings();
+    if let Some(credential) = (dialect.credential)(req)? {
+        let what = dialect.header.map_or("the credential", |(name, _)| name);
+        if looks_like_jwt(&credential) {
+            return session(app, &credential, what).await;
+        }
+        return app
+            .authenticate(&credential)
+            .await?
+            .ok_or_else(|| DomainError::Unauthorized(format!("{what}: unknown or revoked token")));
+    }
+    if let Some(jwt) = auth::cookie(req, auth::SESSION_COOKIE) {
+        let what = "the `authtoken` cookie";
+        auth::refuse_cross_site(req, settings, what)?;
+        return session(app, &jwt, what).await;
+    }
+    if let Some(email) = auth::identity(req, settings)? {
+        let what = "the `Identity` header";
+        auth::refuse_cross_site(req, settings, what)?;
+        return app.authenticate_email(&email).await?.ok_or_else(|| {
+            DomainError::Unauthorized(format!("{what}: no enabled user has this e-mail"))
+        });
+    }
+    let mut accepted: Vec<&str> = dialect.header.map(|(_, form)| form).into_iter().collect();
+    accepted.push("the `authtoken` session cookie");
+    if !settings.trusted_proxies.is_empty() {
+        accepted.push("an `Identity` header from a trusted proxy");
+    }
+    Err(DomainError::Unauthorized(format!(
+        "no credentials: send {}",
+        accepted.join(" or ")
+    )))
+}
+
+/// The caller of session JWT `jwt`, presented as `what`.
+async fn session(app: &App, jwt: &str, what: &str) -> Result<Caller, DomainError> {
+    app.authenticate_session(jwt)
+        .await?
+        .map_err(|refusal| DomainError::Unauthorized(format!("{what} {refusal}")))
 }
 
 /// The name of the API whose prefixes `path` is under (the longest

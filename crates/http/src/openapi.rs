@@ -3,7 +3,7 @@
 
 use utoipa::Modify;
 use utoipa::OpenApi;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 
 /// The parts of the document that no handler carries.
 #[derive(OpenApi)]
@@ -11,8 +11,10 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
     info(
         title = "Slipway",
         description = "The native API of Slipway, a self-hosted continuous-delivery server. \
-            Every route under /api/v1 needs `Authorization: Bearer <token>`, except the webhook \
-            route (/api/v1/hooks/..., authenticated by the sender's signature); errors have one \
+            Every route under /api/v1 needs `Authorization: Bearer <token or session JWT>` or \
+            the `authtoken` session cookie (POST /api/v1/sessions makes one; with the cookie \
+            alone, a change from another site is refused), except the webhook route \
+            (/api/v1/hooks/..., authenticated by the sender's signature); errors have one \
             shape: {\"error\": {\"code\", \"message\", \"details\": [{\"path\", \"message\"}]}}."
     ),
     components(schemas(crate::error::ErrorBody)),
@@ -27,6 +29,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         (name = "hooks", description = "Webhook deliveries from repository hosts (signature, no token)"),
         (name = "logs", description = "Job logs, whole or live"),
         (name = "tokens", description = "API tokens (admin only)"),
+        (name = "sessions", description = "Short-lived session JWTs made from an API token, also set as the `authtoken` cookie"),
         (name = "audit", description = "The audit trail of every change asked for (admins and project owners)"),
         (name = "health", description = "Health checks and metrics (no token)"),
     )
@@ -43,9 +46,19 @@ impl Modify for Bearer {
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("An API token: `slw_` followed by 64 hex digits"))
+                    .description(Some(
+                        "An API token (`slw_` followed by 64 hex digits) or a session JWT",
+                    ))
                     .build(),
             ),
+        );
+        components.add_security_scheme(
+            crate::auth::SESSION_COOKIE,
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                crate::auth::SESSION_COOKIE,
+                "A session JWT (POST /api/v1/sessions sets it); refused for a change \
+                 (not GET, HEAD, OPTIONS) from another site",
+            ))),
         );
     }
 }
@@ -68,8 +81,9 @@ pub fn document_json() -> Result<actix_web::web::Bytes, String> {
 
 /// Adds to every operation what follows from what it takes, so that no
 /// route states it again: an `/api/v1` route without a security
-/// requirement of its own takes the bearer token (the webhook route says
-/// `security(())`) and answers 401 without it, and 403 when the caller's
+/// requirement of its own takes the bearer token or the session cookie
+/// (the webhook route says `security(())`, making a session says bearer
+/// only) and answers 401 without it, and 403 when the caller's
 /// roles do not allow the request; a request body may be too
 /// large (413); query parameters may be bad (400, unless the route says
 /// how).
@@ -91,7 +105,10 @@ fn common_answers(doc: &mut serde_json::Value) {
         for operation in item.values_mut().filter_map(|o| o.as_object_mut()) {
             let mut answers = Vec::new();
             if path.starts_with("/api/v1/") && !operation.contains_key("security") {
-                operation.insert("security".to_owned(), json!([{"bearer": []}]));
+                operation.insert(
+                    "security".to_owned(),
+                    json!([{"bearer": []}, {"authtoken": []}]),
+                );
                 answers.push(("401", "No valid token or session"));
                 answers.push((
                     "403",

@@ -17,6 +17,12 @@ pub struct Settings {
     pub heartbeat: Duration,
     /// Which APIs are served (all by default).
     pub dialects: crate::dialect::Switches,
+    /// The peers whose `Identity` header is believed (none by default).
+    pub trusted_proxies: crate::auth::TrustedProxies,
+    /// Whether clients reach the server over TLS (a proxy in front of it
+    /// terminates it): session cookies get `Secure` and the server's own
+    /// origin is `https://`.
+    pub behind_tls: bool,
 }
 
 impl Default for Settings {
@@ -25,6 +31,8 @@ impl Default for Settings {
             body_limit: 1024 * 1024,
             heartbeat: Duration::from_secs(15),
             dialects: crate::dialect::Switches::all_on(),
+            trusted_proxies: crate::auth::TrustedProxies::default(),
+            behind_tls: false,
         }
     }
 }

@@ -407,3 +407,242 @@ async fn a_dialect_turned_off_has_no_routes_but_health_stays() {
     assert_eq!(code, StatusCode::OK);
     assert!(Switches::all_on().set("cobol", false).is_err());
 }
+
+#[actix_web::test]
+async fn sessions_cookies_and_trusted_proxies_in_process() {
+    use slipway_domain::{Caller, SessionKey, UserInput};
+    use slipway_http::auth::TrustedProxies;
+    let f = fixture().await;
+    let app = f
+        .app
+        .clone()
+        .with_session_key(SessionKey::generate().unwrap());
+    let settings = Settings {
+        trusted_proxies: TrustedProxies::parse(&["10.0.0.0/8"]).unwrap(),
+        ..Settings::default()
+    };
+    let srv = test::init_service(slipway_http::app(
+        State::new(app.clone(), settings).unwrap(),
+    ))
+    .await;
+    app.create_user(
+        &Caller::operator(),
+        UserInput {
+            login: Some("ann".into()),
+            email: Some("ann@example.com".into()),
+            ..UserInput::default()
+        },
+    )
+    .await
+    .unwrap();
+
+    // The document: bearer or cookie everywhere, bearer alone to make a
+    // session.
+    let (_, doc) = call_json!(&srv, TestRequest::get().uri("/api/v1/openapi.json"));
+    assert_eq!(
+        doc["paths"]["/api/v1/projects"]["get"]["security"],
+        json!([{"bearer": []}, {"authtoken": []}])
+    );
+    assert_eq!(
+        doc["paths"]["/api/v1/sessions"]["post"]["security"],
+        json!([{"bearer": []}])
+    );
+    assert_eq!(
+        doc["components"]["securitySchemes"]["authtoken"],
+        json!({"type": "apiKey", "in": "cookie", "name": "authtoken",
+               "description": doc["components"]["securitySchemes"]["authtoken"]["description"]})
+    );
+    // The body is optional, and may be `null` (as the document allows).
+    let (code, body) = call_json!(
+        &srv,
+        with(&f.admin, TestRequest::post().uri("/api/v1/sessions"))
+            .insert_header(("Content-Type", "application/json"))
+            .set_payload("null")
+    );
+    assert_eq!(code, StatusCode::CREATED, "{body}");
+    let (code, body) = call_json!(
+        &srv,
+        with(&f.admin, TestRequest::post().uri("/api/v1/sessions"))
+            .set_json(json!({"ttl_secs": 86_401}))
+    );
+    assert_eq!(code, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"]["details"][0]["path"], "ttl_secs");
+
+    // A session of the admin token: body and cookie.
+    let res = test::call_service(
+        &srv,
+        with(&f.admin, TestRequest::post().uri("/api/v1/sessions")).to_request(),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let cookie = res
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let body: Value = test::read_body_json(res).await;
+    let jwt = body["token"].as_str().unwrap().to_owned();
+    assert_eq!(body["user"]["login"], "admin");
+    assert_eq!(
+        cookie,
+        format!("authtoken={jwt}; HttpOnly; SameSite=Strict; Path=/; Max-Age=3600")
+    );
+    let by_cookie = |req: TestRequest| req.insert_header(("Cookie", format!("authtoken={jwt}")));
+
+    // Bearer and cookie read; the cookie alone changes nothing cross-site.
+    let (code, _) = call!(&srv, with(&jwt, TestRequest::get().uri("/api/v1/projects")));
+    assert_eq!(code, StatusCode::OK);
+    let (code, _) = call!(&srv, by_cookie(TestRequest::get().uri("/api/v1/projects")));
+    assert_eq!(code, StatusCode::OK);
+    let (code, body) = call_json!(
+        &srv,
+        by_cookie(TestRequest::post().uri("/api/v1/projects"))
+            .insert_header(("Sec-Fetch-Site", "cross-site"))
+            .set_json(json!({"name": "forged"}))
+    );
+    assert_eq!(code, StatusCode::FORBIDDEN, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`authtoken` cookie")
+    );
+    let (code, body) = call_json!(
+        &srv,
+        by_cookie(TestRequest::post().uri("/api/v1/projects"))
+            .insert_header(("Origin", "https://evil.example"))
+            .set_json(json!({"name": "forged"}))
+    );
+    assert_eq!(code, StatusCode::FORBIDDEN, "{body}");
+    let (code, body) = call_json!(
+        &srv,
+        by_cookie(TestRequest::post().uri("/api/v1/projects"))
+            .insert_header(("Sec-Fetch-Site", "same-origin"))
+            .set_json(json!({"name": "ours"}))
+    );
+    assert_eq!(code, StatusCode::CREATED, "{body}");
+    let (code, body) = call_json!(
+        &srv,
+        with(&jwt, TestRequest::post().uri("/api/v1/sessions"))
+    );
+    assert_eq!(code, StatusCode::FORBIDDEN, "{body}");
+
+    // Another dialect without a header of its own (as the Deploy API's):
+    // the same cookie and `Identity` through the same seam.
+    let cookie_only = slipway_http::dialect::Dialect {
+        name: "deploy_api",
+        prefixes: &[],
+        routes: |_| {},
+        credential: |_| Ok(None),
+        header: None,
+        error: |_| actix_web::HttpResponse::Unauthorized().finish(),
+        fallback: |_| actix_web::HttpResponse::NotFound().finish(),
+        openapi: None,
+    };
+    let st = State::new(
+        app.clone(),
+        Settings {
+            trusted_proxies: TrustedProxies::parse(&["10.0.0.0/8"]).unwrap(),
+            ..Settings::default()
+        },
+    )
+    .unwrap();
+    let req = by_cookie(TestRequest::get().uri("/x")).to_http_request();
+    let caller = slipway_http::dialect::authenticate(&cookie_only, &st, &req)
+        .await
+        .unwrap();
+    assert_eq!(
+        (caller.name.as_str(), caller.via),
+        ("admin", slipway_domain::Via::Session)
+    );
+    let req = TestRequest::get()
+        .uri("/x")
+        .insert_header(("Identity", "ann@example.com"))
+        .peer_addr("10.0.0.7:1234".parse().unwrap())
+        .to_http_request();
+    let caller = slipway_http::dialect::authenticate(&cookie_only, &st, &req)
+        .await
+        .unwrap();
+    assert_eq!(caller.name, "ann");
+    let req = with(&f.admin, TestRequest::get().uri("/x")).to_http_request();
+    let err = slipway_http::dialect::authenticate(&cookie_only, &st, &req)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("no credentials") && !err.contains("Authorization"),
+        "{err}"
+    );
+
+    // `Identity`: from the trusted network only.
+    let ann = |req: TestRequest, peer: &str| {
+        req.insert_header(("Identity", "ann@example.com"))
+            .peer_addr(peer.parse().unwrap())
+    };
+    let (code, user) = call_json!(
+        &srv,
+        ann(TestRequest::get().uri("/api/v1/user"), "10.1.2.3:5555")
+    );
+    assert_eq!(code, StatusCode::OK, "{user}");
+    assert_eq!(user["login"], "ann");
+    let (code, body) = call_json!(
+        &srv,
+        ann(TestRequest::get().uri("/api/v1/user"), "127.0.0.1:5555")
+    );
+    assert_eq!(code, StatusCode::UNAUTHORIZED, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no credentials")
+    );
+
+    // Revoking the token ends the session at once; logout clears the
+    // dead cookie.
+    let (_, tokens) = call_json!(
+        &srv,
+        with(&f.admin, TestRequest::get().uri("/api/v1/tokens"))
+    );
+    let admin_id = tokens["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "admin")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (code, _) = call!(
+        &srv,
+        with(
+            &jwt,
+            TestRequest::delete().uri(&format!("/api/v1/tokens/{admin_id}"))
+        )
+    );
+    assert_eq!(code, StatusCode::NO_CONTENT);
+    let (code, body) = call_json!(&srv, by_cookie(TestRequest::get().uri("/api/v1/projects")));
+    assert_eq!(code, StatusCode::UNAUTHORIZED);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("revoked"),
+        "{body}"
+    );
+    let res = test::call_service(
+        &srv,
+        by_cookie(TestRequest::delete().uri("/api/v1/sessions")).to_request(),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        res.headers()
+            .get("set-cookie")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+}

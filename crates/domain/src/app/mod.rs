@@ -13,6 +13,7 @@ mod projects;
 mod runs;
 mod schedules;
 mod secrets;
+pub mod sessions;
 mod tokens;
 mod users;
 mod webhooks;
@@ -26,17 +27,18 @@ pub use audit::{AuditEntry, AuditFilter, OUTCOMES, outcome_of};
 pub use dispatch::DispatchInput;
 pub use logs::{Followed, JobLog, LogFollow, LogStart, job_over_for_good};
 pub use members::MatrixInput;
-pub use permissions::{AdminTask, Caller, On};
+pub use permissions::{AdminTask, Caller, On, Via};
 pub use projects::ProjectInput;
 pub use runs::{RunFilter, ServerStats};
 pub use schedules::{ScheduleDetail, ScheduleInput};
 pub use secrets::RunSecrets;
+pub use sessions::{Session, SessionRefusal, SessionTtl};
 pub use tokens::{NewToken, TOKEN_PREFIX, hash_secret};
 pub use users::UserInput;
 pub use webhooks::HookOutcome;
 
 use crate::catalog::{CatalogStore, Page};
-use crate::secrets::SecretKey;
+use crate::secrets::{SecretKey, SessionKey};
 use slipway_core::source::GitSource;
 use slipway_core::{Engine, Problem, Registry, Status};
 use std::sync::Arc;
@@ -123,9 +125,18 @@ pub(crate) struct Caches {
     run_pages: RunCache<RunListKey, Page<slipway_core::RunSummary>>,
     /// Runs with their stages and jobs, by id.
     runs: RunCache<String, slipway_core::RunRecord>,
+    /// Live tokens' ids → their users' ids, and when they were read (what
+    /// a session checks its token against; see `App::live_token_owner`).
+    live_tokens: std::sync::Mutex<Option<(std::time::Instant, Arc<LiveTokens>)>>,
+    /// Moved by every `forget_callers`: a list of live tokens read across
+    /// a revoke is not kept.
+    tokens_generation: std::sync::atomic::AtomicU64,
     /// Compiled trigger filters, by source.
     pub(crate) filters: std::sync::Mutex<std::collections::HashMap<String, crate::filter::Filter>>,
 }
+
+/// Token id → user id, of every live token.
+type LiveTokens = std::collections::HashMap<String, String>;
 
 /// What a run belongs to, for permissions: its workflow's or
 /// application's project, and the application's matrix.
@@ -148,6 +159,8 @@ pub struct App {
     registry: Registry,
     pub(crate) caches: Arc<Caches>,
     pub(crate) secret_key: Option<Arc<crate::secrets::SecretKey>>,
+    pub(crate) session_key: Option<Arc<SessionKey>>,
+    pub(crate) session_ttl: SessionTtl,
     pub(crate) git: Option<Arc<dyn slipway_core::source::GitSource>>,
 }
 
@@ -182,6 +195,8 @@ impl App {
             registry,
             caches: Arc::default(),
             secret_key: None,
+            session_key: None,
+            session_ttl: SessionTtl::default(),
             git: None,
         }
     }
@@ -212,6 +227,18 @@ impl App {
     /// secrets).
     pub fn with_secret_key(mut self, key: SecretKey) -> Self {
         self.secret_key = Some(Arc::new(key));
+        self
+    }
+
+    /// Sets the key that signs sessions (required for sessions).
+    pub fn with_session_key(mut self, key: SessionKey) -> Self {
+        self.session_key = Some(Arc::new(key));
+        self
+    }
+
+    /// Sets how long sessions last (by default and at most).
+    pub fn with_session_ttl(mut self, ttl: SessionTtl) -> Self {
+        self.session_ttl = ttl;
         self
     }
 

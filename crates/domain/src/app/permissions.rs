@@ -33,6 +33,9 @@ pub struct Caller {
     /// The token the request presented (directly or through a session);
     /// `None` for a trusted proxy's `Identity` header and the operator.
     pub token_id: Option<String>,
+    /// How the caller was authenticated: some use cases are for one way
+    /// only (a session is made with an API token, never with a session).
+    pub via: Via,
     /// A system admin may do everything.
     pub is_admin: bool,
     /// Project id → the user's role there.
@@ -42,6 +45,20 @@ pub struct Caller {
     /// The project the last check of this request was about (what the
     /// audit trail files an entry under); fresh for every request.
     scope: Arc<Mutex<Option<String>>>,
+}
+
+/// How a [`Caller`] was authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// An API token (`Authorization: Bearer slw_…`).
+    Token,
+    /// A session JWT made from an API token (bearer or `authtoken`
+    /// cookie); `token_id` is that token.
+    Session,
+    /// A trusted proxy's `Identity` header.
+    Proxy,
+    /// The operator: the command line and embedding code.
+    Operator,
 }
 
 /// What kind of object a permission is asked on.
@@ -57,9 +74,15 @@ pub enum On<'a> {
 
 impl Caller {
     /// The caller a user stands for, with their roles and follows, having
-    /// presented `token_id` (if any).
+    /// presented `token_id` (if any): authenticated [`Via::Token`] with a
+    /// token, [`Via::Proxy`] without (set `via` for anything else).
     pub fn of(identity: Identity, token_id: Option<String>) -> Self {
         Caller {
+            via: if token_id.is_some() {
+                Via::Token
+            } else {
+                Via::Proxy
+            },
             user_id: identity.user.id,
             name: identity.user.login,
             display_name: identity.user.display_name,
@@ -81,6 +104,7 @@ impl Caller {
             display_name: "operator".to_owned(),
             email: None,
             token_id: None,
+            via: Via::Operator,
             is_admin: true,
             roles: Arc::default(),
             follows: Arc::default(),
@@ -224,9 +248,10 @@ impl App {
     }
 
     /// Forgets every cached caller (their roles, follows or tokens
-    /// changed).
+    /// changed), and which tokens are live (what sessions check).
     pub(crate) fn forget_callers(&self) {
         lock(&self.caches.callers).clear();
+        self.forget_live_tokens();
     }
 }
 

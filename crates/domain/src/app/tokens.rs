@@ -1,13 +1,17 @@
 //! API tokens and authentication.
 
 use super::permissions::AdminTask;
-use super::{App, Caller, DomainError, Result, check_name, new_id};
+use super::{App, CACHE_TTL, Caller, DomainError, Result, check_name, lock, new_id};
 use crate::catalog::{ApiToken, CatalogStoreError, User};
 use crate::error::OrNotFound;
 use chrono::Utc;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use slipway_core::Problem;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::SeqCst;
+use std::time::Instant;
 
 /// A token and, once, its secret.
 #[derive(Debug, Clone, Serialize)]
@@ -59,12 +63,19 @@ impl App {
     }
 
     /// Creates a token with a secret chosen by the operator
-    /// (`SLIPWAY_ADMIN_TOKEN`); it must be at least 32 characters.
+    /// (`SLIPWAY_ADMIN_TOKEN`); it must be at least 32 characters, and not
+    /// have the shape of a session JWT.
     pub async fn import_token(&self, name: &str, is_admin: bool, secret: &str) -> Result<ApiToken> {
         if secret.chars().count() < 32 {
             return Err(DomainError::Invalid(vec![Problem::new(
                 "secret",
                 "at least 32 characters",
+            )]));
+        }
+        if super::sessions::looks_like_jwt(secret) {
+            return Err(DomainError::Invalid(vec![Problem::new(
+                "secret",
+                "not three dot-separated parts: a bearer of that shape is taken for a session",
             )]));
         }
         Ok(self
@@ -142,6 +153,8 @@ impl App {
                     other => other.into(),
                 })?;
         }
+        // Sessions of the new token must not meet a list read before it.
+        self.forget_live_tokens();
         Ok(NewToken { token, secret })
     }
 
@@ -166,15 +179,51 @@ impl App {
         revoked.or_not_found("token", id)
     }
 
-    /// Whether token `id` is live (exists, not revoked): what a session
-    /// made from it checks.
-    pub(crate) async fn token_is_live(&self, id: &str) -> Result<bool> {
-        Ok(self
-            .catalog
-            .tokens()
-            .await?
-            .iter()
-            .any(|t| t.id == id && t.revoked_at.is_none()))
+    /// Forgets which tokens are live (a token was made or revoked): the
+    /// next session checked reads them again, and a read that was under
+    /// way meanwhile is not kept.
+    pub(crate) fn forget_live_tokens(&self) {
+        let mut cache = lock(&self.caches.live_tokens);
+        self.caches.tokens_generation.fetch_add(1, SeqCst);
+        *cache = None;
+    }
+
+    /// The user token `id` belongs to, if it is live (exists, not
+    /// revoked): what a session made from it checks on every request.
+    ///
+    /// The port has no lookup of one token by id, so the live tokens are
+    /// read all at once and kept for [`super::CACHE_TTL`]: a revoke on
+    /// this server clears them ([`App::revoke_token`] →
+    /// `forget_callers`), so its sessions fail from the next request on,
+    /// and so does making a token, so its first session works at once;
+    /// another server sharing the database notices either within
+    /// `CACHE_TTL`.
+    pub(crate) async fn live_token_owner(&self, id: &str) -> Result<Option<String>> {
+        let cached = lock(&self.caches.live_tokens)
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() < CACHE_TTL)
+            .map(|(_, live)| live.clone());
+        let live = match cached {
+            Some(live) => live,
+            None => {
+                let generation = self.caches.tokens_generation.load(SeqCst);
+                let live: Arc<HashMap<String, String>> = Arc::new(
+                    self.catalog
+                        .tokens()
+                        .await?
+                        .into_iter()
+                        .filter(|t| t.revoked_at.is_none())
+                        .map(|t| (t.id, t.user_id))
+                        .collect(),
+                );
+                let mut cache = lock(&self.caches.live_tokens);
+                if self.caches.tokens_generation.load(SeqCst) == generation {
+                    *cache = Some((Instant::now(), live.clone()));
+                }
+                live
+            }
+        };
+        Ok(live.get(id).cloned())
     }
 
     /// The caller a bearer secret stands for, if it is a live token of an

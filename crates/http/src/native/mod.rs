@@ -22,7 +22,11 @@ pub const DIALECT: Dialect = Dialect {
     name: "native",
     prefixes: &["/api/v1/"],
     routes: configure,
-    secret: crate::auth::bearer,
+    credential: crate::auth::bearer,
+    header: Some((
+        "the `Authorization` header",
+        "`Authorization: Bearer <token or session>`",
+    )),
     error: error_response,
     fallback: not_found,
     openapi: Some(OpenApiDoc {

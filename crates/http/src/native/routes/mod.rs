@@ -84,6 +84,7 @@ pub mod runs;
 pub mod schedules;
 #[allow(missing_debug_implementations)]
 pub mod secrets;
+pub mod sessions;
 pub mod tokens;
 pub mod users;
 #[allow(missing_debug_implementations)]
@@ -174,6 +175,7 @@ macro_rules! every_route {
         $each!("hooks", [hooks::receive]);
         $each!("logs", [logs::whole, logs::stream]);
         $each!("tokens", [tokens::create, tokens::list, tokens::revoke]);
+        $each!("sessions", [sessions::create, sessions::remove]);
         $each!(
             "users",
             [

@@ -56,6 +56,7 @@ mod projects;
 mod runs;
 mod schedules;
 mod secrets;
+mod sessions;
 mod tokens;
 mod workflows;
 
@@ -69,6 +70,7 @@ pub use projects::*;
 pub use runs::*;
 pub use schedules::*;
 pub use secrets::*;
+pub use sessions::*;
 pub use tokens::*;
 pub use workflows::*;
 

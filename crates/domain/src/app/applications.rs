@@ -354,6 +354,7 @@ impl App {
             .await?
             .or_not_found("application", &app.id)?;
         lock(&self.caches.owners).remove(&app.id);
+        self.caches.visible.clear();
         Ok(())
     }
 
@@ -380,6 +381,7 @@ impl App {
         let delete = self.catalog.delete_application(id);
         self.delete_unless_active("application", id, delete).await?;
         lock(&self.caches.owners).remove(id);
+        self.caches.visible.clear();
         Ok(())
     }
 }

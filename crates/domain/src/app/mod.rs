@@ -67,7 +67,16 @@ pub const CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 const CACHE_ENTRIES: usize = 1024;
 
 /// Which page of which runs (the key of a cached page).
-type RunListKey = (Option<String>, Vec<Status>, u32, u32, bool);
+/// (workflow filter, the caller's visible keys when not an admin,
+/// statuses, page, per page, oldest first).
+type RunListKey = (
+    Option<String>,
+    Option<Arc<Vec<String>>>,
+    Vec<Status>,
+    u32,
+    u32,
+    bool,
+);
 
 /// What was read from the run store, kept for as long as the engine's
 /// generation is the one it was read at (no status change recorded since)
@@ -101,6 +110,11 @@ impl<K: std::hash::Hash + Eq, V> RunCache<K, V> {
             .map(|(_, _, v)| v.clone())
     }
 
+    /// Forgets every entry.
+    pub(crate) fn clear(&self) {
+        lock(&self.entries).clear();
+    }
+
     /// Keeps `value`, read at `generation` (read the generation before the
     /// store: a change that lands while reading makes the entry stale at
     /// once).
@@ -123,6 +137,11 @@ pub(crate) struct Caches {
     owners: std::sync::Mutex<std::collections::HashMap<String, (RunOwner, std::time::Instant)>>,
     /// Run list pages.
     run_pages: RunCache<RunListKey, Page<slipway_core::RunSummary>>,
+    /// User id → the workflow and application ids whose runs they may
+    /// view (a new workflow or application shows up with its first run,
+    /// which moves the generation; member, matrix and delete changes
+    /// clear it).
+    pub(crate) visible: RunCache<String, Vec<String>>,
     /// Runs with their stages and jobs, by id.
     runs: RunCache<String, slipway_core::RunRecord>,
     /// Live tokens' ids → their users' ids, and when they were read (what

@@ -253,7 +253,7 @@ impl App {
         };
         let q = RunQuery {
             workflow_key: filter.workflow_id.clone(),
-            workflow_keys: keys.clone(),
+            workflow_keys: keys.as_deref().cloned(),
             statuses: filter.statuses.clone(),
             oldest_first: page.order == crate::catalog::Order::Asc,
             limit: page.per_page as usize,
@@ -261,6 +261,7 @@ impl App {
         };
         let key: RunListKey = (
             filter.workflow_id.clone(),
+            keys.clone(),
             filter.statuses.clone(),
             page.page,
             page.per_page,
@@ -269,9 +270,7 @@ impl App {
         // Read the generation before the store: a change that lands while
         // reading makes the entry stale at once.
         let generation = self.engine.generation();
-        if keys.is_none()
-            && let Some(cached) = self.caches.run_pages.get(&key, generation)
-        {
+        if let Some(cached) = self.caches.run_pages.get(&key, generation) {
             return Ok(cached);
         }
         let (items, total) = self.engine.store().list_summaries(&q).await?;
@@ -281,14 +280,17 @@ impl App {
             page: page.page,
             per_page: page.per_page,
         });
-        if keys.is_none() {
-            self.caches.run_pages.put(key, generation, found.clone());
-        }
+        self.caches.run_pages.put(key, generation, found.clone());
         Ok(found)
     }
 
-    /// The workflow and application ids whose runs `by` may view.
-    async fn visible_keys(&self, by: &Caller) -> Result<Vec<String>> {
+    /// The workflow and application ids whose runs `by` may view, sorted;
+    /// cached per user (see `Caches::visible`).
+    async fn visible_keys(&self, by: &Caller) -> Result<Arc<Vec<String>>> {
+        let generation = self.engine.generation();
+        if let Some(keys) = self.caches.visible.get(&by.user_id, generation) {
+            return Ok(keys);
+        }
         let mut keys = Vec::new();
         for project in by.project_ids() {
             if !by.may(Permission::View, &project, On::Workflow) {
@@ -302,6 +304,11 @@ impl App {
                 }
             }
         }
+        keys.sort();
+        let keys = Arc::new(keys);
+        self.caches
+            .visible
+            .put(by.user_id.clone(), generation, keys.clone());
         Ok(keys)
     }
 

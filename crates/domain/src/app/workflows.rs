@@ -176,6 +176,7 @@ impl App {
     pub async fn delete_workflow(&self, by: &Caller, id: &str) -> Result<()> {
         self.workflow_for(by, Permission::Delete, id).await?;
         lock(&self.caches.owners).remove(id);
+        self.caches.visible.clear();
         let delete = self.catalog.delete_workflow(id);
         self.delete_unless_active("workflow", id, delete).await
     }

@@ -597,6 +597,73 @@ fn scenario(db: Option<&str>) {
         expect("delete", "token", Some(&tid)),
     );
 
+    // Users, members, application matrices and follows.
+    let user = w.call(
+        "POST",
+        "/api/v1/users",
+        "/api/v1/users",
+        Body::Json(json!({"login": "audited-user", "email": "au@example.com"})),
+        201,
+        expect("create", "user", None),
+    );
+    let uid = id(&user);
+    w.call(
+        "PATCH",
+        "/api/v1/users/{id}",
+        &format!("/api/v1/users/{uid}"),
+        Body::Json(json!({"display_name": "Audited"})),
+        200,
+        expect("update", "user", Some(&uid)),
+    );
+    w.call(
+        "PUT",
+        "/api/v1/projects/{id}/members/{user}",
+        &format!("/api/v1/projects/{pid}/members/{uid}"),
+        Body::Json(json!({"role": "viewer"})),
+        200,
+        expect("update", "member", Some(&uid)).in_project(&pid),
+    );
+    w.call(
+        "DELETE",
+        "/api/v1/projects/{id}/members/{user}",
+        &format!("/api/v1/projects/{pid}/members/{uid}"),
+        Body::None,
+        204,
+        expect("delete", "member", Some(&uid)).in_project(&pid),
+    );
+    w.call(
+        "PUT",
+        "/api/v1/applications/{id}/permissions",
+        &format!("/api/v1/applications/{aid}/permissions"),
+        Body::Json(json!({"roles": {"developer": ["view"]}})),
+        200,
+        expect("update", "application_permissions", Some(&aid)).in_project(&pid),
+    );
+    w.call(
+        "DELETE",
+        "/api/v1/applications/{id}/permissions",
+        &format!("/api/v1/applications/{aid}/permissions"),
+        Body::None,
+        200,
+        expect("delete", "application_permissions", Some(&aid)).in_project(&pid),
+    );
+    w.call(
+        "PUT",
+        "/api/v1/applications/{id}/follow",
+        &format!("/api/v1/applications/{aid}/follow"),
+        Body::None,
+        204,
+        expect("update", "application_follow", Some(&aid)).in_project(&pid),
+    );
+    w.call(
+        "DELETE",
+        "/api/v1/applications/{id}/follow",
+        &format!("/api/v1/applications/{aid}/follow"),
+        Body::None,
+        204,
+        expect("delete", "application_follow", Some(&aid)).in_project(&pid),
+    );
+
     // More failing calls, recorded with their outcomes.
     w.call(
         "POST",

@@ -143,6 +143,16 @@ pub fn describe(
         },
     };
     let (object_kind, object_id) = match rest {
+        // A single thing of one object (its permission matrix, the
+        // caller's follow): the object's id, the kind named after both.
+        [.., collection, param, last]
+            if SUBRESOURCES.contains(last) && param_name(param).is_some() =>
+        {
+            (
+                format!("{}_{last}", singular(collection)),
+                param_name(param).and_then(&value).map(clip),
+            )
+        }
         [.., collection, last] if param_name(last).is_some() => (
             singular(collection),
             param_name(last).and_then(&value).map(clip),
@@ -160,6 +170,10 @@ pub fn describe(
         project_id,
     }
 }
+
+/// Literal last segments that name one thing of the object before them
+/// (`/applications/{id}/permissions`), not a collection.
+const SUBRESOURCES: &[&str] = &["permissions", "follow"];
 
 /// The name of a `{name}` or `{name:regex}` segment; `None` for a literal.
 fn param_name(segment: &str) -> Option<&str> {
@@ -284,6 +298,24 @@ mod tests {
                 "/api/v1/projects",
                 201,
                 ("create", "project", None, None),
+            ),
+            (
+                Method::PUT,
+                "/api/v1/applications/{id}/permissions",
+                200,
+                ("update", "application_permissions", p.clone(), None),
+            ),
+            (
+                Method::DELETE,
+                "/api/v1/applications/{id}/follow",
+                204,
+                ("delete", "application_follow", p.clone(), None),
+            ),
+            (
+                Method::PUT,
+                "/api/v1/projects/{id}/members/{id}",
+                200,
+                ("update", "member", p.clone(), p.clone()),
             ),
             (
                 Method::PATCH,

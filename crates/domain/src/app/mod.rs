@@ -147,8 +147,8 @@ pub(crate) struct Caches {
     /// Live tokens' ids → their users' ids, and when they were read (what
     /// a session checks its token against; see `App::live_token_owner`).
     live_tokens: std::sync::Mutex<Option<(std::time::Instant, Arc<LiveTokens>)>>,
-    /// Moved by every `forget_callers`: a list of live tokens read across
-    /// a revoke is not kept.
+    /// Moved whenever the live tokens are forgotten (a token made or
+    /// revoked): a list read across such a change is not kept.
     tokens_generation: std::sync::atomic::AtomicU64,
     /// Compiled trigger filters, by source.
     pub(crate) filters: std::sync::Mutex<std::collections::HashMap<String, crate::filter::Filter>>,

@@ -17,7 +17,8 @@
 //! Besides the table, what a status cannot show: whose projects and runs
 //! a list holds, the permission flags of views, an application matrix that
 //! takes a developer's `execute` away and gives it back, following,
-//! approval gates that list a role or a login, and bad input on members,
+//! approval gates that list a role or a login, a session with its user's
+//! rights and no more, and bad input on members,
 //! users and tokens (a 4xx naming the field, and nothing changed).
 
 #![allow(clippy::unwrap_used)]
@@ -1344,6 +1345,38 @@ fn gates(w: &World, report: &mut Report) {
     }
 }
 
+/// A session acts with its user's rights, no more, and cannot make
+/// another session.
+fn sessions(w: &World, report: &mut Report) {
+    let (code, made) = w.call(Who::Viewer, "POST", "/api/v1/sessions", Some(json!({})));
+    report.check(code == 201 && made["user"]["login"] == "viewer", || {
+        format!("the viewer's session: {code} {made}")
+    });
+    let Some(jwt) = made["token"].as_str() else {
+        return;
+    };
+    let project = w.project_path();
+    let (code, body) = w.server.call_as(Some(jwt), "GET", &project, None);
+    report.check(code == 200 && body["role"] == "viewer", || {
+        format!("the viewer's session reading P: {code} {body}")
+    });
+    let (code, body) = w.server.call_as(
+        Some(jwt),
+        "PATCH",
+        &project,
+        Some(json!({"description": "by a session"})),
+    );
+    report.check(code == 403, || {
+        format!("the viewer's session changing P: {code} {body}")
+    });
+    let (code, body) = w
+        .server
+        .call_as(Some(jwt), "POST", "/api/v1/sessions", Some(json!({})));
+    report.check(code == 403, || {
+        format!("a session making another session: {code} {body}")
+    });
+}
+
 /// The paths of an error answer's details.
 fn detail_paths(answer: &Value) -> Vec<String> {
     answer["error"]["details"]
@@ -1491,6 +1524,7 @@ fn scenario(backend: &str, db: Option<&str>) {
     following(&world, &mut report);
     matrix(&world, &mut report);
     gates(&world, &mut report);
+    sessions(&world, &mut report);
     bad_input(&world, &mut report);
     let table_started = Instant::now();
     run_table(&world, &mut report);

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Runs schemathesis against a freshly started slipway server: every
-# operation of /api/v1/openapi.json, with the checks that the document tells
-# the truth (no 5xx, no schema-valid request refused, every answer within
+# operation of every API's document (the native /api/v1/openapi.json and
+# each dialect's /api/v1/openapi/NAME.json), with the checks that the
+# document tells the truth (no 5xx, no schema-valid request refused, every answer within
 # its documented status codes, content type and schema).
 #
 #   scripts/fuzz.sh [MAX_EXAMPLES] [MAX_SECONDS]
 #
 # The checks and their exceptions are in scripts/schemathesis.toml.
 # MAX_EXAMPLES (default 100) bounds the examples per operation; MAX_SECONDS
-# (default 900) bounds the run's wall time. Installs what it needs: python3
+# (default 900) bounds each document's wall time. Installs what it needs: python3
 # with venv (apt-get on Debian when missing) and schemathesis, pinned, in
 # .venv-fuzz/ (ignored by git). Builds the debug binary with cargo.
 set -euo pipefail
@@ -71,18 +72,26 @@ if [ -z "$BASE" ] || [ -z "$TOKEN" ]; then
 fi
 echo "fuzz: server at $BASE (pid $SERVER_PID)"
 
+# Every API's document, each with the credential header its clients send.
 status=0
-timeout "$((MAX_SECONDS + 120))" "$VENV/bin/schemathesis" \
-  --config-file scripts/schemathesis.toml run "$BASE/api/v1/openapi.json" \
-  --url "$BASE" \
-  --header "Authorization: Bearer $TOKEN" \
-  --phases examples,coverage,fuzzing \
-  --max-examples "$MAX_EXAMPLES" \
-  --max-time "$MAX_SECONDS" \
-  --request-timeout 30 \
-  --suppress-health-check all \
-  --no-color \
-  --seed 1 || status=$?
+for api in \
+  "/api/v1/openapi.json|Authorization: Bearer $TOKEN" \
+  "/api/v1/openapi/serverless-devs.json|cd_token: $TOKEN"; do
+  doc=${api%%|*}
+  header=${api#*|}
+  echo "fuzz: $doc"
+  timeout "$((MAX_SECONDS + 120))" "$VENV/bin/schemathesis" \
+    --config-file scripts/schemathesis.toml run "$BASE$doc" \
+    --url "$BASE" \
+    --header "$header" \
+    --phases examples,coverage,fuzzing \
+    --max-examples "$MAX_EXAMPLES" \
+    --max-time "$MAX_SECONDS" \
+    --request-timeout 30 \
+    --suppress-health-check all \
+    --no-color \
+    --seed 1 || status=$?
+done
 
 if ! kill -0 "$SERVER_PID" 2>/dev/null; then
   echo "fuzz: the server died during the run" >&2

@@ -11,6 +11,7 @@
 
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 
+pub mod hooks;
 pub mod server;
 
 use std::path::PathBuf;
@@ -53,4 +54,17 @@ pub fn binary() -> PathBuf {
             .expect("cargo named the slipway executable")
     })
     .clone()
+}
+
+/// Polls `ok` every 100 ms until it holds; panics naming `what` after
+/// `secs` seconds.
+pub fn wait_until(what: &str, secs: u64, mut ok: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while !ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
 }

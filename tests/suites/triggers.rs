@@ -14,13 +14,12 @@
 use hmac::{KeyInit, Mac};
 use serde_json::{Value, json};
 use slipway_store::testing::TestDb;
-use slipway_testkit::git::{clone, commit, git};
+use slipway_testkit::git::{commit, git, origin_and_work};
 use slipway_testkit::webhook::form_encode;
+use slipway_tests::hooks;
 use slipway_tests::server::{Server, read_with_header};
-use std::io::Read;
+use slipway_tests::wait_until;
 use std::path::Path;
-use std::process::Command;
-use std::time::{Duration, Instant};
 
 const HOOK_SECRET: &str = "hook-secret-for-tests";
 const DEPLOY_TOKEN: &str = "tok-0123456789";
@@ -48,113 +47,21 @@ stages:
                 if [ -f pause.txt ]; then sleep "$(cat pause.txt)"; fi
 "#;
 
-/// `git push` with the hook's settings in its environment (git hands its
-/// environment to hooks).
+/// The `post-receive` hook's work when this binary is run by the hook
+/// (see `slipway_tests::hooks`); a no-op in a normal test run.
+#[test]
+fn hook_sender() {
+    hooks::sender();
+}
+
+/// `git push` with the hook sending to `app`'s webhook route.
 fn push(work: &Path, server: &Server, app: &str, args: &[&str]) {
-    let out = Command::new("git")
-        .arg("push")
-        .args(args)
-        .current_dir(work)
-        .env(
-            "SLIPWAY_TEST_HOOK_URL",
-            server.url(&format!("/api/v1/hooks/github/{app}")),
-        )
-        .env("SLIPWAY_TEST_HOOK_SECRET", HOOK_SECRET)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git push {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let said = String::from_utf8_lossy(&out.stderr);
-    assert!(!said.contains("hook failed"), "{said}");
+    let url = server.url(&format!("/api/v1/hooks/github/{app}"));
+    hooks::push(work, &url, HOOK_SECRET, args);
 }
 
 fn sign(body: &[u8]) -> String {
-    let mut mac =
-        <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(HOOK_SECRET.as_bytes()).unwrap();
-    mac.update(body);
-    let bytes = mac.finalize().into_bytes();
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!("sha256={hex}")
-}
-
-/// A GitHub push event as GitHub sends it (the fields Slipway and filters
-/// read, with GitHub's names).
-fn push_event(git_dir: &Path, old: &str, new: &str, refname: &str) -> Value {
-    let message = git(git_dir, &["log", "-1", "--format=%B", new]);
-    json!({
-        "ref": refname,
-        "before": old,
-        "after": new,
-        "created": old.chars().all(|c| c == '0'),
-        "deleted": false,
-        "forced": false,
-        "compare": format!("https://github.com/acme/api/compare/{old}...{new}"),
-        "commits": [{"id": new, "message": message, "distinct": true,
-                     "author": {"name": "Ada Lovelace", "email": "ada@example.com", "username": "ada"}}],
-        "head_commit": {"id": new, "message": message,
-                        "author": {"name": "Ada Lovelace", "email": "ada@example.com", "username": "ada"}},
-        "repository": {"id": 4242, "name": "api", "full_name": "acme/api",
-                       "owner": {"login": "acme"}, "private": false,
-                       "clone_url": "https://github.com/acme/api.git",
-                       "default_branch": "main"},
-        "pusher": {"name": "ada", "email": "ada@example.com"},
-        "sender": {"login": "ada", "id": 7}
-    })
-}
-
-fn send_hook(url: &str, delivery: &str, body: &[u8], signature: &str) -> (u16, Value) {
-    let res = reqwest::blocking::Client::new()
-        .post(url)
-        .header("Content-Type", "application/json")
-        .header("User-Agent", "GitHub-Hookshot/044aadd")
-        .header("X-GitHub-Event", "push")
-        .header("X-GitHub-Delivery", delivery)
-        .header("X-Hub-Signature-256", signature)
-        .body(body.to_vec())
-        .send()
-        .unwrap();
-    slipway_tests::server::read(res)
-}
-
-/// The `post-receive` hook's body when this binary is run by the hook
-/// (`SLIPWAY_TEST_HOOK_URL` set); a no-op in a normal test run.
-#[test]
-fn hook_sender() {
-    let Ok(url) = std::env::var("SLIPWAY_TEST_HOOK_URL") else {
-        return;
-    };
-    let git_dir = std::env::current_dir().unwrap();
-    let mut input = String::new();
-    std::io::stdin().read_to_string(&mut input).unwrap();
-    for line in input.lines() {
-        let parts: Vec<&str> = line.split_whitespace().collect();
-        let [old, new, refname] = parts[..] else {
-            continue;
-        };
-        let body = serde_json::to_vec(&push_event(&git_dir, old, new, refname)).unwrap();
-        let delivery = format!("{new}-{}", refname.replace('/', "_"));
-        let (code, answer) = send_hook(&url, &delivery, &body, &sign(&body));
-        eprintln!("slipway answered {code}: {answer}");
-        assert_eq!(code, 200, "hook failed: {answer}");
-    }
-}
-
-fn install_hook(bare: &Path) {
-    let exe = std::env::current_exe().unwrap();
-    let hook = bare.join("hooks/post-receive");
-    std::fs::write(
-        &hook,
-        format!(
-            "#!/bin/sh\nexec '{}' --exact hook_sender --nocapture --test-threads=1 || {{ echo 'hook failed'; exit 1; }}\n",
-            exe.display()
-        ),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    hooks::sign(HOOK_SECRET, body)
 }
 
 fn runs_of(server: &Server, app: &str) -> Vec<Value> {
@@ -187,26 +94,11 @@ fn finished(server: &Server, run: &str) -> Value {
     })
 }
 
-fn wait_until(what: &str, secs: u64, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !ok() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 fn scenario(db: Option<&str>) {
     let dir = tempfile::tempdir().unwrap();
-    let bare = dir.path().join("origin.git");
-    let work = dir.path().join("work");
+    let (bare, work) = origin_and_work(dir.path());
     let data = dir.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
-    git(
-        dir.path(),
-        &["init", "-q", "--bare", "-b", "main", "origin.git"],
-    );
-    clone(dir.path(), &bare, &work, false);
-    git(&work, &["checkout", "-q", "-b", "main"]);
     let first = commit(
         &work,
         &[(".slipway/workflow.yaml", TEMPLATE), ("hello.txt", "v1")],
@@ -240,7 +132,7 @@ fn scenario(db: Option<&str>) {
         Some(json!({"value": DEPLOY_TOKEN})),
     );
     assert_eq!(code, 201, "{body}");
-    install_hook(&bare);
+    hooks::install(&bare);
 
     // A push to main starts a run at exactly the pushed commit.
     let second = commit(&work, &[("hello.txt", "v2")], "second version");
@@ -286,14 +178,20 @@ fn scenario(db: Option<&str>) {
 
     // The same delivery twice starts one run; a tampered body none.
     let hook_url = server.url(&format!("/api/v1/hooks/github/{app_id}"));
-    let body = serde_json::to_vec(&push_event(&bare, &first, &second, "refs/heads/main")).unwrap();
-    let (code, answer) = send_hook(&hook_url, "delivery-1", &body, &sign(&body));
+    let body = serde_json::to_vec(&hooks::push_event(
+        &bare,
+        &first,
+        &second,
+        "refs/heads/main",
+    ))
+    .unwrap();
+    let (code, answer) = hooks::send(&hook_url, "delivery-1", &body, &sign(&body));
     assert_eq!(
         (code, answer["result"].as_str()),
         (200, Some("started")),
         "{answer}"
     );
-    let (code, answer) = send_hook(&hook_url, "delivery-1", &body, &sign(&body));
+    let (code, answer) = hooks::send(&hook_url, "delivery-1", &body, &sign(&body));
     assert_eq!(
         (code, answer["result"].as_str()),
         (200, Some("duplicate")),
@@ -303,10 +201,10 @@ fn scenario(db: Option<&str>) {
     let mut tampered = body.clone();
     let at = tampered.len() / 2;
     tampered[at] ^= 1;
-    let (code, answer) = send_hook(&hook_url, "delivery-2", &tampered, &sign(&body));
+    let (code, answer) = hooks::send(&hook_url, "delivery-2", &tampered, &sign(&body));
     assert_eq!(code, 401, "{answer}");
     assert_eq!(answer["error"]["code"], "unauthorized", "{answer}");
-    let (code, _) = send_hook(&hook_url, "delivery-3", &body, "sha256=00");
+    let (code, _) = hooks::send(&hook_url, "delivery-3", &body, "sha256=00");
     assert_eq!(code, 401);
     assert_eq!(runs_of(&server, &app_id).len(), 2);
     let run2 = runs_of(&server, &app_id)[1]["id"]

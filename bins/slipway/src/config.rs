@@ -184,11 +184,13 @@ struct FileConfig {
     session_key: Option<String>,
 }
 
-/// `[dialects.<name>]` in `slipway.toml`.
+/// `[dialects.<name>]` in `slipway.toml`: the switch, and the dialect's
+/// own options (text values; each dialect names the ones it has).
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct DialectFile {
     enabled: Option<bool>,
+    #[serde(flatten)]
+    options: std::collections::BTreeMap<String, String>,
 }
 
 /// The settings in force.
@@ -283,6 +285,11 @@ fn dialect_switches(
         switches
             .set(&name, d.enabled.unwrap_or(true))
             .map_err(|e| format!("dialects.{name}: {e}"))?;
+        for (option, value) in &d.options {
+            switches
+                .set_option(&name, option, value)
+                .map_err(|e| format!("dialects.{name}.{option}: {e}"))?;
+        }
     }
     Ok(switches)
 }
@@ -447,6 +454,12 @@ mod tests {
         let err = switches("[dialects.cobol]\nenabled = false\n").expect_err("unknown name");
         assert!(err.contains("dialects.cobol"), "{err}");
         assert!(switches("[dialects.zadig]\nenable = false\n").is_err());
+        let sd = switches("[dialects.serverless_devs]\nproject = \"apps\"\n").expect("an option");
+        assert_eq!(sd.option("serverless_devs", "project"), "apps");
+        assert_eq!(all.option("serverless_devs", "project"), "default");
+        let err = switches("[dialects.serverless_devs]\nprojekt = \"apps\"\n").expect_err("typo");
+        assert!(err.contains("dialects.serverless_devs.projekt"), "{err}");
+        assert!(err.contains("`project`"), "{err}");
     }
 
     #[test]

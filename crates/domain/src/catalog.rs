@@ -367,6 +367,8 @@ pub trait CatalogStore: Send + Sync + 'static {
     ) -> Result<(), CatalogStoreError>;
     /// A project.
     async fn project(&self, id: &str) -> Result<Option<Project>, CatalogStoreError>;
+    /// The project named `name` (names are unique).
+    async fn project_by_name(&self, name: &str) -> Result<Option<Project>, CatalogStoreError>;
     /// A page of projects, sorted by `name` or `created_at`; only those
     /// whose id is in `only` when it is given.
     async fn projects(
@@ -491,6 +493,13 @@ pub trait CatalogStore: Send + Sync + 'static {
 
     /// Adds an application (`last_run` is ignored).
     async fn insert_application(&self, app: &Application) -> Result<(), CatalogStoreError>;
+    /// Adds an application and its first secrets (name and sealed value,
+    /// set by its creator at its creation time), all or nothing.
+    async fn insert_application_with_secrets(
+        &self,
+        app: &Application,
+        sealed: &[(String, String)],
+    ) -> Result<(), CatalogStoreError>;
     /// An application, with its latest run.
     async fn application(&self, id: &str) -> Result<Option<Application>, CatalogStoreError>;
     /// A page of a project's applications (every project's when

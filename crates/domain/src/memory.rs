@@ -310,6 +310,15 @@ impl CatalogStore for MemoryCatalog {
         Ok(self.data().projects.get(id).cloned())
     }
 
+    async fn project_by_name(&self, name: &str) -> Result<Option<Project>, CatalogStoreError> {
+        Ok(self
+            .data()
+            .projects
+            .values()
+            .find(|p| p.name == name)
+            .cloned())
+    }
+
     async fn projects(
         &self,
         page: &PageRequest,
@@ -707,6 +716,14 @@ impl CatalogStore for MemoryCatalog {
     }
 
     async fn insert_application(&self, app: &Application) -> Result<(), CatalogStoreError> {
+        self.insert_application_with_secrets(app, &[]).await
+    }
+
+    async fn insert_application_with_secrets(
+        &self,
+        app: &Application,
+        sealed: &[(String, String)],
+    ) -> Result<(), CatalogStoreError> {
         let mut d = self.data();
         d.project_exists(&app.project_id)?;
         let taken = d
@@ -717,6 +734,16 @@ impl CatalogStore for MemoryCatalog {
         let mut stored = app.clone();
         stored.last_run = None;
         d.applications.insert(app.id.clone(), stored);
+        let owner = crate::secrets::SecretOwner::Application(&app.id).key();
+        for (name, value) in sealed {
+            let s = SealedSecret {
+                value: value.clone(),
+                created_at: app.created_at,
+                updated_at: app.created_at,
+                updated_by: app.created_by.clone(),
+            };
+            d.secrets.insert((owner.clone(), name.clone()), s);
+        }
         Ok(())
     }
 

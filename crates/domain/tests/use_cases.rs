@@ -583,3 +583,88 @@ async fn roles_decide_what_each_member_may_do_and_views_get_the_same_answer() {
         .unwrap();
     assert!(f.app.authenticate(&made.secret).await.unwrap().is_none());
 }
+
+/// An application for a dialect without projects: checked before its
+/// project is made (a refused one leaves no project behind), stored with
+/// its first secrets, in the named project made by the first creator,
+/// who owns it; a later creator needs the right to modify it.
+#[tokio::test]
+async fn an_application_in_a_named_project_is_checked_first_and_keeps_its_secrets() {
+    let f = fixture();
+    let app = f
+        .app
+        .clone()
+        .with_secret_key(slipway_domain::SecretKey::generate().unwrap());
+    let ada_token = app.issue_token("ada", false, None).await.unwrap().secret;
+    let ada = app.authenticate(&ada_token).await.unwrap().unwrap();
+    let input = |name: &str, secrets: &[(&str, &str)]| slipway_domain::ApplicationInput {
+        name: Some(name.to_owned()),
+        repository: Some(slipway_domain::RepositoryInput {
+            provider: Some("github".into()),
+            owner: Some("acme".into()),
+            name: Some(name.to_owned()),
+            url: Some("https://example.com/acme/api.git".into()),
+            provider_repo_id: None,
+        }),
+        secrets: secrets
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+        ..Default::default()
+    };
+
+    // A bad secret name: 400 naming it, and neither project nor
+    // application made.
+    let err = app
+        .create_application_in_named_project(&ada, "deployments", input("api", &[("lower", "x")]))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, DomainError::Invalid(p) if p[0].path == "secrets.lower"),
+        "{err:?}"
+    );
+    assert!(matches!(
+        app.project_named(&op(), "deployments").await,
+        Err(DomainError::NotFound { .. })
+    ));
+
+    // Made: the project too, owned by its first creator; the secrets
+    // stored with it (names only ever shown).
+    let made = app
+        .create_application_in_named_project(&ada, "deployments", input("api", &[("TOKEN", "t0k")]))
+        .await
+        .unwrap();
+    // Her next request knows her as its owner.
+    let ada = app.authenticate(&ada_token).await.unwrap().unwrap();
+    let project = app.project_named(&ada, "deployments").await.unwrap();
+    assert_eq!(made.project_id, project.id);
+    let members = app.members(&op(), &project.id).await.unwrap();
+    let roles: Vec<(&str, &str)> = members
+        .iter()
+        .map(|m| (m.login.as_str(), m.role.as_str()))
+        .collect();
+    assert_eq!(roles, [("ada", "owner")]);
+    let names: Vec<String> = app
+        .secrets(&ada, slipway_domain::SecretOwner::Application(&made.id))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    assert_eq!(names, ["TOKEN"]);
+
+    // Another user, no member of it: refused, nothing made; once a
+    // maintainer there, allowed in the same project.
+    let bob = caller(&app, "bob", false).await;
+    let err = app
+        .create_application_in_named_project(&bob, "deployments", input("web", &[]))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, DomainError::Forbidden(_)), "{err:?}");
+    let bob = member(&app, &project.id, "bob2", "maintainer").await;
+    let web = app
+        .create_application_in_named_project(&bob, "deployments", input("web", &[]))
+        .await
+        .unwrap();
+    assert_eq!(web.project_id, project.id);
+}

@@ -65,6 +65,35 @@ pub fn remember(req: &HttpRequest, caller: &Caller, api: &'static str) {
     extensions.insert(AuthedApi(api));
 }
 
+/// What a handler says it did, where the route's pattern cannot say it
+/// (a dialect whose ids travel in the body); it replaces what
+/// [`describe`] makes of the pattern.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Noted {
+    /// The action word.
+    pub action: &'static str,
+    /// The object's kind.
+    pub object_kind: &'static str,
+    /// The object's id, when known.
+    pub object_id: Option<String>,
+}
+
+/// Notes for the audit trail what the request does (see [`Noted`]).
+pub fn note(req: &HttpRequest, action: &'static str, kind: &'static str, id: Option<&str>) {
+    req.extensions_mut().insert(Noted {
+        action,
+        object_kind: kind,
+        object_id: id.map(|i| clip(i.to_owned())),
+    });
+}
+
+/// Tells the audit trail that the request changes nothing although its
+/// method says otherwise (a read a dialect takes as `POST`): it is not
+/// recorded.
+pub fn not_a_change(req: &HttpRequest) {
+    req.extensions_mut().remove::<Caller>();
+}
+
 fn is_read(method: &Method) -> bool {
     matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
@@ -239,9 +268,18 @@ fn entry_of(req: &HttpRequest, status: u16, at: DateTime<Utc>) -> Option<AuditEn
     }
     entry.method = req.method().as_str().to_owned();
     entry.route = pattern;
-    entry.action = described.action;
-    entry.object_kind = described.object_kind;
-    entry.object_id = described.object_id;
+    match extensions.get::<Noted>() {
+        Some(noted) => {
+            entry.action = noted.action.to_owned();
+            entry.object_kind = noted.object_kind.to_owned();
+            entry.object_id = noted.object_id.clone();
+        }
+        None => {
+            entry.action = described.action;
+            entry.object_kind = described.object_kind;
+            entry.object_id = described.object_id;
+        }
+    }
     Some(entry)
 }
 

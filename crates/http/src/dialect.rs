@@ -19,19 +19,33 @@
 //! - (e) its own OpenAPI document and the path it is served at (built once
 //!   per process, never per worker);
 //! - (f) its name, the key of its switch `dialects.<name>.enabled` in the
-//!   server's configuration (all on by default; [`Switches`]).
+//!   server's configuration (all on by default; [`Switches`]), and the
+//!   options it reads from the same table (`dialects.<name>.<option>`,
+//!   each with its default; [`DialectOption`]).
+//!
+//! A dialect's handlers take [`Speaker<D>`] (the caller, authenticated
+//! with `D`'s header) and answer `Result<_, Refusal<D>>`: every error,
+//! from a bad body to a domain refusal, becomes `D`'s own error body.
+//! The status of an error is decided once, where a [`DomainError`]
+//! becomes an [`ApiError`] (`crate::error`); a dialect only shapes the
+//! body.
 //!
 //! A dialect is written against [`slipway_domain::App`] and the domain's
 //! view types alone: no handler calls the engine or a store, or decides a
 //! permission (docs/architecture.md).
 
 use crate::auth;
+use crate::error::ApiError;
 use crate::state::State;
+use actix_web::dev::Payload;
+use actix_web::http::StatusCode;
 use actix_web::web::{self, Bytes};
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError};
+use futures::future::LocalBoxFuture;
 use slipway_domain::sessions::looks_like_jwt;
 use slipway_domain::{App, Caller, DomainError};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::marker::PhantomData;
 
 /// The names of every API, the native one first: the keys of
 /// `dialects.<name>.enabled`. Names of dialects not built yet are
@@ -77,12 +91,127 @@ pub struct Dialect {
     /// 401 that lists what is accepted (`` `Authorization: Bearer <token>` ``);
     /// `None` when it has no header of its own.
     pub header: Option<(&'static str, &'static str)>,
-    /// (c) A domain error as its answer (status and body).
-    pub error: fn(DomainError) -> HttpResponse,
+    /// (c) An error as its answer: the status is the error's (the one
+    /// mapping of domain errors to statuses), the body the dialect's.
+    pub error: fn(ApiError) -> HttpResponse,
     /// (d) Its answer for an unknown path under its prefixes.
     pub fallback: fn(&HttpRequest) -> HttpResponse,
     /// (e) Its OpenAPI document, if it has one.
     pub openapi: Option<OpenApiDoc>,
+    /// (f) The options it reads from `[dialects.<name>]`, beside
+    /// `enabled`.
+    pub options: &'static [DialectOption],
+}
+
+/// An option of a dialect, set as `dialects.<name>.<option> = "value"`.
+#[derive(Debug, Clone, Copy)]
+pub struct DialectOption {
+    /// Its key.
+    pub name: &'static str,
+    /// Its value when the configuration does not set it.
+    pub default: &'static str,
+}
+
+/// A dialect's marker type, naming the [`Dialect`] its handlers speak.
+pub trait Speaks: 'static {
+    /// The dialect.
+    const DIALECT: &'static Dialect;
+}
+
+/// An error answered in dialect `D`'s shape: its status is the error's,
+/// its body `D`'s ([`Dialect::error`]).
+pub struct Refusal<D> {
+    error: ApiError,
+    speaks: PhantomData<D>,
+}
+
+impl<D> Refusal<D> {
+    /// The error inside.
+    pub fn error(&self) -> &ApiError {
+        &self.error
+    }
+}
+
+impl<D> std::fmt::Debug for Refusal<D> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&self.error, f)
+    }
+}
+
+impl<D> std::fmt::Display for Refusal<D> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&self.error, f)
+    }
+}
+
+impl<D> From<ApiError> for Refusal<D> {
+    fn from(error: ApiError) -> Self {
+        Refusal {
+            error,
+            speaks: PhantomData,
+        }
+    }
+}
+
+impl<D> From<DomainError> for Refusal<D> {
+    fn from(e: DomainError) -> Self {
+        Refusal::from(ApiError::from(e))
+    }
+}
+
+impl<D: Speaks> ResponseError for Refusal<D> {
+    fn status_code(&self) -> StatusCode {
+        self.error.status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        (D::DIALECT.error)(self.error.clone())
+    }
+}
+
+/// The authenticated caller of a request to dialect `D` (from `D`'s own
+/// header, the session cookie or a trusted proxy's `Identity`; see
+/// [`authenticate`]), with the server's state. Refused in `D`'s shape.
+pub struct Speaker<D> {
+    /// Who sent the request.
+    pub caller: Caller,
+    /// The server's state.
+    pub st: web::Data<State>,
+    speaks: PhantomData<D>,
+}
+
+impl<D> std::fmt::Debug for Speaker<D> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Speaker")
+            .field("caller", &self.caller.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<D> Speaker<D> {
+    /// The use cases, which are all a handler calls.
+    pub fn app(&self) -> &App {
+        self.st.app()
+    }
+}
+
+impl<D: Speaks> FromRequest for Speaker<D> {
+    type Error = Refusal<D>;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<State>>().cloned();
+        let req = req.clone();
+        Box::pin(async move {
+            let st = state.ok_or_else(|| ApiError::internal("no state"))?;
+            let caller = authenticate(D::DIALECT, &st, &req).await?;
+            Ok(Speaker {
+                caller,
+                st,
+                speaks: PhantomData,
+            })
+        })
+    }
 }
 
 impl Dialect {
@@ -177,10 +306,12 @@ pub fn owner_of(path: &str) -> Option<&'static str> {
         .map(|(_, name)| name)
 }
 
-/// Which APIs are turned off (all are on unless named here).
+/// Which APIs are turned off (all are on unless named here), and the
+/// options set for them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Switches {
     off: BTreeSet<String>,
+    options: BTreeMap<(String, String), String>,
 }
 
 impl Switches {
@@ -212,11 +343,51 @@ impl Switches {
     pub fn enabled(&self, name: &str) -> bool {
         !self.off.contains(name)
     }
+
+    /// Sets option `option` of dialect `name`.
+    ///
+    /// # Errors
+    /// The dialect has no such option (the message lists those it has).
+    pub fn set_option(&mut self, name: &str, option: &str, value: &str) -> Result<(), String> {
+        let known: Vec<&str> = all()
+            .iter()
+            .filter(|d| d.name == name)
+            .flat_map(|d| d.options.iter().map(|o| o.name))
+            .collect();
+        if !known.contains(&option) {
+            return Err(format!(
+                "`{option}` is not an option of dialect `{name}`; it has {}",
+                if known.is_empty() {
+                    "only `enabled`".to_owned()
+                } else {
+                    format!("`enabled`, `{}`", known.join("`, `"))
+                }
+            ));
+        }
+        self.options
+            .insert((name.to_owned(), option.to_owned()), value.to_owned());
+        Ok(())
+    }
+
+    /// The value of option `option` of dialect `name`: as configured, else
+    /// its default (empty for an option the dialect does not declare).
+    pub fn option(&self, name: &str, option: &str) -> &str {
+        if let Some(v) = self.options.get(&(name.to_owned(), option.to_owned())) {
+            return v;
+        }
+        all()
+            .iter()
+            .filter(|d| d.name == name)
+            .flat_map(|d| d.options.iter())
+            .find(|o| o.name == option)
+            .map_or("", |o| o.default)
+    }
 }
 
-/// Every API built so far, the native one first.
+/// Every API built so far, the native one first. A new dialect is one
+/// line here.
 pub fn all() -> &'static [Dialect] {
-    static ALL: [Dialect; 1] = [crate::native::DIALECT];
+    static ALL: [Dialect; 2] = [crate::native::DIALECT, crate::serverless_devs::DIALECT];
     &ALL
 }
 
@@ -225,8 +396,23 @@ pub fn enabled(switches: &Switches) -> Vec<&'static Dialect> {
     all().iter().filter(|d| switches.enabled(d.name)).collect()
 }
 
-/// Registers every enabled API's routes and documents at the root.
+/// Registers every enabled API's routes and documents at the root, and,
+/// while the native API is on, the browsable documentation offering
+/// every enabled API's document.
 pub fn configure(dialects: &[&'static Dialect], cfg: &mut web::ServiceConfig) {
+    if dialects
+        .iter()
+        .any(|d| d.name == crate::native::DIALECT.name)
+    {
+        let urls = dialects.iter().filter_map(|d| {
+            d.openapi
+                .map(|doc| utoipa_swagger_ui::Url::new(d.name, doc.path))
+        });
+        cfg.service(
+            utoipa_swagger_ui::SwaggerUi::new(format!("{}{{_:.*}}", crate::DOCS_PATH))
+                .config(utoipa_swagger_ui::Config::new(urls)),
+        );
+    }
     for d in dialects {
         (d.routes)(cfg);
         if let Some(doc) = d.openapi {

@@ -6,9 +6,9 @@
 //! OpenAPI document and browsable UI, bearer-token auth, the audit trail
 //! of every change asked for (see [`audit`]), the health checks
 //! and Prometheus metrics, and the one place where errors become status
-//! codes and the one error shape (see [`error`]). The five dialects will
-//! live here too, each a sibling of [`native`] plugged in through
-//! [`dialect`].
+//! codes and the one error shape (see [`error`]). The dialects live here
+//! too, each a sibling of [`native`] plugged in through [`dialect`]:
+//! [`serverless_devs`] so far.
 //!
 //! **Depends on** `slipway-domain` and `slipway-core`. **Must not** hold
 //! product logic: handlers read the request, call one use case of
@@ -28,6 +28,7 @@ pub mod input;
 pub mod metrics;
 pub mod native;
 pub mod openapi;
+pub mod serverless_devs;
 pub mod state;
 
 pub use native::{error, routes, views};

@@ -79,20 +79,39 @@ pub fn document_json() -> Result<actix_web::web::Bytes, String> {
     .clone()
 }
 
-/// Adds to every operation what follows from what it takes, so that no
-/// route states it again: an `/api/v1` route without a security
-/// requirement of its own takes the bearer token or the session cookie
-/// (the webhook route says `security(())`, making a session says bearer
-/// only) and answers 401 without it, and 403 when the caller's
-/// roles do not allow the request; a request body may be too
-/// large (413); query parameters may be bad (400, unless the route says
-/// how).
+/// Adds to every operation of the native document what follows from
+/// what it takes (see [`shared_answers`]): an `/api/v1` route without a
+/// security requirement of its own takes the bearer token or the session
+/// cookie (the webhook route says `security(())`, making a session says
+/// bearer only).
 fn common_answers(doc: &mut serde_json::Value) {
+    shared_answers(
+        doc,
+        "#/components/schemas/ErrorBody",
+        &serde_json::json!([{"bearer": []}, {"authtoken": []}]),
+        |path| path.starts_with("/api/v1/"),
+    );
+}
+
+/// Adds to every operation of an API's document what follows from what it
+/// takes, so that no route states it again: where `authenticated(path)`
+/// and the operation has no security requirement of its own, `security`,
+/// and the answers 401 (no valid credential) and 403 (the caller's roles
+/// do not allow it); with a request body, 413 (too large), and 415 when
+/// the body is JSON only; with query parameters, 400 (unless the route
+/// says how). Every added answer has the API's error schema
+/// (`error_ref`).
+pub fn shared_answers(
+    doc: &mut serde_json::Value,
+    error_ref: &str,
+    security: &serde_json::Value,
+    authenticated: impl Fn(&str) -> bool,
+) {
     use serde_json::json;
     let error = |description: &str| {
         json!({
             "description": description,
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+            "content": {"application/json": {"schema": {"$ref": error_ref}}},
         })
     };
     let Some(paths) = doc.get_mut("paths").and_then(|p| p.as_object_mut()) else {
@@ -104,19 +123,24 @@ fn common_answers(doc: &mut serde_json::Value) {
         };
         for operation in item.values_mut().filter_map(|o| o.as_object_mut()) {
             let mut answers = Vec::new();
-            if path.starts_with("/api/v1/") && !operation.contains_key("security") {
-                operation.insert(
-                    "security".to_owned(),
-                    json!([{"bearer": []}, {"authtoken": []}]),
-                );
+            if authenticated(path) && !operation.contains_key("security") {
+                operation.insert("security".to_owned(), security.clone());
                 answers.push(("401", "No valid token or session"));
                 answers.push((
                     "403",
                     "The caller's roles do not allow it (docs/security.md)",
                 ));
             }
-            if operation.contains_key("requestBody") {
+            if let Some(body) = operation.get("requestBody") {
                 answers.push(("413", "Body too large"));
+                let types = body
+                    .get("content")
+                    .and_then(|c| c.as_object())
+                    .map(|c| c.keys().cloned().collect::<Vec<_>>())
+                    .unwrap_or_default();
+                if types == ["application/json"] {
+                    answers.push(("415", "The body is not declared as JSON"));
+                }
             }
             let in_query = |p: &serde_json::Value| p["in"] == "query";
             if operation
@@ -138,6 +162,21 @@ fn common_answers(doc: &mut serde_json::Value) {
             }
         }
     }
+}
+
+/// The pattern of a secret's name, reserved names and prefixes excluded
+/// (what `SecretName::new` accepts, up to its length).
+pub fn secret_name_pattern() -> String {
+    let reserved: Vec<String> = slipway_domain::secrets::RESERVED_NAMES
+        .iter()
+        .map(|n| format!("(?!{n}$)"))
+        .chain(
+            slipway_domain::secrets::RESERVED_PREFIXES
+                .iter()
+                .map(|p| format!("(?!{p})")),
+        )
+        .collect();
+    format!("^{}[A-Z_][A-Z0-9_]*$", reserved.concat())
 }
 
 /// The sort words of each paged list, by path (the first is the default).
@@ -169,16 +208,7 @@ fn state_constraints(doc: &mut serde_json::Value) {
         .collect();
     let status_list = format!("^({0})(,({0}))*$", statuses.join("|"));
     let per_page = slipway_domain::PageRequest::MAX_PER_PAGE;
-    let reserved: Vec<String> = slipway_domain::secrets::RESERVED_NAMES
-        .iter()
-        .map(|n| format!("(?!{n}$)"))
-        .chain(
-            slipway_domain::secrets::RESERVED_PREFIXES
-                .iter()
-                .map(|p| format!("(?!{p})")),
-        )
-        .collect();
-    let secret_name = format!("^{}[A-Z_][A-Z0-9_]*$", reserved.concat());
+    let secret_name = secret_name_pattern();
     if let Some(paths) = doc.get_mut("paths").and_then(|p| p.as_object_mut()) {
         for (path, item) in paths.iter_mut() {
             let sorts = SORTS.iter().find(|(p, _)| p == path).map(|(_, s)| *s);
@@ -323,40 +353,40 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc
 }
 
-/// The methods the server has for `path` (upper case, sorted), from the
-/// route list the document is built from, plus the document and the docs
-/// pages themselves; empty when no route has the path.
-pub fn methods_of(path: &str) -> Vec<&'static str> {
-    static ROUTES: std::sync::OnceLock<Vec<(Vec<String>, Vec<&'static str>)>> =
-        std::sync::OnceLock::new();
-    let routes = ROUTES.get_or_init(|| {
-        let mut routes: Vec<(Vec<String>, Vec<&'static str>)> = document()
-            .paths
-            .paths
-            .iter()
-            .map(|(template, item)| {
-                let methods = [
-                    ("GET", item.get.is_some()),
-                    ("PUT", item.put.is_some()),
-                    ("POST", item.post.is_some()),
-                    ("DELETE", item.delete.is_some()),
-                    ("OPTIONS", item.options.is_some()),
-                    ("HEAD", item.head.is_some()),
-                    ("PATCH", item.patch.is_some()),
-                    ("TRACE", item.trace.is_some()),
-                ]
-                .into_iter()
-                .filter(|(_, has)| *has)
-                .map(|(m, _)| m)
-                .collect();
-                (segments(template), methods)
-            })
+/// The paths of a document, each as segments with the methods it has.
+pub type RouteTable = Vec<(Vec<String>, Vec<&'static str>)>;
+
+/// The route table of `doc`: every path template with its methods.
+pub fn route_table(doc: &utoipa::openapi::OpenApi) -> RouteTable {
+    doc.paths
+        .paths
+        .iter()
+        .map(|(template, item)| {
+            let methods = [
+                ("GET", item.get.is_some()),
+                ("PUT", item.put.is_some()),
+                ("POST", item.post.is_some()),
+                ("DELETE", item.delete.is_some()),
+                ("OPTIONS", item.options.is_some()),
+                ("HEAD", item.head.is_some()),
+                ("PATCH", item.patch.is_some()),
+                ("TRACE", item.trace.is_some()),
+            ]
+            .into_iter()
+            .filter(|(_, has)| *has)
+            .map(|(m, _)| m)
             .collect();
-        routes.push((segments(crate::OPENAPI_PATH), vec!["GET"]));
-        routes
-    });
+            (segments(template), methods)
+        })
+        .collect()
+}
+
+/// The methods `table` has for `path` (upper case, sorted); empty when no
+/// template matches it. What an API's fallback answers a wrong method
+/// with (405 and `Allow`).
+pub fn methods_in(table: &RouteTable, path: &str) -> Vec<&'static str> {
     let wanted = segments(path);
-    let mut allowed: Vec<&'static str> = routes
+    let mut allowed: Vec<&'static str> = table
         .iter()
         .filter(|(template, _)| {
             template.len() == wanted.len()
@@ -366,11 +396,26 @@ pub fn methods_of(path: &str) -> Vec<&'static str> {
         })
         .flat_map(|(_, methods)| methods.iter().copied())
         .collect();
-    if path.starts_with(crate::DOCS_PATH) {
-        allowed.push("GET");
-    }
     allowed.sort_unstable();
     allowed.dedup();
+    allowed
+}
+
+/// The methods the server has for `path` (upper case, sorted), from the
+/// route list the document is built from, plus the document and the docs
+/// pages themselves; empty when no route has the path.
+pub fn methods_of(path: &str) -> Vec<&'static str> {
+    static ROUTES: std::sync::OnceLock<RouteTable> = std::sync::OnceLock::new();
+    let routes = ROUTES.get_or_init(|| {
+        let mut routes = route_table(&document());
+        routes.push((segments(crate::OPENAPI_PATH), vec!["GET"]));
+        routes
+    });
+    let mut allowed = methods_in(routes, path);
+    if path.starts_with(crate::DOCS_PATH) && !allowed.contains(&"GET") {
+        allowed.push("GET");
+        allowed.sort_unstable();
+    }
     allowed
 }
 

@@ -266,6 +266,45 @@ async fn every_route_group_answers_in_process() {
     let aid = application["id"].as_str().unwrap().to_owned();
     let (code, page) = call_json!(&srv, admin(TestRequest::get().uri("/api/v1/applications")));
     assert_eq!((code, page["total"].as_u64()), (StatusCode::OK, Some(1)));
+    // With its first secrets: all or nothing, never shown.
+    let with_secrets = |secrets: Value| {
+        json!({"name": "api", "repository": {"provider": "github", "owner": "ops",
+               "name": "api", "url": "https://example.invalid/ops/api.git"},
+               "secrets": secrets})
+    };
+    let (code, refused) = call_json!(
+        &srv,
+        admin(TestRequest::post().uri(&format!("/api/v1/projects/{pid}/applications")))
+            .set_json(with_secrets(json!({"GOOD": "s3cr3t-a", "bad name": "x"}))),
+    );
+    assert_eq!(code, StatusCode::BAD_REQUEST, "{refused}");
+    assert_eq!(refused["error"]["details"][0]["path"], "secrets.bad name");
+    let (_, page) = call_json!(&srv, admin(TestRequest::get().uri("/api/v1/applications")));
+    assert_eq!(page["total"].as_u64(), Some(1), "{page}");
+    let (code, made) = call_json!(
+        &srv,
+        admin(TestRequest::post().uri(&format!("/api/v1/projects/{pid}/applications")))
+            .set_json(with_secrets(json!({"GOOD": "s3cr3t-a"}))),
+    );
+    assert_eq!(code, StatusCode::CREATED, "{made}");
+    assert!(!made.to_string().contains("s3cr3t-a"), "{made}");
+    let (_, list) = call_json!(
+        &srv,
+        admin(TestRequest::get().uri(&format!(
+            "/api/v1/applications/{}/secrets",
+            made["id"].as_str().unwrap()
+        ))),
+    );
+    assert_eq!(list["items"][0]["name"], "GOOD", "{list}");
+    assert!(!list.to_string().contains("s3cr3t-a"), "{list}");
+    let (code, _) = call!(
+        &srv,
+        admin(TestRequest::delete().uri(&format!(
+            "/api/v1/applications/{}",
+            made["id"].as_str().unwrap()
+        ))),
+    );
+    assert_eq!(code, StatusCode::NO_CONTENT);
 
     // secrets: never shown
     let (code, secret) = call_json!(
@@ -339,6 +378,9 @@ async fn every_route_group_answers_in_process() {
         ("create", "token", "ok"),
         ("delete", "token", "ok"),
         ("create", "application", "ok"),
+        ("create", "application", "invalid"),
+        ("create", "application", "ok"),
+        ("delete", "application", "ok"),
         ("create", "secret", "ok"),
         ("create", "schedule", "ok"),
     ];
@@ -540,6 +582,7 @@ async fn sessions_cookies_and_trusted_proxies_in_process() {
         error: |_| actix_web::HttpResponse::Unauthorized().finish(),
         fallback: |_| actix_web::HttpResponse::NotFound().finish(),
         openapi: None,
+        options: &[],
     };
     let st = State::new(
         app.clone(),

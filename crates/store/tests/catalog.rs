@@ -1061,3 +1061,62 @@ async fn schedules_are_kept_and_each_fire_time_is_claimed_once() {
         assert_eq!(cat.schedules(None).await.unwrap().len(), 2);
     }
 }
+
+#[tokio::test]
+async fn an_application_and_its_first_secrets_are_stored_together_or_not_at_all() {
+    for t in TestDb::all() {
+        let backend = t.backend();
+        let (cat, _, _) = open(&t);
+        let p = project("with-secrets", 10);
+        cat.insert_project(&p, None).await.unwrap();
+        let found = cat.project_by_name("with-secrets").await.unwrap();
+        assert_eq!(
+            found.map(|f| (f.id, f.name, f.description)),
+            Some((p.id.clone(), p.name.clone(), p.description.clone())),
+            "{backend}"
+        );
+        assert!(cat.project_by_name("nope").await.unwrap().is_none());
+
+        let app = Application {
+            created_by: Some(actor("u1", "ada")),
+            ..application(&p.id, "api", 5)
+        };
+        let sealed = vec![
+            ("API_KEY".to_owned(), "v1:key".to_owned()),
+            ("TOKEN".to_owned(), "v1:token".to_owned()),
+        ];
+        cat.insert_application_with_secrets(&app, &sealed)
+            .await
+            .unwrap();
+        let owner = format!("application/{}", app.id);
+        assert_eq!(
+            cat.sealed_secrets(&owner).await.unwrap(),
+            sealed,
+            "{backend}"
+        );
+        let meta = cat.secrets(&owner).await.unwrap();
+        assert!(
+            meta.iter().all(|m| m.created_at == app.created_at
+                && m.updated_by.as_ref().map(|a| a.name.as_str()) == Some("ada")),
+            "{backend}: {meta:?}"
+        );
+
+        // A clash of names stores neither the application nor its secrets.
+        let clash = Application {
+            id: uuid_like("clash-with-secrets"),
+            ..app.clone()
+        };
+        assert!(
+            is_duplicate(cat.insert_application_with_secrets(&clash, &sealed).await),
+            "{backend}"
+        );
+        assert!(cat.application(&clash.id).await.unwrap().is_none());
+        assert!(
+            cat.sealed_secrets(&format!("application/{}", clash.id))
+                .await
+                .unwrap()
+                .is_empty(),
+            "{backend}"
+        );
+    }
+}

@@ -63,6 +63,18 @@ pub fn clone(dir: &Path, source: &Path, dest: &Path, bare: bool) {
     git(dir, &args);
 }
 
+/// An empty bare repository `origin.git` under `dir` (default branch
+/// `main`) and its clone `work` on branch `main`: where a test commits
+/// and from where it pushes. Their paths.
+pub fn origin_and_work(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let bare = dir.join("origin.git");
+    let work = dir.join("work");
+    git(dir, &["init", "-q", "--bare", "-b", "main", "origin.git"]);
+    clone(dir, &bare, &work, false);
+    git(&work, &["checkout", "-q", "-b", "main"]);
+    (bare, work)
+}
+
 fn path_str(path: &Path) -> &str {
     path.to_str()
         .unwrap_or_else(|| panic!("{} is not UTF-8", path.display()))

@@ -12,6 +12,7 @@ use crate::secrets;
 use crate::webhook::Provider;
 use chrono::Utc;
 use slipway_core::{Problem, Status};
+use std::collections::BTreeMap;
 
 /// Where an application's workflow template is, unless it says otherwise.
 pub const DEFAULT_TEMPLATE_PATH: &str = ".slipway/workflow.yaml";
@@ -79,6 +80,10 @@ pub struct ApplicationInput {
     pub cancel_superseded: Option<bool>,
     /// The webhook secret (write-only; empty removes it).
     pub webhook_secret: Option<String>,
+    /// Its first secrets, by name (create only: stored with the
+    /// application, all or nothing; later changes go through
+    /// [`App::put_secret`]).
+    pub secrets: BTreeMap<String, String>,
 }
 
 /// A relative path inside a repository: no `..`, no leading `/`, no
@@ -231,6 +236,21 @@ impl App {
         if let Some(c) = input.cancel_superseded {
             app.cancel_superseded = c;
         }
+        if !creating && !input.secrets.is_empty() {
+            problems.push(Problem::new(
+                "secrets",
+                "only set when the application is created; change them with the secrets routes",
+            ));
+        }
+        for (name, value) in &input.secrets {
+            let at = format!("secrets.{name}");
+            if let Err(e) = secrets::SecretName::new(name) {
+                problems.push(Problem::new(&at, e.to_string()));
+            }
+            if let Err(DomainError::Invalid(mut p)) = crate::limits::check_secret_value(value) {
+                problems.extend(p.drain(..).map(|p| Problem::new(&at, p.message)));
+            }
+        }
         if !problems.is_empty() {
             return Err(DomainError::Invalid(problems));
         }
@@ -245,7 +265,8 @@ impl App {
     }
 
     /// Creates an application in a project, for a caller who may modify
-    /// the project; the caller is recorded as its creator.
+    /// the project; the caller is recorded as its creator. Its first
+    /// secrets are stored with it, all or nothing.
     pub async fn create_application(
         &self,
         by: &Caller,
@@ -260,10 +281,55 @@ impl App {
             On::Project,
             "this project",
         )?;
+        let (mut app, sealed) = self.new_application(by, input).await?;
+        app.project_id = project.id;
+        self.catalog
+            .insert_application_with_secrets(&app, &sealed)
+            .await?;
+        Ok(app)
+    }
+
+    /// Creates an application in the project named `project`, which is
+    /// made (with the caller as its owner) when there is none: for the
+    /// dialects whose platforms have no projects. The input is checked
+    /// before anything is written, so a refused application leaves no
+    /// project behind; otherwise as [`App::create_application`].
+    pub async fn create_application_in_named_project(
+        &self,
+        by: &Caller,
+        project: &str,
+        input: ApplicationInput,
+    ) -> Result<Application> {
+        let (mut app, sealed) = self.new_application(by, input).await?;
+        let (project, made) = self.project_named_or_new(by, project).await?;
+        // Its maker owns a project made just now (`by` was read before).
+        if !made {
+            self.check(
+                by,
+                Permission::Modify,
+                &project.id,
+                On::Project,
+                "this project",
+            )?;
+        }
+        app.project_id = project.id;
+        self.catalog
+            .insert_application_with_secrets(&app, &sealed)
+            .await?;
+        Ok(app)
+    }
+
+    /// A checked new application of no project yet, made by `by`, with its
+    /// first secrets sealed (name, sealed value).
+    async fn new_application(
+        &self,
+        by: &Caller,
+        input: ApplicationInput,
+    ) -> Result<(Application, Vec<(String, String)>)> {
         let now = Utc::now();
         let mut app = Application {
             id: new_id(),
-            project_id: project_id.to_owned(),
+            project_id: String::new(),
             name: String::new(),
             description: String::new(),
             repository: Repository {
@@ -285,9 +351,18 @@ impl App {
             updated_at: now,
             last_run: None,
         };
+        let first_secrets = input.secrets.clone();
         self.apply_input(&mut app, input, true).await?;
-        self.catalog.insert_application(&app).await?;
-        Ok(app)
+        let owner = secrets::SecretOwner::Application(&app.id);
+        let mut sealed = Vec::with_capacity(first_secrets.len());
+        for (name, value) in &first_secrets {
+            let name = secrets::SecretName::new(name).map_err(|e| {
+                DomainError::Invalid(vec![Problem::new(format!("secrets.{name}"), e.to_string())])
+            })?;
+            let value = secrets::seal(self.key()?, value, &owner.aad(&name))?;
+            sealed.push((name.as_str().to_owned(), value));
+        }
+        Ok((app, sealed))
     }
 
     /// An application with its latest run, unchecked (for use cases that

@@ -60,6 +60,44 @@ impl App {
         Ok(project)
     }
 
+    /// The project named `name`, for a caller who may view it.
+    pub async fn project_named(&self, by: &Caller, name: &str) -> Result<Project> {
+        let project = self
+            .catalog
+            .project_by_name(name)
+            .await?
+            .or_not_found("project", name)?;
+        self.check(
+            by,
+            Permission::View,
+            &project.id,
+            On::Project,
+            "this project",
+        )?;
+        Ok(project)
+    }
+
+    /// The project named `name`, for a caller who may view it; when there
+    /// is none, a new project of that name made by the caller (any user
+    /// may create a project, and becomes its owner), and `true`. Where a
+    /// dialect whose platform has no projects puts what its clients
+    /// create (docs/dialects/).
+    pub async fn project_named_or_new(&self, by: &Caller, name: &str) -> Result<(Project, bool)> {
+        match self.project_named(by, name).await {
+            Err(DomainError::NotFound { .. }) => {}
+            found => return found.map(|p| (p, false)),
+        }
+        let input = ProjectInput {
+            name: Some(name.to_owned()),
+            description: None,
+        };
+        match self.create_project(by, input).await {
+            // Another request made it meanwhile.
+            Err(DomainError::Conflict(_)) => Ok((self.project_named(by, name).await?, false)),
+            made => made.map(|p| (p, true)),
+        }
+    }
+
     /// A page of the projects the caller may view (a system admin: all).
     pub async fn projects(&self, by: &Caller, page: &PageRequest) -> Result<Page<Project>> {
         let only = (!by.is_admin).then(|| by.project_ids());

@@ -9,8 +9,6 @@ pub mod views;
 use crate::dialect::{Dialect, OpenApiDoc};
 use crate::error::ApiError;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
-use slipway_domain::DomainError;
-use utoipa_swagger_ui::SwaggerUi;
 
 /// Where the native OpenAPI document is served.
 pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
@@ -33,21 +31,19 @@ pub const DIALECT: Dialect = Dialect {
         path: OPENAPI_PATH,
         json: crate::openapi::document_json,
     }),
+    options: &[],
 };
 
-/// Its routes (the health checks are the server's, not the API's) and
-/// its browsable documentation.
+/// Its routes (the health checks are the server's, not the API's; the
+/// browsable documentation, which offers every API's document, is
+/// registered by `dialect::configure`).
 fn configure(cfg: &mut web::ServiceConfig) {
     routes::configure_api_serving(cfg);
-    cfg.service(
-        SwaggerUi::new("/api/v1/docs/{_:.*}")
-            .config(utoipa_swagger_ui::Config::new([OPENAPI_PATH])),
-    );
 }
 
-/// A domain error in the native error shape.
-fn error_response(e: DomainError) -> HttpResponse {
-    ApiError::from(e).error_response()
+/// An error in the native error shape.
+fn error_response(e: ApiError) -> HttpResponse {
+    e.error_response()
 }
 
 /// What answers a request no native route took: 405 with an `Allow` header

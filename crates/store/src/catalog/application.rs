@@ -334,15 +334,23 @@ pub(super) fn delete_application_rows(c: &mut AnyConnection, id: &str) -> Result
 pub(super) async fn insert_application(
     db: &Db,
     app: &Application,
+    sealed: &[(String, String)],
 ) -> Result<(), CatalogStoreError> {
     let row = application_row(app).map_err(store)?;
     let access = access_row(app).map_err(store)?;
     let name = app.name.clone();
+    let (owner, at, by) = (
+        super::secret::application_owner(&app.id),
+        app.created_at,
+        app.created_by.clone(),
+    );
+    let sealed = sealed.to_vec();
     db.write(move |c| {
         diesel::insert_into(applications::table)
             .values(&row)
             .execute(c)?;
         set_access(c, &row.id, &access, true)?;
+        super::secret::insert_all(c, &owner, &sealed, at, by.as_ref())?;
         Ok(())
     })
     .await

@@ -161,6 +161,10 @@ impl CatalogStore for SqlCatalog {
         project::project(&self.db, id).await
     }
 
+    async fn project_by_name(&self, name: &str) -> Result<Option<Project>, CatalogStoreError> {
+        project::project_by_name(&self.db, name).await
+    }
+
     async fn projects(
         &self,
         page: &PageRequest,
@@ -326,7 +330,15 @@ impl CatalogStore for SqlCatalog {
     }
 
     async fn insert_application(&self, app: &Application) -> Result<(), CatalogStoreError> {
-        application::insert_application(&self.db, app).await
+        application::insert_application(&self.db, app, &[]).await
+    }
+
+    async fn insert_application_with_secrets(
+        &self,
+        app: &Application,
+        sealed: &[(String, String)],
+    ) -> Result<(), CatalogStoreError> {
+        application::insert_application(&self.db, app, sealed).await
     }
 
     async fn application(&self, id: &str) -> Result<Option<Application>, CatalogStoreError> {

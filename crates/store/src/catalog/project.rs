@@ -87,6 +87,18 @@ pub(super) async fn project(db: &Db, id: &str) -> Result<Option<Project>, Catalo
         .map_err(store)
 }
 
+pub(super) async fn project_by_name(
+    db: &Db,
+    name: &str,
+) -> Result<Option<Project>, CatalogStoreError> {
+    let query = projects::table
+        .filter(projects::name.eq(name.to_owned()))
+        .select(ProjectRow::as_select());
+    db.first(query, |r| Ok(Project::from(r)))
+        .await
+        .map_err(store)
+}
+
 /// A page of projects; only those whose id is in `only` when it is given.
 pub(super) async fn projects(
     db: &Db,

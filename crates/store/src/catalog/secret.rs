@@ -41,6 +41,36 @@ pub(super) fn project_owner(id: &str) -> String {
     format!("project/{id}")
 }
 
+/// Adds `sealed` secrets (name, sealed value) of `owner` on connection
+/// `c`, inside the caller's transaction (an application created together
+/// with its secrets).
+pub(super) fn insert_all(
+    c: &mut crate::db::AnyConnection,
+    owner: &str,
+    sealed: &[(String, String)],
+    at: DateTime<Utc>,
+    by: Option<&Actor>,
+) -> Result<usize, crate::error::DbError> {
+    // One statement per row: the multi-backend connection has no batch
+    // insert.
+    let mut added = 0;
+    for (name, value) in sealed {
+        let row = SecretRow {
+            owner: owner.to_owned(),
+            name: name.clone(),
+            value: value.clone(),
+            created_at: at.naive_utc(),
+            updated_at: at.naive_utc(),
+            updated_by_id: by.map(|a| a.id.clone()),
+            updated_by_name: by.map(|a| a.name.clone()),
+        };
+        added += diesel::insert_into(secrets::table)
+            .values(&row)
+            .execute(c)?;
+    }
+    Ok(added)
+}
+
 pub(super) async fn put_secret(
     db: &Db,
     owner: &str,

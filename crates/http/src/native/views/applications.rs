@@ -209,6 +209,11 @@ pub struct ApplicationCreate {
     /// The webhook secret (write-only).
     #[schema(value_type = Option<String>)]
     pub webhook_secret: Option<SecretText>,
+    /// Its first secrets, by name (`[A-Z_][A-Z0-9_]*`): stored with the
+    /// application, all or nothing, and never shown again (change them
+    /// with the secrets routes).
+    #[schema(value_type = Option<std::collections::BTreeMap<String, String>>)]
+    pub secrets: Option<std::collections::BTreeMap<String, SecretText>>,
 }
 
 moved_fields!(ApplicationCreate as a => ApplicationInput {
@@ -217,6 +222,7 @@ moved_fields!(ApplicationCreate as a => ApplicationInput {
     repository: Some(a.repository.into()),
     triggers: rules(a.triggers),
     webhook_secret: a.webhook_secret.map(|s| s.0),
+    secrets: a.secrets.unwrap_or_default().into_iter().map(|(k, v)| (k, v.0)).collect(),
 });
 
 /// Changes to an application; fields present replace, absent fields stay
@@ -248,6 +254,7 @@ moved_fields!(ApplicationUpdate as a => ApplicationInput {
     repository: a.repository.map(Into::into),
     triggers: rules(a.triggers),
     webhook_secret: a.webhook_secret.map(|s| s.0),
+    secrets: std::collections::BTreeMap::new(),
 });
 
 /// Trigger rules as given, for the domain.

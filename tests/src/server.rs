@@ -111,6 +111,15 @@ impl Server {
         }
     }
 
+    /// Kills the server with SIGKILL (no clean-up of any kind) and
+    /// waits for it to be gone.
+    pub fn kill9(&mut self) {
+        let mut child = self.child.take().expect("running");
+        let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).expect("SIGKILL");
+        let _ = child.wait();
+    }
+
     /// Starts the server again on the same data and database.
     pub fn restart(&mut self) {
         self.spawn();

@@ -144,6 +144,14 @@ pub struct ServeArgs {
     /// 86400).
     #[arg(long, env = "SLIPWAY_SESSION_MAX_TTL_SECS", value_name = "SECONDS")]
     pub session_max_ttl_secs: Option<u64>,
+    /// The address services' ports are served on (default 127.0.0.1;
+    /// 0.0.0.0 serves the network).
+    #[arg(long, env = "SLIPWAY_SERVICE_BIND", value_name = "IP")]
+    pub service_bind: Option<std::net::IpAddr>,
+    /// The project a first deploy into an unknown namespace puts it in
+    /// (made on first use; default `default`).
+    #[arg(long, env = "SLIPWAY_DEFAULT_NAMESPACE_PROJECT", value_name = "NAME")]
+    pub default_namespace_project: Option<String>,
 }
 
 /// Log output format.
@@ -182,6 +190,8 @@ struct FileConfig {
     session_ttl_secs: Option<u64>,
     session_max_ttl_secs: Option<u64>,
     session_key: Option<String>,
+    service_bind: Option<std::net::IpAddr>,
+    default_namespace_project: Option<String>,
 }
 
 /// `[dialects.<name>]` in `slipway.toml`: the switch, and the dialect's
@@ -240,6 +250,10 @@ pub struct Config {
     /// `SLIPWAY_SESSION_KEY`); `None`: the key file in the data
     /// directory, made on first start. Never printed.
     pub session_key: Option<KeyText>,
+    /// Where services' ports are served.
+    pub service_bind: std::net::IpAddr,
+    /// The project of namespaces made by a first deploy.
+    pub default_namespace_project: String,
 }
 
 /// A configured key: its `Debug` never shows it.
@@ -258,7 +272,19 @@ impl Config {
         self.data_dir.join("workspaces")
     }
 
-    /// Where git mirrors go.
+    /// The workload runtime's directory (its state and instances'
+    /// output).
+    pub fn workload_root(&self) -> PathBuf {
+        self.data_dir.join("workloads")
+    }
+
+    /// Where workloads' directories are (a manifest's `workdir` is
+    /// relative to it).
+    pub fn workload_files(&self) -> PathBuf {
+        self.data_dir.join("workload-files")
+    }
+
+    /// The git mirrors' directory.
     pub fn git_cache(&self) -> PathBuf {
         self.data_dir.join("git")
     }
@@ -403,6 +429,16 @@ pub fn resolve(cli: &Cli, serve: Option<&ServeArgs>) -> Result<Config, String> {
             .filter(|k| !k.trim().is_empty())
             .or(file.session_key)
             .map(KeyText),
+        service_bind: serve
+            .service_bind
+            .or(file.service_bind)
+            .unwrap_or(std::net::IpAddr::from([127, 0, 0, 1])),
+        default_namespace_project: serve
+            .default_namespace_project
+            .clone()
+            .or(file.default_namespace_project)
+            .filter(|n| !n.trim().is_empty())
+            .unwrap_or_else(|| "default".to_owned()),
     })
 }
 

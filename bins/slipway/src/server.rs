@@ -21,6 +21,7 @@ struct Parts {
     app: App,
     engine: Engine,
     loads: slipway_domain::workloads::Loads,
+    workloads: slipway_domain::workloads::Workloads,
 }
 
 async fn open_db(config: &Config) -> Result<Db, String> {
@@ -40,6 +41,8 @@ async fn build(config: &Config) -> Result<Parts, String> {
         config.data_dir.clone(),
         config.workspaces(),
         config.git_cache(),
+        config.workload_root(),
+        config.workload_files(),
     ] {
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
@@ -74,10 +77,32 @@ async fn build(config: &Config) -> Result<Parts, String> {
     )
     .map_err(|e| e.to_string())?;
     let catalog = Arc::new(SqlCatalog::new(db.clone()));
+    // Workloads: the local runtime ships instances' output into the
+    // engine's log store, on the engine's event bus (so it can be
+    // followed); the internal job kind `workload` runs operations.
+    let events = slipway_core::EventBus::new(4096);
+    let logs: Arc<SqlLogSink> = Arc::new(SqlLogSink::new(db.clone()));
+    let runtime = slipway_exec::LocalRuntime::new(config.workload_root(), config.service_bind)
+        .with_logs(
+            logs.clone(),
+            events.clone(),
+            Arc::new(slipway_core::SystemClock),
+        );
+    let workloads = slipway_domain::workloads::Workloads::new(
+        catalog.clone(),
+        Arc::new(runtime),
+        RunSecrets::new(catalog.clone(), key.clone()),
+        std::path::absolute(config.workload_files()).map_err(|e| e.to_string())?,
+        config.default_namespace_project.clone(),
+    );
+    registry
+        .register(workloads.kind())
+        .map_err(|e| e.to_string())?;
     let engine = Engine::builder(registry.clone())
+        .events(events)
         .secrets(Arc::new(RunSecrets::new(catalog.clone(), key.clone())))
         .store(Arc::new(SqlRunStore::new(db.clone())))
-        .logs(Arc::new(SqlLogSink::new(db.clone())))
+        .logs(logs)
         .workspace_root(config.workspaces())
         .remove_passed_workspaces(!config.keep_workspaces)
         .build();
@@ -88,8 +113,14 @@ async fn build(config: &Config) -> Result<Parts, String> {
         .with_secret_key(key)
         .with_session_key(session_key)
         .with_session_ttl(config.session_ttl)
-        .with_git(git);
-    Ok(Parts { app, engine, loads })
+        .with_git(git)
+        .with_workloads(workloads.clone());
+    Ok(Parts {
+        app,
+        engine,
+        loads,
+        workloads,
+    })
 }
 
 /// `slipway migrate`.
@@ -177,7 +208,16 @@ pub async fn serve(config: Config) -> Result<(), String> {
         .recover()
         .await
         .map_err(|e| format!("recovery: {e}"))?;
+    // After the engine's recovery (an operation the previous process left
+    // running is settled first): every stored workload back to its
+    // desired state, its running instances taken back.
+    let workloads = parts
+        .workloads
+        .recover()
+        .await
+        .map_err(|e| format!("recovery: {e}"))?;
     tracing::info!(
+        workloads,
         loads_failed,
         failed = recovery.failed.len(),
         resumed = recovery.resumed.len(),

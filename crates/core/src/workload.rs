@@ -203,6 +203,15 @@ pub trait WorkloadRuntime: Send + Sync + 'static {
     /// Its instances now (empty when it has none).
     fn instances(&self, key: &WorkloadKey) -> Vec<InstanceInfo>;
 
+    /// Whether `port` could be the service port of `key`: it serves it
+    /// already, or nothing else holds it ([`RuntimeError::PortTaken`]
+    /// otherwise). Asked before a deploy is accepted; the default says
+    /// yes (a backend whose ports are not this machine's).
+    fn check_port(&self, key: &WorkloadKey, port: u16) -> Result<(), RuntimeError> {
+        let _ = (key, port);
+        Ok(())
+    }
+
     /// After a start of the server: takes back the instances of `specs`
     /// that are still running (the same processes, checked by their
     /// start time), starts what is missing, serves the service ports

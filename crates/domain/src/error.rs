@@ -74,6 +74,10 @@ pub enum DomainError {
     /// that is not waiting, a project with active runs, ...).
     #[error("{0}")]
     Conflict(String),
+    /// A field names something another object holds (a name, a port):
+    /// a conflict on that field.
+    #[error("{0}")]
+    Taken(Problem),
     /// The caller may not do this.
     #[error("{0}")]
     Forbidden(String),

@@ -298,3 +298,35 @@ diesel::table! {
         outcome -> Text,
     }
 }
+
+diesel::table! {
+    namespaces (id) {
+        id -> Text,
+        name -> Text,
+        project_id -> Text,
+        created_by -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    workloads (id) {
+        id -> Text,
+        namespace_id -> Text,
+        name -> Text,
+        kind -> Text,
+        manifest -> Text,
+        workdir -> Text,
+        instances -> Integer,
+        port -> Nullable<Integer>,
+        revision -> Integer,
+        log_run -> Nullable<Text>,
+        created_by -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_by -> Nullable<Text>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(workloads -> namespaces (namespace_id));
+diesel::allow_tables_to_appear_in_same_query!(namespaces, workloads);

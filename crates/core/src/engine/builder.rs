@@ -22,6 +22,7 @@ pub struct EngineBuilder {
     workspace_root: Option<PathBuf>,
     cancel_wait: Duration,
     event_capacity: usize,
+    events: Option<EventBus>,
     remove_passed_workspaces: bool,
     runtime: Option<tokio::runtime::Handle>,
 }
@@ -89,6 +90,14 @@ impl EngineBuilder {
         self
     }
 
+    /// Publishes events on `bus` (shared with what else writes logs, such
+    /// as a workload runtime shipping instances' output) instead of a bus
+    /// of its own.
+    pub fn events(mut self, bus: EventBus) -> Self {
+        self.events = Some(bus);
+        self
+    }
+
     /// The runtime that drives runs: [`Engine::submit`] (and retry,
     /// recovery) spawn each run's driver there, whatever runtime calls
     /// them, so a run outlives a short-lived caller's runtime (an HTTP
@@ -117,7 +126,9 @@ impl EngineBuilder {
                 logs: self.logs.unwrap_or_else(|| Arc::new(MemoryLogSink::new())),
                 clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
                 secrets: self.secrets,
-                events: EventBus::new(self.event_capacity),
+                events: self
+                    .events
+                    .unwrap_or_else(|| EventBus::new(self.event_capacity)),
                 scratch_root: workspace_root.join(".scratch"),
                 workspace_root,
                 cancel_wait: self.cancel_wait,
@@ -145,6 +156,7 @@ impl Engine {
             workspace_root: None,
             cancel_wait: Duration::from_secs(30),
             event_capacity: 4096,
+            events: None,
             remove_passed_workspaces: false,
             runtime: None,
         }

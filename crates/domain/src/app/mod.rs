@@ -8,6 +8,7 @@ mod audit;
 mod dispatch;
 mod logs;
 mod members;
+pub mod namespaces;
 mod permissions;
 mod projects;
 mod runs;
@@ -27,6 +28,7 @@ pub use audit::{AuditEntry, AuditFilter, OUTCOMES, outcome_of};
 pub use dispatch::DispatchInput;
 pub use logs::{Followed, JobLog, LogFollow, LogStart, job_over_for_good};
 pub use members::MatrixInput;
+pub use namespaces::{MAX_INSTANCES, WorkloadDetail};
 pub use permissions::{AdminTask, Caller, On, Via};
 pub use projects::ProjectInput;
 pub use runs::{RunFilter, ServerStats};
@@ -181,6 +183,7 @@ pub struct App {
     pub(crate) session_key: Option<Arc<SessionKey>>,
     pub(crate) session_ttl: SessionTtl,
     pub(crate) git: Option<Arc<dyn slipway_core::source::GitSource>>,
+    pub(crate) workloads: Option<crate::workloads::Workloads>,
 }
 
 impl std::fmt::Debug for App {
@@ -217,6 +220,7 @@ impl App {
             session_key: None,
             session_ttl: SessionTtl::default(),
             git: None,
+            workloads: None,
         }
     }
 

@@ -150,6 +150,7 @@ impl App {
             On::Project,
             "this project",
         )?;
+        self.refuse_namespaces(id).await?;
         let mut keys = self.catalog.workflow_ids(id).await?;
         keys.extend(self.catalog.application_ids(id).await?);
         self.refuse_active(&keys, "project").await?;

@@ -188,6 +188,12 @@ impl App {
                 matrix: a.permissions,
                 is_application: true,
             }
+        } else if let Some(project_id) = self.workload_project(key).await? {
+            RunOwner {
+                project_id,
+                matrix: None,
+                is_application: false,
+            }
         } else {
             return Ok(None);
         };

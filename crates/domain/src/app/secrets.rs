@@ -138,7 +138,11 @@ impl RunSecrets {
 
     /// A project's secrets, then an application's (which win on the same
     /// name).
-    async fn of(&self, project_id: &str, app_id: Option<&str>) -> Result<BTreeMap<String, String>> {
+    pub(crate) async fn of(
+        &self,
+        project_id: &str,
+        app_id: Option<&str>,
+    ) -> Result<BTreeMap<String, String>> {
         let mut out = BTreeMap::new();
         let mut owners = vec![SecretOwner::Project(project_id)];
         owners.extend(app_id.map(SecretOwner::Application));

@@ -124,7 +124,7 @@ pub(super) fn unknown_fields(
     }
 }
 
-pub(super) fn is_dns_label(s: &str) -> bool {
+pub(crate) fn is_dns_label(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 63
         && s.bytes()

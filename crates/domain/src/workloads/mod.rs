@@ -21,7 +21,9 @@
 
 mod load;
 mod manifest;
+mod operation;
 mod pipeline;
+mod running;
 mod store;
 
 pub use load::{
@@ -29,8 +31,13 @@ pub use load::{
     ResolvedTask, Validator, WorkId, load_document, load_manifest, load_pipeline, parse_document,
     parse_json, run_load,
 };
+pub(crate) use manifest::is_dns_label;
 pub use manifest::{Manifest, WorkloadKind, relative_path_problem};
+pub use operation::{
+    INSTANCES_LOG, OPERATION_KIND, Operation, OperationKind, READY_TIMEOUT, STOP_GRACE, Workloads,
+};
 pub use pipeline::{Pipeline, PipelineStep, PipelineTask};
+pub use running::{Namespace, Workload, WorkloadStore};
 pub use store::{LoadStore, LoadStoreError, MEMORY_KEEP, MemoryLoadStore, StoredLoad};
 
 use slipway_core::source::GitSource;

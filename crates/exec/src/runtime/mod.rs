@@ -567,6 +567,22 @@ impl WorkloadRuntime for LocalRuntime {
             .unwrap_or_default()
     }
 
+    fn check_port(&self, key: &WorkloadKey, port: u16) -> Result<(), RuntimeError> {
+        let served = lock(&self.inner.workloads)
+            .get(key)
+            .and_then(|w| lock(&w.now).proxy.as_ref().map(|p| p.port));
+        if served == Some(port) {
+            return Ok(());
+        }
+        match std::net::TcpListener::bind((self.inner.bind, port)) {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+                Err(RuntimeError::PortTaken { port })
+            }
+            Err(e) => Err(RuntimeError::Failed(format!("service port {port}: {e}"))),
+        }
+    }
+
     async fn recover(&self, specs: &[WorkloadSpec]) -> Result<(), RuntimeError> {
         let mut first_error = None;
         for spec in specs {

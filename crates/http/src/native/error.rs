@@ -210,6 +210,9 @@ impl From<DomainError> for ApiError {
             }
             e @ DomainError::NotFound { .. } => ApiError::not_found(e.to_string()),
             DomainError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
+            DomainError::Taken(p) => {
+                ApiError::new(StatusCode::CONFLICT, "conflict", p.to_string()).with_details([p])
+            }
             DomainError::Forbidden(m) => ApiError::forbidden(m),
             DomainError::Unauthorized(m) => ApiError::unauthorized(m),
             DomainError::Upstream(m) => {

@@ -18,6 +18,7 @@ mod secret;
 mod token;
 mod user;
 mod workflow;
+mod workload;
 
 use crate::db::{AnyConnection, Db};
 use crate::error::DbError;
@@ -137,7 +138,7 @@ fn is_unique_violation(e: &DbError) -> bool {
 /// The SQL catalog.
 #[derive(Debug, Clone)]
 pub struct SqlCatalog {
-    db: Db,
+    pub(crate) db: Db,
 }
 
 impl SqlCatalog {

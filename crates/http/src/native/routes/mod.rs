@@ -75,6 +75,8 @@ pub mod hooks;
 pub mod logs;
 #[allow(missing_debug_implementations)]
 pub mod members;
+#[allow(missing_debug_implementations)]
+pub mod namespaces;
 pub mod params;
 #[allow(missing_debug_implementations)]
 pub mod projects;
@@ -200,6 +202,23 @@ macro_rules! every_route {
             ]
         );
         $each!("audit", [audit::list]);
+        $each!(
+            "namespaces",
+            [
+                namespaces::create,
+                namespaces::list,
+                namespaces::get_one,
+                namespaces::remove,
+                namespaces::deploy,
+                namespaces::list_workloads,
+                namespaces::get_workload,
+                namespaces::remove_workload,
+                namespaces::start,
+                namespaces::stop,
+                namespaces::restart,
+                namespaces::scale,
+            ]
+        );
     };
 }
 

@@ -52,6 +52,7 @@ mod audit;
 mod health;
 mod hooks;
 mod logs;
+mod namespaces;
 mod projects;
 mod runs;
 mod schedules;
@@ -66,6 +67,7 @@ pub use audit::*;
 pub use health::*;
 pub use hooks::*;
 pub use logs::*;
+pub use namespaces::*;
 pub use projects::*;
 pub use runs::*;
 pub use schedules::*;
@@ -130,6 +132,11 @@ page_of!(
 page_of!(RunPage, RunSummary, "A page of runs.");
 page_of!(ApplicationPage, ApplicationView, "A page of applications.");
 page_of!(UserPage, UserView, "A page of users, by login.");
+page_of!(
+    NamespacePage,
+    NamespaceView,
+    "A page of namespaces, by name."
+);
 
 /// `page`'s items, each with the caller (views that show the caller's
 /// permissions are made from both).

@@ -1,0 +1,2 @@
+DROP TABLE workloads;
+DROP TABLE namespaces;

@@ -1,0 +1,278 @@
+//! Namespaces and workloads through the real binary, with real processes,
+//! on SQLite and on PostgreSQL: a service of two instances of a small
+//! HTTP server (crates/exec/examples/tiny_http.rs) deployed by an
+//! operation with a record; the server killed with SIGKILL and started
+//! again on the same data: the same two instances serve (same pids) on
+//! the service port; stop leaves no process and keeps the workload;
+//! deleting the namespace leaves nothing; bad input is refused with the
+//! field named and nothing made.
+
+#![allow(clippy::unwrap_used)]
+
+use serde_json::{Value, json};
+use slipway_store::testing::TestDb;
+use slipway_tests::server::Server;
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// The test HTTP server's binary, built once if needed.
+fn tiny_http() -> PathBuf {
+    static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        let exe = std::env::current_exe().unwrap();
+        let bin = exe
+            .parent()
+            .and_then(Path::parent)
+            .unwrap()
+            .join("examples/tiny_http");
+        if !bin.exists() {
+            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+            let status = std::process::Command::new(cargo)
+                .args([
+                    "build",
+                    "-q",
+                    "-p",
+                    "slipway-exec",
+                    "--example",
+                    "tiny_http",
+                ])
+                .status()
+                .unwrap();
+            assert!(status.success());
+        }
+        assert!(bin.exists(), "{}", bin.display());
+        bin
+    })
+    .clone()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// One request to `127.0.0.1:port`; the body.
+fn get(port: u16) -> Option<String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    out.split("\r\n\r\n").nth(1).map(str::to_owned)
+}
+
+fn alive(pid: u64) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+        && std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| !s.contains(") Z "))
+            .unwrap_or(false)
+}
+
+fn wait_passed(s: &Server, run: &Value) -> Value {
+    let id = run["id"].as_str().unwrap();
+    let done = s.wait_run(id, 60, |r| {
+        !matches!(r["status"].as_str(), Some("created" | "queued" | "running"))
+    });
+    assert_eq!(done["status"], "passed", "{done}");
+    done
+}
+
+fn pids(w: &Value) -> BTreeSet<u64> {
+    w["running"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["pid"].as_u64())
+        .collect()
+}
+
+fn workload(s: &Server) -> Value {
+    let (code, w) = s.call("GET", "/api/v1/namespaces/shop/workloads/web", None);
+    assert_eq!(code, 200, "{w}");
+    w
+}
+
+/// Waits until the workload has `n` ready instances; the workload.
+fn wait_ready(s: &Server, n: usize) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let w = workload(s);
+        let ready = w["running"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| i["state"] == "ready")
+            .count();
+        if ready == n && w["running"].as_array().unwrap().len() == n {
+            return w;
+        }
+        assert!(Instant::now() < deadline, "not {n} ready instances: {w}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn service_survives_kill_9(db_url: Option<&str>) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Server::start(dir.path(), db_url, &[]);
+    let port = free_port();
+    let manifest = json!({
+        "kind": "service",
+        "name": "web",
+        "command": tiny_http().display().to_string(),
+        "env": {"REVISION": "one"},
+        "instances": 2,
+        "port": port,
+    });
+
+    // Bad input first: nothing is made.
+    let (code, body) = s.call(
+        "PUT",
+        "/api/v1/namespaces/shop/workloads",
+        Some(json!({"kind": "service", "name": "Web", "instances": 0, "extra": 1})),
+    );
+    assert_eq!(code, 400, "{body}");
+    let paths: BTreeSet<&str> = body["error"]["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["path"].as_str().unwrap())
+        .collect();
+    for p in ["name", "command", "port", "instances", "extra"] {
+        assert!(paths.contains(p), "{p} missing in {body}");
+    }
+    let mut with_dots = manifest.clone();
+    with_dots["workdir"] = json!("../etc");
+    let (code, body) = s.call("PUT", "/api/v1/namespaces/shop/workloads", Some(with_dots));
+    assert_eq!(code, 400, "{body}");
+    assert_eq!(body["error"]["details"][0]["path"], "workdir", "{body}");
+    let mut job = manifest.clone();
+    job["kind"] = json!("job");
+    job.as_object_mut().unwrap().remove("instances");
+    job.as_object_mut().unwrap().remove("port");
+    let (code, body) = s.call("PUT", "/api/v1/namespaces/shop/workloads", Some(job));
+    assert_eq!(code, 400, "{body}");
+    assert_eq!(body["error"]["details"][0]["path"], "kind", "{body}");
+    let busy = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
+    let mut taken = manifest.clone();
+    taken["port"] = json!(busy.local_addr().unwrap().port());
+    let (code, body) = s.call("PUT", "/api/v1/namespaces/shop/workloads", Some(taken));
+    assert_eq!(code, 409, "{body}");
+    assert_eq!(body["error"]["details"][0]["path"], "port", "{body}");
+    drop(busy);
+    let (code, _) = s.call("GET", "/api/v1/namespaces/shop", None);
+    assert_eq!(code, 404, "a refused deploy made no namespace");
+
+    // The first deploy makes the namespace (in the default project).
+    let (code, deployed) = s.call("PUT", "/api/v1/namespaces/shop/workloads", Some(manifest));
+    assert_eq!(code, 202, "{deployed}");
+    assert_eq!(deployed["workload"]["revision"], "r1");
+    let run = wait_passed(&s, &deployed["operation"]);
+    assert_eq!(run["trigger"]["detail"]["operation"], "deploy", "{run}");
+    let (code, ns) = s.call("GET", "/api/v1/namespaces/shop", None);
+    assert_eq!(code, 200, "{ns}");
+    assert_eq!(ns["permissions"]["can_modify"], true);
+    let (code, project) = s.call(
+        "GET",
+        &format!("/api/v1/projects/{}", ns["project_id"].as_str().unwrap()),
+        None,
+    );
+    assert_eq!(code, 200);
+    assert_eq!(project["name"], "default");
+    let (code, again) = s.call(
+        "POST",
+        &format!(
+            "/api/v1/projects/{}/namespaces",
+            project["id"].as_str().unwrap()
+        ),
+        Some(json!({"name": "shop"})),
+    );
+    assert_eq!(code, 409, "{again}");
+    assert_eq!(again["error"]["details"][0]["path"], "name");
+
+    let before = wait_ready(&s, 2);
+    let before_pids = pids(&before);
+    assert_eq!(before_pids.len(), 2, "{before}");
+    let answer = get(port).expect("the service port answers");
+    assert!(answer.ends_with(" one"), "{answer}");
+    // The operation's log says what it did; the instances' output is in
+    // the log store as `instances/<id>` of that run.
+    let op_id = deployed["operation"]["id"].as_str().unwrap();
+    let log = s.text(&format!("/api/v1/runs/{op_id}/jobs/deploy/log"));
+    assert!(log.contains("revision r1, 2 instance(s)"), "{log}");
+
+    // kill -9 the server; start it again on the same data.
+    s.kill9();
+    for pid in &before_pids {
+        assert!(alive(*pid), "instance {pid} died with the server");
+    }
+    s.restart();
+    let after = wait_ready(&s, 2);
+    assert_eq!(
+        pids(&after),
+        before_pids,
+        "the same instances serve: {after}"
+    );
+    let answer = get(port).expect("the service port answers again");
+    let pid: u64 = answer.split(' ').next().unwrap().parse().unwrap();
+    assert!(before_pids.contains(&pid), "{answer}");
+
+    // Stop: no process remains, the workload is kept with 0 instances.
+    let (code, stop) = s.call("POST", "/api/v1/namespaces/shop/workloads/web/stop", None);
+    assert_eq!(code, 202, "{stop}");
+    wait_passed(&s, &stop);
+    let stopped = workload(&s);
+    assert_eq!(stopped["instances"], 0);
+    assert!(
+        stopped["running"].as_array().unwrap().is_empty(),
+        "{stopped}"
+    );
+    for pid in &before_pids {
+        assert!(!alive(*pid), "instance {pid} still runs after stop");
+    }
+    assert!(get(port).is_none() || get(port).is_some_and(|b| b.is_empty()));
+
+    // Start brings back the manifest's count.
+    let (code, start) = s.call("POST", "/api/v1/namespaces/shop/workloads/web/start", None);
+    assert_eq!(code, 202, "{start}");
+    wait_passed(&s, &start);
+    let started = wait_ready(&s, 2);
+
+    // The operation history is the workload's run list.
+    let id = started["id"].as_str().unwrap();
+    let (code, history) = s.call("GET", &format!("/api/v1/runs?workflow_id={id}"), None);
+    assert_eq!(code, 200, "{history}");
+    assert_eq!(history["total"], 3, "{history}");
+
+    // Deleting the namespace stops and deletes everything in it.
+    let new_pids = pids(&started);
+    let (code, body) = s.call("DELETE", "/api/v1/namespaces/shop", None);
+    assert_eq!(code, 204, "{body}");
+    for pid in &new_pids {
+        assert!(!alive(*pid), "instance {pid} still runs after the delete");
+    }
+    let (code, _) = s.call("GET", "/api/v1/namespaces/shop/workloads/web", None);
+    assert_eq!(code, 404);
+    let (code, _) = s.call("DELETE", "/api/v1/namespaces/shop", None);
+    assert_eq!(code, 404);
+    s.stop();
+}
+
+#[test]
+fn a_service_survives_kill_9_of_the_server_on_sqlite() {
+    service_survives_kill_9(None);
+}
+
+#[test]
+fn a_service_survives_kill_9_of_the_server_on_postgres() {
+    let Some(db) = TestDb::postgres() else {
+        eprintln!("SLIPWAY_TEST_DATABASE_URL is not set: skipped");
+        return;
+    };
+    service_survives_kill_9(Some(&db.url));
+}

@@ -11,8 +11,8 @@ use crate::app::{AuditEntry, AuditFilter};
 use crate::applications::detail;
 use crate::catalog::{
     Actor, ApiToken, Application, CatalogStore, CatalogStoreError, Identity, LastRun, Member,
-    NamedRepository, Order, Page, PageRequest, Project, Role, ScheduleTarget, SecretMeta, StoredSchedule, User,
-    Workflow, WorkflowVersion,
+    NamedRepository, Order, Page, PageRequest, Project, Role, ScheduleTarget, SecretMeta,
+    StoredSchedule, User, Workflow, WorkflowVersion,
 };
 use crate::secrets::SecretOwner;
 use async_trait::async_trait;
@@ -188,8 +188,7 @@ fn unique_in_project(taken: bool, what: &str, name: &str) -> Result<(), CatalogS
 
 /// `Duplicate` when another named repository has `repo`'s name.
 fn unique_repository(d: &Data, repo: &NamedRepository) -> Result<(), CatalogStoreError> {
-    if d
-        .repositories
+    if d.repositories
         .values()
         .any(|r| r.name == repo.name && r.id != repo.id)
     {

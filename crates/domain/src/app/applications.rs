@@ -214,7 +214,14 @@ impl App {
                 }
             }
         }
-        let repository_given = named.is_some() || app.repository_id.is_some();
+        // A reference that names no usable repository is its own problem:
+        // the repository fields it would have filled are not blamed too.
+        let ref_failed = input
+            .repository_ref
+            .as_deref()
+            .is_some_and(|r| !r.is_empty())
+            && named.is_none();
+        let repository_given = ref_failed || named.is_some() || app.repository_id.is_some();
         match input.repository {
             Some(r) => {
                 match r.provider.map(|p| p.parse::<Provider>()) {
@@ -250,11 +257,13 @@ impl App {
             ("repository.owner", &app.repository.owner),
             ("repository.name", &app.repository.name),
         ] {
-            if value.trim().is_empty() {
+            if value.trim().is_empty() && !ref_failed {
                 problems.push(Problem::new(field, "required"));
             }
         }
-        if let Some(why) = super::repositories::url_problem(&app.repository.url) {
+        if let Some(why) = super::repositories::url_problem(&app.repository.url)
+            && !ref_failed
+        {
             problems.push(Problem::new("repository.url", why));
         }
         if let Some(b) = input.default_branch {

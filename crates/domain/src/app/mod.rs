@@ -30,9 +30,7 @@ pub use logs::{Followed, JobLog, LogFollow, LogStart, job_over_for_good};
 pub use members::MatrixInput;
 pub use permissions::{AdminTask, Caller, On, Via};
 pub use projects::ProjectInput;
-pub use repositories::{
-    MAX_REPOSITORY_NAME_LEN, NamedRepositoryInput, repository_name_problem,
-};
+pub use repositories::{MAX_REPOSITORY_NAME_LEN, NamedRepositoryInput, repository_name_problem};
 pub use runs::{RunFilter, ServerStats};
 pub use schedules::{ScheduleDetail, ScheduleInput};
 pub use secrets::RunSecrets;

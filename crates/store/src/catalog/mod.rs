@@ -27,8 +27,8 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use slipway_domain::catalog::{
     Actor, ApiToken, Application, CatalogStore, CatalogStoreError, Identity, Member,
-    NamedRepository, Order, Page, PageRequest, Project, Role, ScheduleTarget, SecretMeta, StoredSchedule, User, Workflow,
-    WorkflowVersion,
+    NamedRepository, Order, Page, PageRequest, Project, Role, ScheduleTarget, SecretMeta,
+    StoredSchedule, User, Workflow, WorkflowVersion,
 };
 use slipway_domain::{AuditEntry, AuditFilter};
 

@@ -944,7 +944,11 @@ fn bad_input_for_every_route() {
         None,
     );
     assert_eq!(code, 200, "{list}");
-    assert_eq!(list["total"], 1, "{list}");
+    // The shop and the application that uses the named repository.
+    assert_eq!(list["total"], 2, "{list}");
+    let (code, got) = server.call("GET", "/api/v1/repositories/shop-repo", None);
+    assert_eq!(code, 200, "{got}");
+    assert_eq!(got["default_branch"], "main", "{got}");
     let (code, list) = server.call("GET", &format!("{pa}?last_status=passed"), None);
     assert_eq!(code, 200, "{list}");
     assert_eq!(list["total"], 0, "{list}");

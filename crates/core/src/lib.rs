@@ -13,7 +13,10 @@
 //! the first three ship in [`memory`], so the engine runs with nothing
 //! else. [`source::GitSource`] is the port through which job kinds and
 //! the domain read git repositories (resolve, files and directories at a
-//! ref, checkouts); `slipway-git` implements it.
+//! ref, checkouts); `slipway-git` implements it. [`WorkloadRuntime`] is
+//! the port of long-running workloads (deployments and services) kept at
+//! their desired state; `slipway-exec` implements it with local process
+//! groups.
 //!
 //! **Must not depend on**: any other Slipway crate, HTTP, SQL, git
 //! libraries or dialects. Everything else depends on this crate.
@@ -30,6 +33,7 @@ pub mod record;
 pub mod refs;
 pub mod source;
 pub mod status;
+pub mod workload;
 
 pub use engine::{Decision, Engine, EngineBuilder, INTERRUPTED, Recovery, RunRequest};
 pub use error::{CoreError, StoreError};
@@ -44,6 +48,10 @@ pub use record::{
     Target, Trigger,
 };
 pub use status::Status;
+pub use workload::{
+    InstanceInfo, InstanceState, Readiness, RuntimeError, WorkloadKey, WorkloadRuntime,
+    WorkloadSpec,
+};
 
 pub use async_trait::async_trait;
 pub use tokio_util::sync::CancellationToken;

@@ -10,6 +10,10 @@
 //! - [`shell`]: the `shell` job kind (also registered as `freestyle`):
 //!   scripts run step by step in the run's workspace, outputs read from
 //!   `$SLIPWAY_OUTPUT`.
+//! - [`runtime`]: the local workload runtime ([`runtime::LocalRuntime`]):
+//!   deployments and services kept running as supervised process groups,
+//!   a service's port spread over its ready instances, rolling deploys,
+//!   instances taken back after a restart of the server.
 //!
 //! [`register_builtin`] puts the built-in kinds into an engine's
 //! [`Registry`]. (Cron schedules are the domain's: `slipway_domain::schedule`.)
@@ -20,6 +24,7 @@
 
 pub mod error;
 pub mod process;
+pub mod runtime;
 pub mod shell;
 
 pub use error::ExecError;
@@ -27,6 +32,7 @@ pub use process::{
     ExitKind, GroupHandle, ProcessExit, ProcessSpec, run_process, run_process_announced,
     run_process_recorded,
 };
+pub use runtime::LocalRuntime;
 pub use shell::{ShellConfig, ShellKind, ShellSpec};
 
 use slipway_core::{CoreError, JobKind, Registry};

@@ -353,7 +353,7 @@ pub async fn run_process_announced(
 /// `/`) or cannot be found, else the first executable regular file of that
 /// name in the `PATH` the process will see. Not finding it is left to the
 /// spawn, which then reports the error with the name as given.
-fn resolve_program(spec: &ProcessSpec) -> OsString {
+pub(crate) fn resolve_program(spec: &ProcessSpec) -> OsString {
     use std::os::unix::ffi::OsStrExt;
     use std::os::unix::fs::PermissionsExt;
     let name = spec.program.as_os_str();
@@ -586,6 +586,21 @@ impl GroupHandle {
                 })
                 .count(),
         }
+    }
+
+    /// True while the group's leader runs: the same process (same boot,
+    /// same start time), not a zombie.
+    pub fn leader_alive(&self) -> bool {
+        boot_id().as_deref() == Some(self.boot_id.as_str())
+            && proc_stat(self.pgid)
+                .is_some_and(|st| st.start == self.start && !is_dead_state(st.state))
+    }
+
+    /// Sends `signal` to the group, when its leader is still the process
+    /// this handle describes (a reused pid is left alone); false when
+    /// nothing was signalled.
+    pub fn signal(&self, signal: Signal) -> bool {
+        self.leader_alive() && killpg(Pid::from_raw(self.pgid), signal).is_ok()
     }
 
     /// True while a live process is in the group.

@@ -134,7 +134,11 @@ async fn named_repositories_round_trip_stay_unique_and_are_kept_while_used() {
             .unwrap();
         assert_eq!(of_q.items, vec![web.clone()]);
         let visible = cat
-            .repositories(None, Some(&[p.id.clone()]), &page("created_at", Order::Asc))
+            .repositories(
+                None,
+                Some(std::slice::from_ref(&p.id)),
+                &page("created_at", Order::Asc),
+            )
             .await
             .unwrap();
         assert_eq!(visible.items, vec![api.clone()]);

@@ -53,6 +53,7 @@ mod health;
 mod hooks;
 mod logs;
 mod projects;
+mod repositories;
 mod runs;
 mod schedules;
 mod secrets;
@@ -67,6 +68,7 @@ pub use health::*;
 pub use hooks::*;
 pub use logs::*;
 pub use projects::*;
+pub use repositories::*;
 pub use runs::*;
 pub use schedules::*;
 pub use secrets::*;
@@ -130,6 +132,11 @@ page_of!(
 page_of!(RunPage, RunSummary, "A page of runs.");
 page_of!(ApplicationPage, ApplicationView, "A page of applications.");
 page_of!(UserPage, UserView, "A page of users, by login.");
+page_of!(
+    NamedRepositoryPage,
+    NamedRepositoryView,
+    "A page of named repositories."
+);
 
 /// `page`'s items, each with the caller (views that show the caller's
 /// permissions are made from both).

@@ -453,6 +453,33 @@ fn scenario(db: Option<&str>) {
     );
     let e = id(&dispatched);
 
+    // Named repositories: by id, or by name on the routes that take either.
+    let named = w.call(
+        "POST",
+        "/api/v1/projects/{id}/repositories",
+        &format!("/api/v1/projects/{pid}/repositories"),
+        Body::Json(json!({"name": "audited", "url": "https://git.example.com/acme/audited.git"})),
+        201,
+        expect("create", "repository", None).in_project(p),
+    );
+    let rid = id(&named);
+    w.call(
+        "PATCH",
+        "/api/v1/repositories/{id}",
+        &format!("/api/v1/repositories/{rid}"),
+        Body::Json(json!({"default_branch": "trunk"})),
+        200,
+        expect("update", "repository", Some(&rid)).in_project(p),
+    );
+    w.call(
+        "DELETE",
+        "/api/v1/repositories/{id}",
+        "/api/v1/repositories/audited",
+        Body::None,
+        204,
+        expect("delete", "repository", Some("audited")).in_project(p),
+    );
+
     // Secrets: names are recorded, values never.
     w.call(
         "PUT",

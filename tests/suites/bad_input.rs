@@ -50,6 +50,12 @@ const ROUTES: &[(&str, &str)] = &[
     ("PATCH", "/api/v1/applications/{id}"),
     ("DELETE", "/api/v1/applications/{id}"),
     ("POST", "/api/v1/applications/{id}/dispatch"),
+    ("POST", "/api/v1/projects/{id}/repositories"),
+    ("GET", "/api/v1/projects/{id}/repositories"),
+    ("GET", "/api/v1/repositories"),
+    ("GET", "/api/v1/repositories/{id}"),
+    ("PATCH", "/api/v1/repositories/{id}"),
+    ("DELETE", "/api/v1/repositories/{id}"),
     ("GET", "/api/v1/projects/{id}/secrets"),
     ("PUT", "/api/v1/projects/{id}/secrets/{name}"),
     ("DELETE", "/api/v1/projects/{id}/secrets/{name}"),
@@ -222,6 +228,21 @@ fn bad_input_for_every_route() {
     );
     assert_eq!(code, 201, "{app}");
     let app = app["id"].as_str().unwrap().to_owned();
+    // A named repository, and an application that uses it.
+    let (code, named) = server.call(
+        "POST",
+        &format!("/api/v1/projects/{project}/repositories"),
+        Some(json!({"name": "shop-repo", "url": "https://git.example.com/acme/shop.git"})),
+    );
+    assert_eq!(code, 201, "{named}");
+    let (code, user) = server.call(
+        "POST",
+        &format!("/api/v1/projects/{project}/applications"),
+        Some(json!({"name": "shop-user", "repository_ref": "shop-repo"})),
+    );
+    assert_eq!(code, 201, "{user}");
+    assert_eq!(user["repository_ref"], named["id"], "{user}");
+    assert_eq!(user["repository"]["url"], named["url"], "{user}");
     let (code, schedule) = server.call(
         "POST",
         &format!("/api/v1/workflows/{wf}/schedules"),
@@ -266,6 +287,7 @@ fn bad_input_for_every_route() {
     let r = |s: &str| format!("/api/v1/runs/{run}{s}");
     let a = |s: &str| format!("/api/v1/applications/{app}{s}");
     let pa = format!("/api/v1/projects/{project}/applications");
+    let pr = format!("/api/v1/projects/{project}/repositories");
     let ps = |s: &str| format!("/api/v1/projects/{project}/secrets{s}");
     let sc = |s: &str| format!("/api/v1/schedules/{schedule}{s}");
     let hook = |provider: &str| format!("/api/v1/hooks/{provider}/{app}");
@@ -661,6 +683,49 @@ fn bad_input_for_every_route() {
             "/api/v1/applications/nope".into(),
             404,
         ),
+        // named repositories
+        case("repository bad name", "POST", pr.clone(), 400)
+            .json(r#"{"name": "Shop_Repo", "url": "https://git.example.com/a.git"}"#)
+            .at("name"),
+        case("repository named like an id", "POST", pr.clone(), 400)
+            .json(r#"{"name": "6f1c2b0e-8d2a-4c1e-9a3b-2f4d5e6a7b8c", "url": "https://x.example.com/a.git"}"#)
+            .at("name"),
+        case("repository without url", "POST", pr.clone(), 400)
+            .json(r#"{"name": "no-url"}"#)
+            .at("url"),
+        case("repository bad url", "POST", pr.clone(), 400)
+            .json(r#"{"name": "bad-url", "url": "ftp://x/y"}"#)
+            .at("url"),
+        case("repository bad provider", "POST", pr.clone(), 400)
+            .json(r#"{"name": "bad-provider", "url": "https://x.example.com/a.git", "provider": "svn"}"#)
+            .at("provider"),
+        case("repository unknown secret", "POST", pr.clone(), 400)
+            .json(r#"{"name": "no-secret", "url": "https://x.example.com/a.git", "credentials_secret": "NOT_SET"}"#)
+            .at("credentials_secret"),
+        case("repository unknown field", "POST", pr.clone(), 400)
+            .json(r#"{"name": "typo", "url": "https://x.example.com/a.git", "branch": "main"}"#)
+            .at("branch"),
+        case("repository duplicate name", "POST", pr.clone(), 409)
+            .json(r#"{"name": "shop-repo", "url": "https://x.example.com/a.git"}"#),
+        case("repository in unknown project", "POST", p("/nope/repositories"), 404)
+            .json(r#"{"name": "lost", "url": "https://x.example.com/a.git"}"#),
+        case("repositories of unknown project", "GET", p("/nope/repositories"), 404),
+        case("repositories unknown sort", "GET", "/api/v1/repositories?sort=colour".into(), 400)
+            .at("sort"),
+        case("unknown repository", "GET", "/api/v1/repositories/nope".into(), 404),
+        case("update repository bad branch", "PATCH", "/api/v1/repositories/shop-repo".into(), 400)
+            .json(r#"{"default_branch": "a b"}"#)
+            .at("default_branch"),
+        case("update unknown repository", "PATCH", "/api/v1/repositories/nope".into(), 404)
+            .json(r#"{"url": "https://x.example.com/a.git"}"#),
+        case("delete unknown repository", "DELETE", "/api/v1/repositories/nope".into(), 404),
+        case("delete repository in use", "DELETE", "/api/v1/repositories/shop-repo".into(), 409),
+        case("application on unknown repository", "POST", pa.clone(), 400)
+            .json(r#"{"name": "lost", "repository_ref": "nope"}"#)
+            .at("repository_ref"),
+        case("application with url and repository_ref", "POST", pa.clone(), 400)
+            .json(r#"{"name": "both", "repository_ref": "shop-repo", "repository": {"provider": "github", "owner": "a", "name": "b", "url": "https://x.example.com/b.git"}}"#)
+            .at("repository.url"),
         // dispatch and redeploy
         case("dispatch without ref", "POST", a("/dispatch"), 400)
             .json("{}")
@@ -879,7 +944,11 @@ fn bad_input_for_every_route() {
         None,
     );
     assert_eq!(code, 200, "{list}");
-    assert_eq!(list["total"], 1, "{list}");
+    // The shop and the application that uses the named repository.
+    assert_eq!(list["total"], 2, "{list}");
+    let (code, got) = server.call("GET", "/api/v1/repositories/shop-repo", None);
+    assert_eq!(code, 200, "{got}");
+    assert_eq!(got["default_branch"], "main", "{got}");
     let (code, list) = server.call("GET", &format!("{pa}?last_status=passed"), None);
     assert_eq!(code, 200, "{list}");
     assert_eq!(list["total"], 0, "{list}");

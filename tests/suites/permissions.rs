@@ -88,6 +88,8 @@ enum Fixture {
     Schedule,
     /// A fresh token of user `extra`.
     Token,
+    /// A fresh named repository of P (`{repository}`).
+    NamedRepository,
 }
 
 /// One route and who may call it. A path with a query is a *variant*:
@@ -96,7 +98,7 @@ enum Fixture {
 /// /api/v1/audit`). Placeholders in `path` and `body`:
 /// `{project}` (P), `{workflow}`, `{workflow_name}`, `{app}`, `{run}` (a
 /// passed run), `{job}`, `{stage}`, `{schedule}`, `{user}` (the viewer's
-/// id), `{token}`, `{secret}`, and in bodies `{new}` (a name used by no
+/// id), `{token}`, `{secret}`, `{repository}`, and in bodies `{new}` (a name used by no
 /// other attempt).
 #[derive(Debug, Clone, Copy)]
 struct Row {
@@ -135,6 +137,9 @@ const SAME_WORKFLOW: &str = r#"{"name": "{workflow_name}", "stages": [{"name": "
 /// A new application on the fixture repository.
 const NEW_APPLICATION: &str = r#"{"name": "app-{new}", "repository": {"provider": "github",
     "owner": "acme", "name": "app", "url": "{repo_url}"}, "default_branch": "main"}"#;
+/// A new named repository in P.
+const NEW_REPOSITORY: &str =
+    r#"{"name": "r-{new}", "url": "https://git.example.com/acme/{new}.git"}"#;
 /// A schedule that never fires during the suite.
 const NEW_SCHEDULE: &str = r#"{"expression": "0 0 1 1 *", "enabled": false}"#;
 
@@ -189,6 +194,13 @@ const TABLE: &[Row] = &[
     row("DELETE", "/api/v1/applications/{app}/permissions", None, OWNER, 200, Application),
     row("PUT", "/api/v1/applications/{app}/follow", None, VIEWER, 204, Shared),
     row("DELETE", "/api/v1/applications/{app}/follow", None, VIEWER, 204, Shared),
+    // named repositories
+    row("POST", "/api/v1/projects/{project}/repositories", Some(NEW_REPOSITORY), MAINTAINER, 201, Shared),
+    row("GET", "/api/v1/projects/{project}/repositories", None, VIEWER, 200, Shared),
+    row("GET", "/api/v1/repositories", None, Any, 200, Shared),
+    row("GET", "/api/v1/repositories/{repository}", None, VIEWER, 200, Shared),
+    row("PATCH", "/api/v1/repositories/{repository}", Some(r#"{"default_branch": "trunk"}"#), MAINTAINER, 200, Shared),
+    row("DELETE", "/api/v1/repositories/{repository}", None, MAINTAINER, 204, NamedRepository),
     // secrets
     row("GET", "/api/v1/projects/{project}/secrets", None, VIEWER, 200, Shared),
     row("PUT", "/api/v1/projects/{project}/secrets/{secret}", Some(r#"{"value": "s3cret-{new}"}"#), MAINTAINER, 201, NewSecretName),
@@ -348,6 +360,7 @@ const KNOWN: &[&str] = &[
     "secret",
     "new",
     "repo_url",
+    "repository",
 ];
 
 /// A route as the document names it, path parameters blanked:
@@ -702,6 +715,19 @@ impl World {
                     s["id"].as_str().unwrap().to_owned()
                 }),
             ),
+            NamedRepository => with(
+                "repository",
+                each(&|| {
+                    let body = fill(NEW_REPOSITORY, &self.with_new());
+                    let r = self.must(
+                        "POST",
+                        &format!("{}/repositories", self.project_path()),
+                        Some(serde_json::from_str(&body).unwrap()),
+                        201,
+                    );
+                    r["id"].as_str().unwrap().to_owned()
+                }),
+            ),
             Token => with(
                 "token",
                 each(&|| {
@@ -803,6 +829,7 @@ impl World {
             ),
             Schedule => get(format!("/api/v1/schedules/{}", v["schedule"])).map(|_| ()),
             Token => listed(get("/api/v1/tokens".into()), "id", &v["token"]),
+            NamedRepository => get(format!("/api/v1/repositories/{}", v["repository"])).map(|_| ()),
         };
         outcome.err()
     }
@@ -919,6 +946,15 @@ fn setup(dir: &Path, db: Option<&str>) -> World {
     );
     w.vars
         .insert("schedule", s["id"].as_str().unwrap().to_owned());
+    let body = fill(NEW_REPOSITORY, &w.with_new());
+    let r = w.must(
+        "POST",
+        &format!("/api/v1/projects/{p}/repositories"),
+        Some(serde_json::from_str(&body).unwrap()),
+        201,
+    );
+    w.vars
+        .insert("repository", r["id"].as_str().unwrap().to_owned());
     w
 }
 

@@ -24,11 +24,32 @@ pub struct Credentials {
 }
 
 impl Credentials {
+    /// The user name sent with a token given alone (GitHub and GitLab
+    /// accept any non-empty user name with an access token).
+    pub const TOKEN_USER: &'static str = "x-access-token";
+
     /// Credentials from a user name and a password or token.
     pub fn new(username: impl Into<String>, password: impl Into<String>) -> Self {
         Credentials {
             username: username.into(),
             password: password.into(),
+        }
+    }
+
+    /// Credentials from a secret's value: `user:password-or-token` (split
+    /// at the first `:`), or a token alone, sent with the user name
+    /// [`Credentials::TOKEN_USER`]. Blanks at either end are ignored (a
+    /// pasted token often ends with a newline). `None` when the value is
+    /// blank or has an empty user name or password.
+    pub fn from_secret(value: &str) -> Option<Credentials> {
+        let value = value.trim();
+        match value.split_once(':') {
+            Some((user, password)) if !user.is_empty() && !password.is_empty() => {
+                Some(Credentials::new(user, password))
+            }
+            Some(_) => None,
+            None if value.is_empty() => None,
+            None => Some(Credentials::new(Self::TOKEN_USER, value)),
         }
     }
 }
@@ -330,4 +351,24 @@ pub trait GitSource: Send + Sync + 'static {
     /// gives the job its `SLIPWAY_*` commit variables ([`CommitInfo::env`]).
     async fn prepare_workspace(&self, request: &CheckoutRequest)
     -> Result<CommitInfo, SourceError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Credentials;
+
+    #[test]
+    fn a_secret_gives_user_and_token_or_a_token_alone() {
+        assert_eq!(
+            Credentials::from_secret("bot:s3cret:with-colon\n"),
+            Some(Credentials::new("bot", "s3cret:with-colon"))
+        );
+        assert_eq!(
+            Credentials::from_secret("ghp_abc"),
+            Some(Credentials::new(Credentials::TOKEN_USER, "ghp_abc"))
+        );
+        for bad in ["", "  ", ":token", "user:"] {
+            assert_eq!(Credentials::from_secret(bad), None, "{bad:?}");
+        }
+    }
 }

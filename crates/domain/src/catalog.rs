@@ -178,6 +178,45 @@ pub struct Application {
     pub updated_at: DateTime<Utc>,
     /// Its latest run, filled in by the store on reads.
     pub last_run: Option<LastRun>,
+    /// The id of the named repository ([`NamedRepository`]) it clones
+    /// from, if any: its clone URL and credentials then come from there.
+    pub repository_id: Option<String>,
+}
+
+/// A named repository: a short name, unique in the server, for a clone
+/// URL with its default branch and the credentials to fetch it (the
+/// Deploy API's `:repository`; Zadig's code host + owner + name). It
+/// belongs to a project, whose roles decide who sees and changes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NamedRepository {
+    /// Its id.
+    pub id: String,
+    /// The project it belongs to.
+    pub project_id: String,
+    /// Its name: a DNS label (`[a-z0-9]([a-z0-9-]*[a-z0-9])?`, at most
+    /// 63 characters), unique in the server.
+    pub name: String,
+    /// The clone URL.
+    pub url: String,
+    /// The branch used when none is given.
+    pub default_branch: String,
+    /// The host's kind.
+    pub provider: Provider,
+    /// The owner (user, group or organisation) on the host.
+    pub owner: Option<String>,
+    /// The repository's name on the host.
+    pub repo: Option<String>,
+    /// The name of a secret of the project holding the credentials
+    /// (`user:token`, or a token alone); never its value.
+    pub credentials_secret: Option<String>,
+    /// Who created it.
+    pub created_by: Option<Actor>,
+    /// Who changed it last.
+    pub updated_by: Option<Actor>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
 }
 
 /// A stored secret as lists show it: never its value.
@@ -379,8 +418,8 @@ pub trait CatalogStore: Send + Sync + 'static {
     /// Replaces a project's name and description; false when it is gone.
     async fn update_project(&self, project: &Project) -> Result<bool, CatalogStoreError>;
     /// Deletes a project with everything in it (workflows and their
-    /// versions, applications, secrets, deliveries, schedules); false when
-    /// it is gone.
+    /// versions, applications, named repositories, secrets, deliveries,
+    /// schedules); false when it is gone.
     async fn delete_project(&self, id: &str) -> Result<bool, CatalogStoreError>;
 
     /// Adds a workflow with its first version, together.
@@ -584,6 +623,32 @@ pub trait CatalogStore: Send + Sync + 'static {
         previous: Option<DateTime<Utc>>,
         fired_at: DateTime<Utc>,
     ) -> Result<bool, CatalogStoreError>;
+
+    /// Adds a named repository; `Duplicate` when its name is taken,
+    /// `Missing` when its project is gone.
+    async fn insert_repository(&self, repo: &NamedRepository) -> Result<(), CatalogStoreError>;
+    /// A named repository by id.
+    async fn repository(&self, id: &str) -> Result<Option<NamedRepository>, CatalogStoreError>;
+    /// A named repository by name.
+    async fn repository_by_name(
+        &self,
+        name: &str,
+    ) -> Result<Option<NamedRepository>, CatalogStoreError>;
+    /// A page of named repositories (of one project when `project_id` is
+    /// given; of the projects in `only_projects` when that is given),
+    /// sorted by `name` or `created_at`.
+    async fn repositories(
+        &self,
+        project_id: Option<&str>,
+        only_projects: Option<&[String]>,
+        page: &PageRequest,
+    ) -> Result<Page<NamedRepository>, CatalogStoreError>;
+    /// Replaces everything but the id, project, creator and creation
+    /// time; false when it is gone; `Duplicate` when the name is taken.
+    async fn update_repository(&self, repo: &NamedRepository) -> Result<bool, CatalogStoreError>;
+    /// Deletes a named repository; false when it is gone; `Refused` while
+    /// an application points at it (checked in the same transaction).
+    async fn delete_repository(&self, id: &str) -> Result<bool, CatalogStoreError>;
 
     /// Adds an entry to the audit trail.
     async fn insert_audit(&self, entry: &AuditEntry) -> Result<(), CatalogStoreError>;

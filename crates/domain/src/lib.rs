@@ -44,14 +44,15 @@ pub use access::{Actor, Flags, Matrix, Permission, Role};
 pub use app::sessions;
 pub use app::{
     AdminTask, App, ApplicationInput, AuditEntry, AuditFilter, Caller, DispatchInput, Followed,
-    HookOutcome, JobLog, LogFollow, LogStart, MatrixInput, NewToken, On, ProjectInput,
-    RepositoryInput, RunFilter, RunSecrets, ScheduleDetail, ScheduleInput, ServerStats, Session,
-    SessionRefusal, SessionTtl, UserInput, Via,
+    HookOutcome, JobLog, LogFollow, LogStart, MAX_REPOSITORY_NAME_LEN, MatrixInput,
+    NamedRepositoryInput, NewToken, On, ProjectInput, RepositoryInput, RunFilter, RunSecrets,
+    ScheduleDetail, ScheduleInput, ServerStats, Session, SessionRefusal, SessionTtl, UserInput,
+    Via,
 };
 pub use catalog::{
-    ApiToken, Application, CatalogStore, CatalogStoreError, Identity, LastRun, Member, Order, Page,
-    PageRequest, Project, Repository, ScheduleTarget, SecretMeta, StoredSchedule, TriggerRule,
-    User, Workflow, WorkflowVersion,
+    ApiToken, Application, CatalogStore, CatalogStoreError, Identity, LastRun, Member,
+    NamedRepository, Order, Page, PageRequest, Project, Repository, ScheduleTarget, SecretMeta,
+    StoredSchedule, TriggerRule, User, Workflow, WorkflowVersion,
 };
 pub use definition::{
     ApprovalDef, Format, JobDef, MAX_DURATION, ParamDef, ParamType, StageDef, WorkflowDefinition,

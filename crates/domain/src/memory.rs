@@ -11,8 +11,8 @@ use crate::app::{AuditEntry, AuditFilter};
 use crate::applications::detail;
 use crate::catalog::{
     Actor, ApiToken, Application, CatalogStore, CatalogStoreError, Identity, LastRun, Member,
-    Order, Page, PageRequest, Project, Role, ScheduleTarget, SecretMeta, StoredSchedule, User,
-    Workflow, WorkflowVersion,
+    NamedRepository, Order, Page, PageRequest, Project, Role, ScheduleTarget, SecretMeta,
+    StoredSchedule, User, Workflow, WorkflowVersion,
 };
 use crate::secrets::SecretOwner;
 use async_trait::async_trait;
@@ -59,6 +59,8 @@ struct Data {
     /// (application id, delivery id).
     deliveries: BTreeSet<(String, String)>,
     schedules: BTreeMap<String, StoredSchedule>,
+    /// Named repositories, by id.
+    repositories: BTreeMap<String, NamedRepository>,
     /// The audit trail, in the order it was recorded.
     audit: Vec<AuditEntry>,
 }
@@ -182,6 +184,26 @@ fn unique_in_project(taken: bool, what: &str, name: &str) -> Result<(), CatalogS
         )));
     }
     Ok(())
+}
+
+/// `Duplicate` when another named repository has `repo`'s name.
+fn unique_repository(d: &Data, repo: &NamedRepository) -> Result<(), CatalogStoreError> {
+    if d.repositories
+        .values()
+        .any(|r| r.name == repo.name && r.id != repo.id)
+    {
+        return Err(CatalogStoreError::Duplicate(format!(
+            "a repository named `{}` exists already",
+            repo.name
+        )));
+    }
+    Ok(())
+}
+
+/// Why a named repository cannot be deleted: application `app` points at
+/// it (the SQL store says the same).
+pub fn repository_in_use(app: &str) -> String {
+    format!("application `{app}` uses this repository; point it elsewhere first")
 }
 
 impl Data {
@@ -364,6 +386,7 @@ impl CatalogStore for MemoryCatalog {
         for a in d.application_ids(id) {
             d.drop_application(&a);
         }
+        d.repositories.retain(|_, r| r.project_id != id);
         let owner = SecretOwner::Project(id).key();
         d.secrets.retain(|(o, _), _| *o != owner);
         d.members.retain(|(p, _), _| p != id);
@@ -988,6 +1011,73 @@ impl CatalogStore for MemoryCatalog {
             }
             _ => Ok(false),
         }
+    }
+
+    async fn insert_repository(&self, repo: &NamedRepository) -> Result<(), CatalogStoreError> {
+        let mut d = self.data();
+        d.project_exists(&repo.project_id)?;
+        unique_repository(&d, repo)?;
+        d.repositories.insert(repo.id.clone(), repo.clone());
+        Ok(())
+    }
+
+    async fn repository(&self, id: &str) -> Result<Option<NamedRepository>, CatalogStoreError> {
+        Ok(self.data().repositories.get(id).cloned())
+    }
+
+    async fn repository_by_name(
+        &self,
+        name: &str,
+    ) -> Result<Option<NamedRepository>, CatalogStoreError> {
+        let d = self.data();
+        Ok(d.repositories.values().find(|r| r.name == name).cloned())
+    }
+
+    async fn repositories(
+        &self,
+        project_id: Option<&str>,
+        only_projects: Option<&[String]>,
+        page: &PageRequest,
+    ) -> Result<Page<NamedRepository>, CatalogStoreError> {
+        let mut all: Vec<NamedRepository> = self
+            .data()
+            .repositories
+            .values()
+            .filter(|r| project_id.is_none_or(|p| r.project_id == p))
+            .filter(|r| only_projects.is_none_or(|ids| ids.contains(&r.project_id)))
+            .cloned()
+            .collect();
+        sort_named(&mut all, page, |r| (&r.name, r.created_at, &r.id));
+        Ok(page_of(all, page))
+    }
+
+    async fn update_repository(&self, repo: &NamedRepository) -> Result<bool, CatalogStoreError> {
+        let mut d = self.data();
+        unique_repository(&d, repo)?;
+        match d.repositories.get_mut(&repo.id) {
+            Some(stored) => {
+                *stored = NamedRepository {
+                    project_id: stored.project_id.clone(),
+                    created_at: stored.created_at,
+                    created_by: stored.created_by.take(),
+                    ..repo.clone()
+                };
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    async fn delete_repository(&self, id: &str) -> Result<bool, CatalogStoreError> {
+        let mut d = self.data();
+        if let Some(app) = d
+            .applications
+            .values()
+            .find(|a| a.repository_id.as_deref() == Some(id))
+        {
+            return Err(CatalogStoreError::Refused(repository_in_use(&app.name)));
+        }
+        Ok(d.repositories.remove(id).is_some())
     }
 
     async fn insert_audit(&self, entry: &AuditEntry) -> Result<(), CatalogStoreError> {

@@ -83,7 +83,7 @@ use crate::process::{ExitKind, GroupHandle, ProcessSpec, run_process_announced};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use slipway_core::source::{CheckoutRequest, GitSource, Remote};
+use slipway_core::source::{CheckoutRequest, Credentials, GitSource, Remote};
 use slipway_core::{JobContext, JobKind, JobOutcome, LogWriter, Outputs, Problem, Stream};
 use std::collections::{BTreeMap, HashSet};
 use std::ffi::OsString;
@@ -176,6 +176,12 @@ pub struct RepoSpec {
     /// workspace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subdir: Option<String>,
+    /// The name of a secret of the run (one of the environment variables
+    /// the job gets) holding the credentials to fetch it: `user:token`,
+    /// or a token alone (see `Credentials::from_secret`). The plan keeps
+    /// the name only, never the value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<String>,
 }
 
 /// One step of a [`ShellSpec`].
@@ -239,7 +245,7 @@ fn default_step_name(index: usize) -> String {
 }
 
 const SPEC_FIELDS: &[&str] = &["shell", "working_dir", "repo", "steps"];
-const REPO_FIELDS: &[&str] = &["url", "ref", "subdir"];
+const REPO_FIELDS: &[&str] = &["url", "ref", "subdir", "credentials"];
 const STEP_FIELDS: &[&str] = &["name", "script", "shell"];
 
 fn check_spec(spec: &Value) -> Vec<Problem> {
@@ -300,6 +306,15 @@ fn check_repo(repo: &Value, problems: &mut Vec<Problem>) {
             Some(_) => problems.push(Problem::new(format!("repo.{field}"), "must be a string")),
         }
     }
+    if let Some(name) = present(obj.get("credentials")) {
+        match name.as_str() {
+            Some(n) if is_env_name(n) => {}
+            _ => problems.push(Problem::new(
+                "repo.credentials",
+                "must be the name of a secret (`[A-Z_][A-Z0-9_]*`)",
+            )),
+        }
+    }
     if let Some(dir) = present(obj.get("subdir")) {
         match dir.as_str() {
             None => problems.push(Problem::new("repo.subdir", "must be a string")),
@@ -310,6 +325,15 @@ fn check_repo(repo: &Value, problems: &mut Vec<Problem>) {
             }
         }
     }
+}
+
+/// Whether `name` is `[A-Z_][A-Z0-9_]*` (what secret names are).
+fn is_env_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    bytes
+        .next()
+        .is_some_and(|b| b.is_ascii_uppercase() || b == b'_')
+        && bytes.all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
 }
 
 /// `url` with any user name or password replaced by `***`, for logs.
@@ -551,9 +575,19 @@ impl ShellKind {
                 .await
                 .map_err(|e| ExecError::from(e).to_string())
         };
+        let mut remote = Remote::new(repo.url.clone());
+        if let Some(name) = &repo.credentials {
+            let value = ctx.env.get(name).ok_or_else(|| {
+                format!("repo {shown}: its credentials secret `{name}` is not set")
+            })?;
+            let credentials = Credentials::from_secret(value).ok_or_else(|| {
+                format!("repo {shown}: its credentials secret `{name}` is not `user:token` or a token alone")
+            })?;
+            remote = remote.with_credentials(credentials);
+        }
         say(format!("$ checkout {shown} at {}", repo.reference)).await?;
         let request = CheckoutRequest {
-            remote: Remote::new(repo.url.clone()),
+            remote,
             reference: repo.reference.clone(),
             subdir: repo.subdir.clone(),
             dest: ctx.workspace.clone(),

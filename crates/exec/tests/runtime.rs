@@ -406,3 +406,40 @@ async fn instances_are_taken_back_after_the_server_dies() {
     rt.remove(&v1.key).await.unwrap();
     assert!(last.iter().all(|p| !alive(*p)));
 }
+
+/// Readiness told by a command: an instance counts only once the command
+/// exits 0 (here: once the program has written its marker file), and a
+/// deployment without a port serves no port.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_can_be_a_command() {
+    let root = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let rt = LocalRuntime::new(root.path(), "127.0.0.1".parse().unwrap());
+    let mut worker = spec(work.path(), "worker", "v1", 2, None);
+    worker.program = "sh".to_owned();
+    worker.args = vec![
+        "-c".to_owned(),
+        "sleep 0.4; touch ready.$PORT; exec sleep 100".to_owned(),
+    ];
+    worker.readiness = Readiness::Command {
+        argv: vec![
+            "sh".to_owned(),
+            "-c".to_owned(),
+            "test -f ready.$PORT".to_owned(),
+        ],
+    };
+    let t = Instant::now();
+    let infos = rt.apply(&worker).await.unwrap();
+    assert!(
+        t.elapsed() >= Duration::from_millis(400),
+        "ready before the marker"
+    );
+    assert_eq!(infos.len(), 2);
+    for i in &infos {
+        assert_eq!(i.state, InstanceState::Ready);
+        assert!(work.path().join(format!("ready.{}", i.port)).exists());
+    }
+    let last = pids(&infos);
+    rt.remove(&worker.key).await.unwrap();
+    assert!(last.iter().all(|p| !alive(*p)));
+}

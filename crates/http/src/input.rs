@@ -15,6 +15,8 @@ use slipway_domain::{Order, PageRequest};
 pub const PROJECT_SORTS: &[&str] = &["name", "created_at"];
 /// The sort words of a project's workflow list.
 pub const WORKFLOW_SORTS: &[&str] = &["name", "created_at"];
+/// The sort words of the named repository lists.
+pub const REPOSITORY_SORTS: &[&str] = &["name", "created_at"];
 /// The sort words of the application lists.
 pub const APPLICATION_SORTS: &[&str] = &["name", "created_at", "last_run_at"];
 /// The sort words of the user list.

@@ -25,6 +25,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
         (name = "runs", description = "Executions of a workflow version or an application's template"),
         (name = "applications", description = "Repositories whose pushes, tags and dispatches run the workflow template kept in them"),
         (name = "secrets", description = "Write-only values given to jobs as environment variables"),
+        (name = "repositories", description = "Named repositories: a short name for a clone URL, its default branch and credentials from a project secret"),
         (name = "schedules", description = "Cron schedules of workflows and applications"),
         (name = "hooks", description = "Webhook deliveries from repository hosts (signature, no token)"),
         (name = "logs", description = "Job logs, whole or live"),
@@ -191,6 +192,11 @@ const SORTS: &[(&str, &[&str])] = &[
         crate::input::APPLICATION_SORTS,
     ),
     ("/api/v1/applications", crate::input::APPLICATION_SORTS),
+    (
+        "/api/v1/projects/{id}/repositories",
+        crate::input::REPOSITORY_SORTS,
+    ),
+    ("/api/v1/repositories", crate::input::REPOSITORY_SORTS),
     ("/api/v1/runs", crate::input::RUN_SORTS),
     ("/api/v1/users", crate::input::USER_SORTS),
 ];
@@ -287,6 +293,15 @@ fn state_constraints(doc: &mut serde_json::Value) {
     let not_blank = json!({"pattern": "\\S"});
     let url = json!({"pattern": "^(https|http|git|ssh|file)://[^\\s\\x00-\\x1f\\x7f-\\x9f]*$"});
     let events = json!({"enum": slipway_domain::applications::TRIGGER_EVENTS});
+    let repository_name = json!({
+        "minLength": 1,
+        "maxLength": slipway_domain::MAX_REPOSITORY_NAME_LEN,
+        "pattern": "^[a-z0-9]([a-z0-9-]*[a-z0-9])?$",
+        "not": {"pattern": "^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$"},
+    });
+    let secret_ref = json!({"maxLength": slipway_domain::secrets::MAX_NAME_LEN, "pattern": format!("({})|^$", secret_name)});
+    let branch = json!({"pattern": "^[^\\s\\x00-\\x1f\\x7f-\\x9f-][^\\s\\x00-\\x1f\\x7f-\\x9f]*$"});
+    let blank_free = json!({"pattern": "^[^\\s\\x00-\\x1f\\x7f-\\x9f]*$"});
     let display = json!({"minLength": 1, "maxLength": 200, "pattern": "\\S"});
     let email_pattern = "^[^@\\s\\x00-\\x1f\\x7f]+@[^@\\s\\x00-\\x1f\\x7f]+$";
     let email = json!({"maxLength": 254, "pattern": email_pattern});
@@ -328,6 +343,20 @@ fn state_constraints(doc: &mut serde_json::Value) {
         ("MemberPut", "role", &role),
         ("MatrixPut", "roles", &matrix),
         ("SecretPut", "value", &secret),
+        ("NamedRepositoryCreate", "name", &repository_name),
+        ("NamedRepositoryUpdate", "name", &repository_name),
+        ("NamedRepositoryCreate", "url", &url),
+        ("NamedRepositoryUpdate", "url", &url),
+        ("NamedRepositoryCreate", "provider", &provider),
+        ("NamedRepositoryUpdate", "provider", &provider),
+        ("NamedRepositoryCreate", "default_branch", &branch),
+        ("NamedRepositoryUpdate", "default_branch", &branch),
+        ("NamedRepositoryCreate", "owner", &blank_free),
+        ("NamedRepositoryUpdate", "owner", &blank_free),
+        ("NamedRepositoryCreate", "repo", &blank_free),
+        ("NamedRepositoryUpdate", "repo", &blank_free),
+        ("NamedRepositoryCreate", "credentials_secret", &secret_ref),
+        ("NamedRepositoryUpdate", "credentials_secret", &secret_ref),
     ] {
         if let Some(property) = doc
             .pointer_mut(&format!(

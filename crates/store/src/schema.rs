@@ -151,12 +151,13 @@ diesel::table! {
     }
 }
 
-// `applications` has 22 columns, more than the 16 diesel compiles without
+// `applications` has 23 columns, more than the 16 diesel compiles without
 // its `32-column-tables` feature (off, as `default-features = false` drops
 // it): `last_run_id` is left out here and reached through
 // `application_last_run` below (the same SQL table, two columns), and the
 // access columns (`permissions`, `created_by_*`, `updated_by_*`) through
-// `application_access` (the same table again); reads select both through
+// `application_access` (the same table again), and `repository_id` through
+// `application_repository`; reads select both through
 // fixed SQL fragments in catalog/application.rs. With that feature on, fold
 // them back in.
 diesel::table! {
@@ -249,6 +250,36 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         lease_until -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// The named repository an application clones from: a view of two
+    /// columns of `applications` (see above).
+    #[sql_name = "applications"]
+    application_repository (id) {
+        id -> Text,
+        repository_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    repositories (id) {
+        id -> Text,
+        project_id -> Text,
+        name -> Text,
+        url -> Text,
+        default_branch -> Text,
+        provider -> Text,
+        owner -> Nullable<Text>,
+        repo -> Nullable<Text>,
+        credentials_secret -> Nullable<Text>,
+        created_by_id -> Nullable<Text>,
+        created_by_name -> Nullable<Text>,
+        updated_by_id -> Nullable<Text>,
+        updated_by_name -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
     }
 }
 

@@ -309,6 +309,7 @@ fn application(project_id: &str, name: &str, age_s: i64) -> Application {
         created_at: at,
         updated_at: at,
         last_run: None,
+        repository_id: None,
     }
 }
 

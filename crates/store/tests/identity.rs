@@ -67,6 +67,7 @@ fn application(project_id: &str, name: &str) -> Application {
         created_at: at,
         updated_at: at,
         last_run: None,
+        repository_id: None,
     }
 }
 

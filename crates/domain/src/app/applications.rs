@@ -84,6 +84,11 @@ pub struct ApplicationInput {
     /// application, all or nothing; later changes go through
     /// [`App::put_secret`]).
     pub secrets: BTreeMap<String, String>,
+    /// A named repository of the same project, by name or id: the
+    /// application then clones from its URL with its credentials (the
+    /// `repository` fields not given are filled from it); empty on update
+    /// stops using one.
+    pub repository_ref: Option<String>,
 }
 
 /// A relative path inside a repository: no `..`, no leading `/`, no
@@ -171,6 +176,52 @@ impl App {
         if let Some(d) = input.description {
             app.description = d;
         }
+        let named = match input.repository_ref.as_deref() {
+            Some("") => {
+                app.repository_id = None;
+                None
+            }
+            Some(reference) => {
+                match self
+                    .repository_for_application(&app.project_id, reference)
+                    .await
+                {
+                    Ok(r) => Some(r),
+                    Err(DomainError::Invalid(p)) => {
+                        problems.extend(p);
+                        None
+                    }
+                    Err(other) => return Err(other),
+                }
+            }
+            None => None,
+        };
+        if let Some(r) = &named {
+            if input.repository.as_ref().is_some_and(|r| r.url.is_some()) {
+                problems.push(Problem::new(
+                    "repository.url",
+                    "comes from `repository_ref`; leave it out",
+                ));
+            }
+            app.repository_id = Some(r.id.clone());
+            app.repository.url = r.url.clone();
+            if creating {
+                app.repository.provider = r.provider;
+                app.repository.owner = r.owner.clone().unwrap_or_else(|| r.name.clone());
+                app.repository.name = r.repo.clone().unwrap_or_else(|| r.name.clone());
+                if input.default_branch.is_none() {
+                    app.default_branch = r.default_branch.clone();
+                }
+            }
+        }
+        // A reference that names no usable repository is its own problem:
+        // the repository fields it would have filled are not blamed too.
+        let ref_failed = input
+            .repository_ref
+            .as_deref()
+            .is_some_and(|r| !r.is_empty())
+            && named.is_none();
+        let repository_given = ref_failed || named.is_some() || app.repository_id.is_some();
         match input.repository {
             Some(r) => {
                 match r.provider.map(|p| p.parse::<Provider>()) {
@@ -179,7 +230,7 @@ impl App {
                         "repository.provider",
                         "must be one of github, gitlab, gitee, generic",
                     )),
-                    None if creating => {
+                    None if creating && !repository_given => {
                         problems.push(Problem::new("repository.provider", "required"));
                     }
                     None => {}
@@ -197,29 +248,23 @@ impl App {
                     app.repository.provider_repo_id = v;
                 }
             }
-            None if creating => problems.push(Problem::new("repository", "required")),
+            None if creating && !repository_given => {
+                problems.push(Problem::new("repository", "required"));
+            }
             None => {}
         }
         for (field, value) in [
             ("repository.owner", &app.repository.owner),
             ("repository.name", &app.repository.name),
         ] {
-            if value.trim().is_empty() {
+            if value.trim().is_empty() && !ref_failed {
                 problems.push(Problem::new(field, "required"));
             }
         }
-        let url = &app.repository.url;
-        if url.trim().is_empty() {
-            problems.push(Problem::new("repository.url", "required"));
-        } else if !["https://", "http://", "git://", "ssh://", "file://"]
-            .iter()
-            .any(|s| url.starts_with(s))
-            || url.chars().any(|c| c.is_whitespace() || c.is_control())
+        if let Some(why) = super::repositories::url_problem(&app.repository.url)
+            && !ref_failed
         {
-            problems.push(Problem::new(
-                "repository.url",
-                "must be an https://, http://, git://, ssh:// or file:// URL",
-            ));
+            problems.push(Problem::new("repository.url", why));
         }
         if let Some(b) = input.default_branch {
             app.default_branch = b;
@@ -281,8 +326,7 @@ impl App {
             On::Project,
             "this project",
         )?;
-        let (mut app, sealed) = self.new_application(by, input).await?;
-        app.project_id = project.id;
+        let (app, sealed) = self.new_application(by, &project.id, input).await?;
         self.catalog
             .insert_application_with_secrets(&app, &sealed)
             .await?;
@@ -300,7 +344,13 @@ impl App {
         project: &str,
         input: ApplicationInput,
     ) -> Result<Application> {
-        let (mut app, sealed) = self.new_application(by, input).await?;
+        // Only a repository of an existing project can be named.
+        let existing = match input.repository_ref {
+            Some(_) => self.catalog.project_by_name(project).await?,
+            None => None,
+        };
+        let in_project = existing.as_ref().map_or("", |p| p.id.as_str());
+        let (mut app, sealed) = self.new_application(by, in_project, input).await?;
         let (project, made) = self.project_named_or_new(by, project).await?;
         // Its maker owns a project made just now (`by` was read before).
         if !made {
@@ -319,17 +369,19 @@ impl App {
         Ok(app)
     }
 
-    /// A checked new application of no project yet, made by `by`, with its
-    /// first secrets sealed (name, sealed value).
+    /// A checked new application of project `project_id` (empty: a
+    /// project still to be made), made by `by`, with its first secrets
+    /// sealed (name, sealed value).
     async fn new_application(
         &self,
         by: &Caller,
+        project_id: &str,
         input: ApplicationInput,
     ) -> Result<(Application, Vec<(String, String)>)> {
         let now = Utc::now();
         let mut app = Application {
             id: new_id(),
-            project_id: String::new(),
+            project_id: project_id.to_owned(),
             name: String::new(),
             description: String::new(),
             repository: Repository {
@@ -350,6 +402,7 @@ impl App {
             created_at: now,
             updated_at: now,
             last_run: None,
+            repository_id: None,
         };
         let first_secrets = input.secrets.clone();
         self.apply_input(&mut app, input, true).await?;

@@ -5,9 +5,9 @@
 use super::applications::{check_ref_name, detail};
 use super::{ACTIVE, App, Caller, DomainError, Result};
 use crate::access::Permission;
-use crate::catalog::Application;
+use crate::catalog::{Application, NamedRepository};
 use crate::definition::{Format, WorkflowDefinition};
-use slipway_core::source::{CommitInfo, Remote, SourceError};
+use slipway_core::source::{CommitInfo, SourceError};
 use slipway_core::{Problem, RunId, RunQuery, RunRecord, RunRequest, Trigger};
 use std::collections::BTreeMap;
 
@@ -62,11 +62,18 @@ fn format_of(path: &str) -> Format {
     }
 }
 
-impl App {
-    fn remote(app: &Application) -> Remote {
-        Remote::new(app.repository.url.clone())
+/// A git failure of an application's named repository, naming it (the
+/// source's messages name the URL, never the credentials).
+fn of_repository(e: DomainError, named: Option<&NamedRepository>) -> DomainError {
+    match (e, named) {
+        (DomainError::Upstream(m), Some(r)) => {
+            DomainError::Upstream(format!("repository `{}`: {m}", r.name))
+        }
+        (other, _) => other,
     }
+}
 
+impl App {
     /// Starts a run of `app`'s template at `commit`: reads the template
     /// there, checks `inputs`, checks the repository out at that commit
     /// for every shell job that names no repository of its own, and
@@ -81,10 +88,11 @@ impl App {
         mut trigger: Trigger,
     ) -> Result<RunRecord> {
         let git = self.git()?;
+        let (remote, named) = self.remote_of(app).await?;
         let bytes = git
-            .read_file(&Self::remote(app), &commit.id, template)
+            .read_file(&remote, &commit.id, template)
             .await
-            .map_err(|e| source_error(e, "template"))?;
+            .map_err(|e| of_repository(source_error(e, "template"), named.as_ref()))?;
         let text = String::from_utf8(bytes).map_err(|_| {
             DomainError::Invalid(vec![Problem::new("template", "is not UTF-8 text")])
         })?;
@@ -101,8 +109,27 @@ impl App {
                 ),
                 other => other,
             })?;
-        self.start_compiled(app, &def, commit, git_ref, template, inputs, &mut trigger)
-            .await
+        let checkout = match &named {
+            Some(r) => {
+                let mut repo = serde_json::json!({"url": r.url, "ref": commit.id});
+                if let Some(secret) = &r.credentials_secret {
+                    repo["credentials"] = serde_json::Value::String(secret.clone());
+                }
+                repo
+            }
+            None => serde_json::json!({"url": app.repository.url, "ref": commit.id}),
+        };
+        self.start_compiled(
+            app,
+            &def,
+            &checkout,
+            commit,
+            git_ref,
+            template,
+            inputs,
+            &mut trigger,
+        )
+        .await
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -110,6 +137,7 @@ impl App {
         &self,
         app: &Application,
         def: &WorkflowDefinition,
+        checkout: &serde_json::Value,
         commit: &CommitInfo,
         git_ref: &str,
         template: &str,
@@ -123,10 +151,7 @@ impl App {
                     && let serde_json::Value::Object(spec) = &mut job.spec
                     && !spec.contains_key("repo")
                 {
-                    spec.insert(
-                        "repo".into(),
-                        serde_json::json!({"url": app.repository.url, "ref": commit.id}),
-                    );
+                    spec.insert("repo".into(), checkout.clone());
                 }
             }
         }
@@ -207,10 +232,10 @@ impl App {
         commit: Option<&str>,
     ) -> Result<CommitInfo> {
         let git = self.git()?;
-        let remote = Self::remote(app);
+        let (remote, named) = self.remote_of(app).await?;
         git.refresh(&remote)
             .await
-            .map_err(|e| source_error(e, "repository.url"))?;
+            .map_err(|e| of_repository(source_error(e, "repository.url"), named.as_ref()))?;
         let wanted = commit.unwrap_or(git_ref);
         git.resolve(&remote, wanted).await.map_err(|e| {
             let at = if commit.is_some() { "commit" } else { "ref" };
@@ -218,7 +243,7 @@ impl App {
                 DomainError::Invalid(p) => DomainError::Invalid(
                     p.into_iter().map(|p| Problem::new(at, p.message)).collect(),
                 ),
-                other => other,
+                other => of_repository(other, named.as_ref()),
             }
         })
     }

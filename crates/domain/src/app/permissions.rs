@@ -68,6 +68,8 @@ pub enum On<'a> {
     Project,
     /// A workflow of the project.
     Workflow,
+    /// A named repository of the project.
+    Repository,
     /// An application of the project, with its matrix if it has one.
     Application(Option<&'a Matrix>),
 }
@@ -155,7 +157,7 @@ impl Caller {
         };
         match on {
             On::Project if what == Permission::Delete => role == Role::Owner,
-            On::Project | On::Workflow => role.defaults().contains(&what),
+            On::Project | On::Workflow | On::Repository => role.defaults().contains(&what),
             On::Application(matrix) => access::granted(role, matrix).contains(&what),
         }
     }

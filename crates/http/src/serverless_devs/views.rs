@@ -371,6 +371,7 @@ impl ApplicationCreate {
                 .into_iter()
                 .map(|(k, v)| (k, v.0))
                 .collect(),
+            repository_ref: None,
         }
     }
 }

@@ -10,8 +10,8 @@ use super::{classify, from_json, paged, store, to_json, utc};
 use crate::db::{AnyConnection, Db};
 use crate::error::DbError;
 use crate::schema::{
-    application_access, application_follows, application_last_run, applications, deliveries, runs,
-    secrets,
+    application_access, application_follows, application_last_run, application_repository,
+    applications, deliveries, runs, secrets,
 };
 use chrono::NaiveDateTime;
 use diesel::dsl::sql;
@@ -61,6 +61,8 @@ const CREATED_BY_ID: &str = "applications.created_by_id";
 const CREATED_BY_NAME: &str = "applications.created_by_name";
 const UPDATED_BY_ID: &str = "applications.updated_by_id";
 const UPDATED_BY_NAME: &str = "applications.updated_by_name";
+/// The named repository column, left out of the diesel table too.
+const REPOSITORY_ID: &str = "applications.repository_id";
 
 /// The access columns as read: the matrix as JSON, then the creator's and
 /// the last changer's id and login.
@@ -106,6 +108,7 @@ macro_rules! app_columns {
                 sql::<Nullable<Text>>(UPDATED_BY_ID),
                 sql::<Nullable<Text>>(UPDATED_BY_NAME),
             ),
+            sql::<Nullable<Text>>(REPOSITORY_ID),
         )
     };
 }
@@ -193,9 +196,12 @@ type AppRead = (
     Option<String>,
     LastRunColumns,
     AccessColumns,
+    Option<String>,
 );
 
-fn application_of((r, last_run_id, run, access): AppRead) -> Result<Application, DbError> {
+fn application_of(
+    (r, last_run_id, run, access, repository_id): AppRead,
+) -> Result<Application, DbError> {
     let (permissions, created_by_id, created_by_name, updated_by_id, updated_by_name) = access;
     let permissions: Option<Matrix> = permissions
         .as_deref()
@@ -236,7 +242,22 @@ fn application_of((r, last_run_id, run, access): AppRead) -> Result<Application,
         created_at: utc(r.created_at),
         updated_at: utc(r.updated_at),
         last_run,
+        repository_id,
     })
+}
+
+/// Writes the named repository application `id` clones from.
+fn set_repository(
+    c: &mut AnyConnection,
+    id: &str,
+    repository_id: Option<&str>,
+) -> Result<usize, DbError> {
+    use application_repository::dsl as col;
+    Ok(
+        diesel::update(application_repository::table.filter(col::id.eq(id)))
+            .set(col::repository_id.eq(repository_id))
+            .execute(c)?,
+    )
 }
 
 /// A [`LastRun`] from the run's status word, creation time and trigger
@@ -345,11 +366,13 @@ pub(super) async fn insert_application(
         app.created_by.clone(),
     );
     let sealed = sealed.to_vec();
+    let repository_id = app.repository_id.clone();
     db.write(move |c| {
         diesel::insert_into(applications::table)
             .values(&row)
             .execute(c)?;
         set_access(c, &row.id, &access, true)?;
+        set_repository(c, &row.id, repository_id.as_deref())?;
         super::secret::insert_all(c, &owner, &sealed, at, by.as_ref())?;
         Ok(())
     })
@@ -358,7 +381,7 @@ pub(super) async fn insert_application(
         classify(
             e,
             &format!("the project has an application named `{name}` already"),
-            "the project is gone",
+            "the project or the repository is gone",
         )
     })
 }
@@ -441,11 +464,13 @@ pub(super) async fn update_application(
     let r = application_row(app).map_err(store)?;
     let access = access_row(app).map_err(store)?;
     let name = app.name.clone();
+    let repository_id = app.repository_id.clone();
     db.write(move |c| {
         let this = applications::table.filter(applications::id.eq(&r.id));
         let n = diesel::update(this).set(&r).execute(c)?;
         if n == 1 {
             set_access(c, &r.id, &access, false)?;
+            set_repository(c, &r.id, repository_id.as_deref())?;
         }
         Ok(n == 1)
     })
@@ -454,7 +479,7 @@ pub(super) async fn update_application(
         classify(
             e,
             &format!("the project has an application named `{name}` already"),
-            "",
+            "the repository is gone",
         )
     })
 }

@@ -13,6 +13,7 @@ mod audit;
 mod delivery;
 mod member;
 mod project;
+mod repository;
 mod schedule;
 mod secret;
 mod token;
@@ -26,9 +27,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use slipway_domain::catalog::{
-    Actor, ApiToken, Application, CatalogStore, CatalogStoreError, Identity, Member, Order, Page,
-    PageRequest, Project, Role, ScheduleTarget, SecretMeta, StoredSchedule, User, Workflow,
-    WorkflowVersion,
+    Actor, ApiToken, Application, CatalogStore, CatalogStoreError, Identity, Member,
+    NamedRepository, Order, Page, PageRequest, Project, Role, ScheduleTarget, SecretMeta,
+    StoredSchedule, User, Workflow, WorkflowVersion,
 };
 use slipway_domain::{AuditEntry, AuditFilter};
 
@@ -446,6 +447,38 @@ impl CatalogStore for SqlCatalog {
         fired_at: DateTime<Utc>,
     ) -> Result<bool, CatalogStoreError> {
         schedule::claim_fire(&self.db, id, previous, fired_at).await
+    }
+
+    async fn insert_repository(&self, repo: &NamedRepository) -> Result<(), CatalogStoreError> {
+        repository::insert_repository(&self.db, repo).await
+    }
+
+    async fn repository(&self, id: &str) -> Result<Option<NamedRepository>, CatalogStoreError> {
+        repository::repository(&self.db, id).await
+    }
+
+    async fn repository_by_name(
+        &self,
+        name: &str,
+    ) -> Result<Option<NamedRepository>, CatalogStoreError> {
+        repository::repository_by_name(&self.db, name).await
+    }
+
+    async fn repositories(
+        &self,
+        project_id: Option<&str>,
+        only_projects: Option<&[String]>,
+        page: &PageRequest,
+    ) -> Result<Page<NamedRepository>, CatalogStoreError> {
+        repository::repositories(&self.db, project_id, id_filter(only_projects), page).await
+    }
+
+    async fn update_repository(&self, repo: &NamedRepository) -> Result<bool, CatalogStoreError> {
+        repository::update_repository(&self.db, repo).await
+    }
+
+    async fn delete_repository(&self, id: &str) -> Result<bool, CatalogStoreError> {
+        repository::delete_repository(&self.db, id).await
     }
 
     async fn insert_audit(&self, entry: &AuditEntry) -> Result<(), CatalogStoreError> {

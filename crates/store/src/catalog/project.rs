@@ -4,6 +4,7 @@
 
 use super::application::{application_ids_of, delete_application_rows};
 use super::member::insert_owner;
+use super::repository::delete_repositories_of;
 use super::secret::project_owner;
 use super::workflow::{delete_workflow_rows, workflow_ids_of};
 use super::{classify, paged, store, utc};
@@ -144,6 +145,7 @@ pub(super) async fn delete_project(db: &Db, id: &str) -> Result<bool, CatalogSto
         for a in application_ids_of(c, &id)? {
             delete_application_rows(c, &a)?;
         }
+        delete_repositories_of(c, &id)?;
         diesel::delete(secrets::table.filter(secrets::owner.eq(project_owner(&id)))).execute(c)?;
         diesel::delete(project_members::table.filter(project_members::project_id.eq(&id)))
             .execute(c)?;

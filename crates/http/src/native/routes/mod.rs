@@ -81,6 +81,8 @@ pub mod params;
 #[allow(missing_debug_implementations)]
 pub mod projects;
 #[allow(missing_debug_implementations)]
+pub mod repositories;
+#[allow(missing_debug_implementations)]
 pub mod runs;
 #[allow(missing_debug_implementations)]
 pub mod schedules;
@@ -149,6 +151,17 @@ macro_rules! every_route {
                 applications::update,
                 applications::remove,
                 applications::dispatch,
+            ]
+        );
+        $each!(
+            "repositories",
+            [
+                repositories::create,
+                repositories::list_in_project,
+                repositories::list,
+                repositories::get_one,
+                repositories::update,
+                repositories::remove,
             ]
         );
         $each!(

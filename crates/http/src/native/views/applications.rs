@@ -87,6 +87,9 @@ pub struct ApplicationView {
     pub description: String,
     /// Its repository.
     pub repository: RepositoryView,
+    /// The id of the named repository it clones from (with that
+    /// repository's URL and credentials), if any.
+    pub repository_ref: Option<String>,
     /// The branch dispatches and schedules use when none is given.
     pub default_branch: String,
     /// The workflow template's path in the repository.
@@ -134,6 +137,7 @@ impl From<(Application, &Caller)> for ApplicationView {
             name: a.name,
             description: a.description,
             repository: a.repository.into(),
+            repository_ref: a.repository_id,
             default_branch: a.default_branch,
             template_path: a.template_path,
             triggers: a.triggers.into_iter().map(Into::into).collect(),
@@ -194,8 +198,12 @@ pub struct ApplicationCreate {
     pub name: String,
     /// Free text.
     pub description: Option<String>,
-    /// Its repository.
-    pub repository: RepositoryCreate,
+    /// Its repository; required unless `repository_ref` is given, which
+    /// fills the fields left out (and always the URL).
+    pub repository: Option<RepositoryCreate>,
+    /// A named repository of the same project, by name or id: the
+    /// application clones from its URL with its credentials.
+    pub repository_ref: Option<String>,
     /// The branch dispatches and schedules use (default `main`).
     pub default_branch: Option<String>,
     /// The template's path in the repository (default
@@ -217,9 +225,9 @@ pub struct ApplicationCreate {
 }
 
 moved_fields!(ApplicationCreate as a => ApplicationInput {
-    description, default_branch, template_path, cancel_superseded;
+    description, default_branch, template_path, cancel_superseded, repository_ref;
     name: Some(a.name),
-    repository: Some(a.repository.into()),
+    repository: a.repository.map(Into::into),
     triggers: rules(a.triggers),
     webhook_secret: a.webhook_secret.map(|s| s.0),
     secrets: a.secrets.unwrap_or_default().into_iter().map(|(k, v)| (k, v.0)).collect(),
@@ -236,6 +244,9 @@ pub struct ApplicationUpdate {
     pub description: Option<String>,
     /// Repository fields to change (the ones given replace).
     pub repository: Option<RepositoryUpdate>,
+    /// A named repository of the same project, by name or id, to clone
+    /// from; `""` stops using one.
+    pub repository_ref: Option<String>,
     /// A new default branch.
     pub default_branch: Option<String>,
     /// A new template path.
@@ -250,7 +261,7 @@ pub struct ApplicationUpdate {
 }
 
 moved_fields!(ApplicationUpdate as a => ApplicationInput {
-    name, description, default_branch, template_path, cancel_superseded;
+    name, description, default_branch, template_path, cancel_superseded, repository_ref;
     repository: a.repository.map(Into::into),
     triggers: rules(a.triggers),
     webhook_secret: a.webhook_secret.map(|s| s.0),

@@ -54,6 +54,7 @@ mod hooks;
 mod logs;
 mod namespaces;
 mod projects;
+mod repositories;
 mod runs;
 mod schedules;
 mod secrets;
@@ -69,6 +70,7 @@ pub use hooks::*;
 pub use logs::*;
 pub use namespaces::*;
 pub use projects::*;
+pub use repositories::*;
 pub use runs::*;
 pub use schedules::*;
 pub use secrets::*;
@@ -136,6 +138,11 @@ page_of!(
     NamespacePage,
     NamespaceView,
     "A page of namespaces, by name."
+);
+page_of!(
+    NamedRepositoryPage,
+    NamedRepositoryView,
+    "A page of named repositories."
 );
 
 /// `page`'s items, each with the caller (views that show the caller's

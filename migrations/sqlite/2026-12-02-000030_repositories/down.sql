@@ -1,0 +1,3 @@
+DROP INDEX applications_by_repository;
+ALTER TABLE applications DROP COLUMN repository_id;
+DROP TABLE repositories;

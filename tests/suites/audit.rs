@@ -480,6 +480,79 @@ fn scenario(db: Option<&str>) {
         expect("delete", "repository", Some("audited")).in_project(p),
     );
 
+    // Namespaces and workloads: operations are named by their verb, the
+    // workload by its name.
+    w.call(
+        "POST",
+        "/api/v1/projects/{id}/namespaces",
+        &format!("/api/v1/projects/{pid}/namespaces"),
+        Body::Json(json!({"name": "audited"})),
+        201,
+        expect("create", "namespace", None).in_project(p),
+    );
+    let manifest = json!({"kind": "deployment", "name": "sleeper", "command": "sleep",
+                          "args": ["120"], "instances": 1});
+    w.call(
+        "PUT",
+        "/api/v1/namespaces/{namespace}/workloads",
+        "/api/v1/namespaces/audited/workloads",
+        Body::Json(manifest),
+        202,
+        expect("update", "workload", None).in_project(p),
+    );
+    for verb in ["stop", "start", "restart"] {
+        w.call(
+            "POST",
+            &format!("/api/v1/namespaces/{{namespace}}/workloads/{{name}}/{verb}"),
+            &format!("/api/v1/namespaces/audited/workloads/sleeper/{verb}"),
+            Body::None,
+            202,
+            expect(verb, "workload", Some("sleeper")).in_project(p),
+        );
+    }
+    w.call(
+        "POST",
+        "/api/v1/namespaces/{namespace}/workloads/{name}/scale",
+        "/api/v1/namespaces/audited/workloads/sleeper/scale",
+        Body::Json(json!({"instances": 2})),
+        202,
+        expect("scale", "workload", Some("sleeper")).in_project(p),
+    );
+    w.call(
+        "DELETE",
+        "/api/v1/namespaces/{namespace}/workloads/{name}",
+        "/api/v1/namespaces/audited/workloads/sleeper",
+        Body::None,
+        202,
+        expect("delete", "workload", Some("sleeper")).in_project(p),
+    );
+    // The namespace goes once the workload's operations are done.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while w
+        .send(
+            Some(ADMIN),
+            "GET",
+            "/api/v1/namespaces/audited/workloads",
+            &Body::None,
+        )
+        .1["total"]
+        != 0
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the workload was not deleted"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    w.call(
+        "DELETE",
+        "/api/v1/namespaces/{namespace}",
+        "/api/v1/namespaces/audited",
+        Body::None,
+        204,
+        expect("delete", "namespace", Some("audited")).in_project(p),
+    );
+
     // Secrets: names are recorded, values never.
     w.call(
         "PUT",

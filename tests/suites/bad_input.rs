@@ -56,6 +56,30 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/repositories/{id}"),
     ("PATCH", "/api/v1/repositories/{id}"),
     ("DELETE", "/api/v1/repositories/{id}"),
+    ("POST", "/api/v1/projects/{id}/namespaces"),
+    ("GET", "/api/v1/namespaces"),
+    ("GET", "/api/v1/namespaces/{namespace}"),
+    ("DELETE", "/api/v1/namespaces/{namespace}"),
+    ("PUT", "/api/v1/namespaces/{namespace}/workloads"),
+    ("GET", "/api/v1/namespaces/{namespace}/workloads"),
+    ("GET", "/api/v1/namespaces/{namespace}/workloads/{name}"),
+    ("DELETE", "/api/v1/namespaces/{namespace}/workloads/{name}"),
+    (
+        "POST",
+        "/api/v1/namespaces/{namespace}/workloads/{name}/start",
+    ),
+    (
+        "POST",
+        "/api/v1/namespaces/{namespace}/workloads/{name}/stop",
+    ),
+    (
+        "POST",
+        "/api/v1/namespaces/{namespace}/workloads/{name}/restart",
+    ),
+    (
+        "POST",
+        "/api/v1/namespaces/{namespace}/workloads/{name}/scale",
+    ),
     ("GET", "/api/v1/projects/{id}/secrets"),
     ("PUT", "/api/v1/projects/{id}/secrets/{name}"),
     ("DELETE", "/api/v1/projects/{id}/secrets/{name}"),
@@ -288,6 +312,7 @@ fn bad_input_for_every_route() {
     let a = |s: &str| format!("/api/v1/applications/{app}{s}");
     let pa = format!("/api/v1/projects/{project}/applications");
     let pr = format!("/api/v1/projects/{project}/repositories");
+    let ns = "/api/v1/namespaces";
     let ps = |s: &str| format!("/api/v1/projects/{project}/secrets{s}");
     let sc = |s: &str| format!("/api/v1/schedules/{schedule}{s}");
     let hook = |provider: &str| format!("/api/v1/hooks/{provider}/{app}");
@@ -683,6 +708,44 @@ fn bad_input_for_every_route() {
             "/api/v1/applications/nope".into(),
             404,
         ),
+        // namespaces and workloads
+        case("namespace bad name", "POST", p(&format!("/{project}/namespaces")), 400)
+            .json(r#"{"name": "Bad_Name"}"#)
+            .at("name"),
+        case("namespace without name", "POST", p(&format!("/{project}/namespaces")), 400)
+            .json("{}")
+            .at("name"),
+        case("namespace in unknown project", "POST", p("/nope/namespaces"), 404)
+            .json(r#"{"name": "lost"}"#),
+        case("unknown namespace", "GET", format!("{ns}/nope"), 404),
+        case("delete unknown namespace", "DELETE", format!("{ns}/nope"), 404),
+        case("workloads of unknown namespace", "GET", format!("{ns}/nope/workloads"), 404),
+        case("deploy a job", "PUT", format!("{ns}/bi-ns/workloads"), 400)
+            .json(r#"{"kind": "job", "name": "once", "command": "true"}"#)
+            .at("kind"),
+        case("deploy a service without port", "PUT", format!("{ns}/bi-ns/workloads"), 400)
+            .json(r#"{"kind": "service", "name": "web", "command": "true"}"#)
+            .at("port"),
+        case("deploy a bad name", "PUT", format!("{ns}/bi-ns/workloads"), 400)
+            .json(r#"{"kind": "deployment", "name": "Not A Label", "command": "true"}"#)
+            .at("name"),
+        case("deploy out of the files", "PUT", format!("{ns}/bi-ns/workloads"), 400)
+            .json(r#"{"kind": "deployment", "name": "escape", "command": "true", "workdir": "../up"}"#)
+            .at("workdir"),
+        case("deploy without command", "PUT", format!("{ns}/bi-ns/workloads"), 400)
+            .json(r#"{"kind": "deployment", "name": "nothing"}"#)
+            .at("command"),
+        case("unknown workload", "GET", format!("{ns}/bi-ns/workloads/nope"), 404),
+        case("delete unknown workload", "DELETE", format!("{ns}/bi-ns/workloads/nope"), 404),
+        case("start unknown workload", "POST", format!("{ns}/bi-ns/workloads/nope/start"), 404),
+        case("stop unknown workload", "POST", format!("{ns}/bi-ns/workloads/nope/stop"), 404),
+        case("restart unknown workload", "POST", format!("{ns}/bi-ns/workloads/nope/restart"), 404),
+        case("scale without instances", "POST", format!("{ns}/bi-ns/workloads/nope/scale"), 400)
+            .json("{}")
+            .at("instances"),
+        case("scale by a word", "POST", format!("{ns}/bi-ns/workloads/nope/scale"), 400)
+            .json(r#"{"instances": "many"}"#)
+            .at("instances"),
         // named repositories
         case("repository bad name", "POST", pr.clone(), 400)
             .json(r#"{"name": "Shop_Repo", "url": "https://git.example.com/a.git"}"#)

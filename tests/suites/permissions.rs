@@ -30,7 +30,7 @@ use slipway_tests::server::{ADMIN, Server};
 use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 // ---- the table ----
 
@@ -90,6 +90,10 @@ enum Fixture {
     Token,
     /// A fresh named repository of P (`{repository}`).
     NamedRepository,
+    /// A fresh namespace of P (`{namespace}`).
+    Namespace,
+    /// A fresh workload in the shared namespace (`{workload}`).
+    Workload,
 }
 
 /// One route and who may call it. A path with a query is a *variant*:
@@ -98,8 +102,8 @@ enum Fixture {
 /// /api/v1/audit`). Placeholders in `path` and `body`:
 /// `{project}` (P), `{workflow}`, `{workflow_name}`, `{app}`, `{run}` (a
 /// passed run), `{job}`, `{stage}`, `{schedule}`, `{user}` (the viewer's
-/// id), `{token}`, `{secret}`, `{repository}`, and in bodies `{new}` (a name used by no
-/// other attempt).
+/// id), `{token}`, `{secret}`, `{repository}`, `{namespace}`, `{workload}`, and in
+/// bodies `{new}` (a name used by no other attempt).
 #[derive(Debug, Clone, Copy)]
 struct Row {
     method: &'static str,
@@ -140,6 +144,11 @@ const NEW_APPLICATION: &str = r#"{"name": "app-{new}", "repository": {"provider"
 /// A new named repository in P.
 const NEW_REPOSITORY: &str =
     r#"{"name": "r-{new}", "url": "https://git.example.com/acme/{new}.git"}"#;
+/// A new deployment of one instance: a process that ends by itself within
+/// two minutes, even if the suite never gets to stop it (instances are
+/// detached from the server).
+const NEW_WORKLOAD: &str = r#"{"kind": "deployment", "name": "w-{new}", "command": "sleep",
+    "args": ["120"], "instances": 1}"#;
 /// A schedule that never fires during the suite.
 const NEW_SCHEDULE: &str = r#"{"expression": "0 0 1 1 *", "enabled": false}"#;
 
@@ -201,6 +210,19 @@ const TABLE: &[Row] = &[
     row("GET", "/api/v1/repositories/{repository}", None, VIEWER, 200, Shared),
     row("PATCH", "/api/v1/repositories/{repository}", Some(r#"{"default_branch": "trunk"}"#), MAINTAINER, 200, Shared),
     row("DELETE", "/api/v1/repositories/{repository}", None, MAINTAINER, 204, NamedRepository),
+    // namespaces and workloads
+    row("POST", "/api/v1/projects/{project}/namespaces", Some(r#"{"name": "ns-{new}"}"#), MAINTAINER, 201, Shared),
+    row("GET", "/api/v1/namespaces", None, Any, 200, Shared),
+    row("GET", "/api/v1/namespaces/{namespace}", None, VIEWER, 200, Shared),
+    row("DELETE", "/api/v1/namespaces/{namespace}", None, MAINTAINER, 204, Namespace),
+    row("PUT", "/api/v1/namespaces/{namespace}/workloads", Some(NEW_WORKLOAD), MAINTAINER, 202, Shared),
+    row("GET", "/api/v1/namespaces/{namespace}/workloads", None, VIEWER, 200, Shared),
+    row("GET", "/api/v1/namespaces/{namespace}/workloads/{workload}", None, VIEWER, 200, Shared),
+    row("DELETE", "/api/v1/namespaces/{namespace}/workloads/{workload}", None, MAINTAINER, 202, Workload),
+    row("POST", "/api/v1/namespaces/{namespace}/workloads/{workload}/start", None, MAINTAINER, 202, Shared),
+    row("POST", "/api/v1/namespaces/{namespace}/workloads/{workload}/stop", None, MAINTAINER, 202, Shared),
+    row("POST", "/api/v1/namespaces/{namespace}/workloads/{workload}/restart", None, MAINTAINER, 202, Shared),
+    row("POST", "/api/v1/namespaces/{namespace}/workloads/{workload}/scale", Some(r#"{"instances": 1}"#), MAINTAINER, 202, Shared),
     // secrets
     row("GET", "/api/v1/projects/{project}/secrets", None, VIEWER, 200, Shared),
     row("PUT", "/api/v1/projects/{project}/secrets/{secret}", Some(r#"{"value": "s3cret-{new}"}"#), MAINTAINER, 201, NewSecretName),
@@ -361,6 +383,8 @@ const KNOWN: &[&str] = &[
     "new",
     "repo_url",
     "repository",
+    "namespace",
+    "workload",
 ];
 
 /// A route as the document names it, path parameters blanked:
@@ -728,6 +752,35 @@ impl World {
                     r["id"].as_str().unwrap().to_owned()
                 }),
             ),
+            Namespace => with(
+                "namespace",
+                each(&|| {
+                    let name = format!("ns-fresh-{}", self.unique());
+                    self.must(
+                        "POST",
+                        &format!("{}/namespaces", self.project_path()),
+                        Some(json!({ "name": name })),
+                        201,
+                    );
+                    name
+                }),
+            ),
+            Workload => with(
+                "workload",
+                each(&|| {
+                    let name = format!("w-fresh-{}", self.unique());
+                    let mut manifest: Value =
+                        serde_json::from_str(&fill(NEW_WORKLOAD, &self.with_new())).unwrap();
+                    manifest["name"] = json!(name);
+                    self.must(
+                        "PUT",
+                        &format!("/api/v1/namespaces/{}/workloads", self.var("namespace")),
+                        Some(manifest),
+                        202,
+                    );
+                    name
+                }),
+            ),
             Token => with(
                 "token",
                 each(&|| {
@@ -830,6 +883,12 @@ impl World {
             Schedule => get(format!("/api/v1/schedules/{}", v["schedule"])).map(|_| ()),
             Token => listed(get("/api/v1/tokens".into()), "id", &v["token"]),
             NamedRepository => get(format!("/api/v1/repositories/{}", v["repository"])).map(|_| ()),
+            Namespace => get(format!("/api/v1/namespaces/{}", v["namespace"])).map(|_| ()),
+            Workload => get(format!(
+                "/api/v1/namespaces/{}/workloads/{}",
+                v["namespace"], v["workload"]
+            ))
+            .map(|_| ()),
         };
         outcome.err()
     }
@@ -955,7 +1014,44 @@ fn setup(dir: &Path, db: Option<&str>) -> World {
     );
     w.vars
         .insert("repository", r["id"].as_str().unwrap().to_owned());
+    w.must(
+        "POST",
+        &format!("/api/v1/projects/{p}/namespaces"),
+        Some(json!({"name": "ns-shared"})),
+        201,
+    );
+    w.vars.insert("namespace", "ns-shared".into());
+    let mut manifest: Value = serde_json::from_str(&fill(NEW_WORKLOAD, &w.with_new())).unwrap();
+    manifest["name"] = json!("w-shared");
+    w.must(
+        "PUT",
+        "/api/v1/namespaces/ns-shared/workloads",
+        Some(manifest),
+        202,
+    );
+    w.vars.insert("workload", "w-shared".into());
     w
+}
+
+/// Deletes every namespace (which stops its workloads' processes, which
+/// outlive the server otherwise), once their operations are done.
+fn remove_namespaces(w: &World) {
+    let list = w.must("GET", "/api/v1/namespaces?per_page=100", None, 200);
+    for ns in list["items"].as_array().unwrap() {
+        let path = format!("/api/v1/namespaces/{}", ns["name"].as_str().unwrap());
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let (code, body) = w.server.call("DELETE", &path, None);
+            if code == 204 || code == 404 {
+                break;
+            }
+            assert!(
+                code == 409 && Instant::now() < deadline,
+                "{path}: {code} {body}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
 }
 
 // ---- coverage ----
@@ -1564,6 +1660,7 @@ fn scenario(backend: &str, db: Option<&str>) {
     bad_input(&world, &mut report);
     let table_started = Instant::now();
     run_table(&world, &mut report);
+    remove_namespaces(&world);
     eprintln!(
         "{backend}: {} rows × {} callers ({} requests) in {:.1} s; set-up {:.1} s; whole suite {:.1} s",
         TABLE.len(),

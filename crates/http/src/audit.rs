@@ -40,7 +40,8 @@ pub const HOOKS_PREFIX: &str = "/api/v1/hooks/";
 
 /// Last route segments that name the action instead of the method.
 pub const VERBS: &[&str] = &[
-    "cancel", "retry", "approve", "reject", "redeploy", "dispatch",
+    "cancel", "retry", "approve", "reject", "redeploy", "dispatch", "start", "stop", "restart",
+    "scale",
 ];
 
 /// The user name of an entry whose caller is not known.

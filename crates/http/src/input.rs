@@ -17,6 +17,8 @@ pub const PROJECT_SORTS: &[&str] = &["name", "created_at"];
 pub const WORKFLOW_SORTS: &[&str] = &["name", "created_at"];
 /// The sort words of the named repository lists.
 pub const REPOSITORY_SORTS: &[&str] = &["name", "created_at"];
+/// The sorts of the namespace and workload lists.
+pub const NAMESPACE_SORTS: &[&str] = &["name", "created_at"];
 /// The sort words of the application lists.
 pub const APPLICATION_SORTS: &[&str] = &["name", "created_at", "last_run_at"];
 /// The sort words of the user list.

@@ -197,6 +197,11 @@ const SORTS: &[(&str, &[&str])] = &[
         crate::input::REPOSITORY_SORTS,
     ),
     ("/api/v1/repositories", crate::input::REPOSITORY_SORTS),
+    ("/api/v1/namespaces", crate::input::NAMESPACE_SORTS),
+    (
+        "/api/v1/namespaces/{namespace}/workloads",
+        crate::input::NAMESPACE_SORTS,
+    ),
     ("/api/v1/runs", crate::input::RUN_SORTS),
     ("/api/v1/users", crate::input::USER_SORTS),
 ];

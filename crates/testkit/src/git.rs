@@ -97,9 +97,17 @@ impl Daemon {
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
             .unwrap_or_else(|e| panic!("no free port: {e}"));
-        let mut child = Command::new("git")
+        // `git daemon` would run `git-daemon` as a child of its own, which
+        // killing `git` leaves running: start `git-daemon` itself.
+        let exec_path = Command::new("git")
+            .arg("--exec-path")
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .unwrap_or_else(|| panic!("git --exec-path failed"));
+        let mut child = Command::new(Path::new(&exec_path).join("git-daemon"))
             .args([
-                "daemon",
                 "--export-all",
                 "--reuseaddr",
                 "--listen=127.0.0.1",

@@ -48,7 +48,7 @@ pub async fn create(
 )]
 #[get("/api/v1/namespaces")]
 pub async fn list(api: Authed, req: HttpRequest) -> ApiResult<HttpResponse> {
-    let page = Query::of(&req)?.page(input::PROJECT_SORTS, Order::Asc)?;
+    let page = Query::of(&req)?.page(input::NAMESPACE_SORTS, Order::Asc)?;
     let found = api.app().namespaces(&api.caller, &page).await?;
     Ok(
         HttpResponse::Ok().json(NamespacePage::of(crate::views::with_caller(
@@ -127,7 +127,7 @@ pub async fn list_workloads(
     namespace: web::Path<String>,
     req: HttpRequest,
 ) -> ApiResult<HttpResponse> {
-    let page = Query::of(&req)?.page(input::PROJECT_SORTS, Order::Asc)?;
+    let page = Query::of(&req)?.page(input::NAMESPACE_SORTS, Order::Asc)?;
     let (ns, found) = api
         .app()
         .workloads_of(&api.caller, &namespace, &page)

@@ -243,21 +243,66 @@ fn service_survives_kill_9(db_url: Option<&str>) {
     wait_passed(&s, &start);
     let started = wait_ready(&s, 2);
 
+    // Scale to 3: the two keep running, one more joins.
+    let started_pids = pids(&started);
+    let (code, scale) = s.call(
+        "POST",
+        "/api/v1/namespaces/shop/workloads/web/scale",
+        Some(json!({"instances": 3})),
+    );
+    assert_eq!(code, 202, "{scale}");
+    wait_passed(&s, &scale);
+    let scaled = wait_ready(&s, 3);
+    assert!(pids(&scaled).is_superset(&started_pids), "{scaled}");
+
+    // Restart: three new processes, the service answering throughout.
+    let (code, restart) = s.call(
+        "POST",
+        "/api/v1/namespaces/shop/workloads/web/restart",
+        None,
+    );
+    assert_eq!(code, 202, "{restart}");
+    wait_passed(&s, &restart);
+    let restarted = wait_ready(&s, 3);
+    assert!(pids(&restarted).is_disjoint(&pids(&scaled)), "{restarted}");
+    for pid in pids(&scaled) {
+        assert!(!alive(pid), "instance {pid} still runs after the restart");
+    }
+    assert!(get(port).is_some_and(|b| b.trim_end().ends_with(" one")));
+    // An instance's output is the log of the operation that started it.
+    let restart_id = restart["id"].as_str().unwrap();
+    let instance = restarted["running"][0]["id"].as_str().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let log = s.text(&format!(
+            "/api/v1/runs/{restart_id}/jobs/instances%2F{instance}/log"
+        ));
+        if log.contains("listening on") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no instance log: {log:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
     // The operation history is the workload's run list.
     let id = started["id"].as_str().unwrap();
     let (code, history) = s.call("GET", &format!("/api/v1/runs?workflow_id={id}"), None);
     assert_eq!(code, 200, "{history}");
-    assert_eq!(history["total"], 3, "{history}");
+    assert_eq!(history["total"], 5, "{history}");
 
-    // Deleting the namespace stops and deletes everything in it.
-    let new_pids = pids(&started);
-    let (code, body) = s.call("DELETE", "/api/v1/namespaces/shop", None);
-    assert_eq!(code, 204, "{body}");
-    for pid in &new_pids {
+    // Deleting the workload stops it; then the empty namespace goes.
+    let last_pids = pids(&restarted);
+    let (code, delete) = s.call("DELETE", "/api/v1/namespaces/shop/workloads/web", None);
+    assert_eq!(code, 202, "{delete}");
+    wait_passed(&s, &delete);
+    for pid in &last_pids {
         assert!(!alive(*pid), "instance {pid} still runs after the delete");
     }
     let (code, _) = s.call("GET", "/api/v1/namespaces/shop/workloads/web", None);
     assert_eq!(code, 404);
+    assert!(get(port).is_none() || get(port).is_some_and(|b| b.is_empty()));
+    let (code, body) = s.call("DELETE", "/api/v1/namespaces/shop", None);
+    assert_eq!(code, 204, "{body}");
     let (code, _) = s.call("DELETE", "/api/v1/namespaces/shop", None);
     assert_eq!(code, 404);
     s.stop();

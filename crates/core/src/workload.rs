@@ -192,9 +192,11 @@ pub trait WorkloadRuntime: Send + Sync + 'static {
     /// that served before keep serving.
     async fn apply(&self, spec: &WorkloadSpec) -> Result<Vec<InstanceInfo>, RuntimeError>;
 
-    /// Restarts every instance, rolling (a new one ready before an old
-    /// one stops).
-    async fn restart(&self, key: &WorkloadKey) -> Result<Vec<InstanceInfo>, RuntimeError>;
+    /// Replaces every instance of a workload it runs by new ones of
+    /// `spec`, rolling (the new ones ready before the old ones stop), even
+    /// when `spec` runs the same processes; [`RuntimeError::NotFound`]
+    /// when it does not run the workload.
+    async fn restart(&self, spec: &WorkloadSpec) -> Result<Vec<InstanceInfo>, RuntimeError>;
 
     /// Stops every instance (gracefully) and forgets the workload; its
     /// service port is closed. Nothing of it is left running.

@@ -243,6 +243,23 @@ async fn a_service_serves_restarts_rolls_scales_and_stops() {
             .any(|i| i.id == one[0].id && i.pid == one[0].pid)
     );
 
+    // A restart replaces every instance by a new one, rolling.
+    let before = pids(&rt.instances(&v1.key));
+    let again = rt.restart(&two).await.unwrap();
+    assert_eq!(again.len(), 2);
+    assert!(pids(&again).is_disjoint(&before), "{again:?}");
+    assert!(before.iter().all(|p| !alive(*p)));
+    assert!(get(port).unwrap().ends_with(" v2"));
+    let other = WorkloadKey::new("shop", "never-applied");
+    assert!(matches!(
+        rt.restart(&WorkloadSpec {
+            key: other,
+            ..two.clone()
+        })
+        .await,
+        Err(RuntimeError::NotFound(_))
+    ));
+
     // Removed: no process of it remains, its port is closed.
     let last = pids(&rt.instances(&v1.key));
     rt.remove(&v1.key).await.unwrap();

@@ -240,9 +240,23 @@ impl App {
     /// The log of job `job` of run `run`, after checking both exist, for
     /// a caller who may run the run's workflow or application (reading
     /// logs is a developer's right, not a viewer's).
+    ///
+    /// The run of a workload operation also has the logs of the instances
+    /// it started, as jobs `instances/<instance id>` (docs/runtime.md); they
+    /// go on while the instance runs.
     pub async fn job_log(&self, by: &Caller, run: &str, job: &str) -> Result<JobLog> {
         let record = self.run_for(by, Permission::Execute, run).await?;
-        if record.job_named(job).is_none() {
+        let instance_log = job
+            .strip_prefix(crate::workloads::INSTANCES_LOG)
+            .and_then(|rest| rest.strip_prefix('/'))
+            .is_some_and(|id| !id.is_empty() && !id.contains('/'))
+            && record
+                .plan
+                .stages
+                .iter()
+                .flat_map(|s| s.jobs.iter())
+                .any(|j| j.kind == crate::workloads::OPERATION_KIND);
+        if record.job_named(job).is_none() && !instance_log {
             return Err(DomainError::not_found(
                 "job",
                 format!("`{job}` of run {run}"),

@@ -318,9 +318,18 @@ impl OperationKind {
             }
             Operation::Restart if w.instances > 0 => {
                 Self::say(ctx, &format!("restarting every instance of {key}, rolling")).await;
-                match runtime.restart(&key).await {
+                // The new instances log to this operation's run.
+                let spec = self
+                    .workloads
+                    .spec_of(&w, &ns, Some(ctx.run_id.as_str()))
+                    .await
+                    .map_err(|e| e.to_string())?;
+                match runtime.restart(&spec).await {
                     Ok(instances) => {
                         self.report(ctx, &instances).await;
+                        if let Err(e) = store.set_log_run(&w.id, ctx.run_id.as_str()).await {
+                            tracing::warn!(workload = %key, error = %e, "recording the log of a workload");
+                        }
                         return Ok(());
                     }
                     // Not running here (yet): apply the desired state.

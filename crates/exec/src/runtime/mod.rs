@@ -519,17 +519,21 @@ impl WorkloadRuntime for LocalRuntime {
         Ok(wl.instances().iter().map(|i| i.info()).collect())
     }
 
-    async fn restart(&self, key: &WorkloadKey) -> Result<Vec<InstanceInfo>, RuntimeError> {
+    async fn restart(&self, spec: &WorkloadSpec) -> Result<Vec<InstanceInfo>, RuntimeError> {
+        check(spec)?;
         let wl = lock(&self.inner.workloads)
-            .get(key)
+            .get(&spec.key)
             .cloned()
-            .ok_or_else(|| RuntimeError::NotFound(key.to_string()))?;
+            .ok_or_else(|| RuntimeError::NotFound(spec.key.to_string()))?;
         let _one = wl.op.lock().await;
-        let spec = lock(&wl.now)
-            .spec
-            .clone()
-            .ok_or_else(|| RuntimeError::NotFound(key.to_string()))?;
-        self.roll(&wl, &spec).await?;
+        if lock(&wl.now).spec.is_none() {
+            return Err(RuntimeError::NotFound(spec.key.to_string()));
+        }
+        let port = self.port_for(&wl, spec).await?;
+        self.roll(&wl, spec).await?;
+        if let Some(proxy) = port {
+            lock(&wl.now).proxy = proxy;
+        }
         Ok(wl.instances().iter().map(|i| i.info()).collect())
     }
 

@@ -117,14 +117,42 @@ fn wait_ready(s: &Server, n: usize) -> Value {
     }
 }
 
+/// Kills, when dropped, every process whose command line holds its
+/// marker: instances are detached from the server by design, so a test
+/// that fails half-way would leave them running.
+struct Leftovers(String);
+
+impl Drop for Leftovers {
+    fn drop(&mut self) {
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return;
+        };
+        for pid in entries.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok()) {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            if String::from_utf8_lossy(&cmdline).contains(&self.0) {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+        }
+    }
+}
+
 fn service_survives_kill_9(db_url: Option<&str>) {
     let dir = tempfile::tempdir().unwrap();
+    let marker = format!(
+        "--suite-marker={}",
+        dir.path().file_name().unwrap().to_string_lossy()
+    );
+    let _leftovers = Leftovers(marker.clone());
     let mut s = Server::start(dir.path(), db_url, &[]);
     let port = free_port();
     let manifest = json!({
         "kind": "service",
         "name": "web",
         "command": tiny_http().display().to_string(),
+        "args": [marker],
         "env": {"REVISION": "one"},
         "instances": 2,
         "port": port,

@@ -16,52 +16,14 @@ use slipway_core::{
     RuntimeError, SystemClock, WorkloadKey, WorkloadRuntime, WorkloadSpec,
 };
 use slipway_exec::LocalRuntime;
+use slipway_testkit::programs::{free_port, tiny_http};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-
-/// The test server's binary, built once if needed.
-fn tiny_http() -> PathBuf {
-    static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    BIN.get_or_init(|| {
-        let exe = std::env::current_exe().unwrap();
-        let bin = exe
-            .parent()
-            .and_then(Path::parent)
-            .unwrap()
-            .join("examples/tiny_http");
-        if !bin.exists() {
-            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-            let status = std::process::Command::new(cargo)
-                .args([
-                    "build",
-                    "-q",
-                    "-p",
-                    "slipway-exec",
-                    "--example",
-                    "tiny_http",
-                ])
-                .status()
-                .unwrap();
-            assert!(status.success());
-        }
-        assert!(bin.exists(), "{}", bin.display());
-        bin
-    })
-    .clone()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn spec(dir: &Path, name: &str, revision: &str, instances: u32, port: Option<u16>) -> WorkloadSpec {
     WorkloadSpec {

@@ -125,13 +125,6 @@ pub struct Refusal<D> {
     speaks: PhantomData<D>,
 }
 
-impl<D> Refusal<D> {
-    /// The error inside.
-    pub fn error(&self) -> &ApiError {
-        &self.error
-    }
-}
-
 impl<D> std::fmt::Debug for Refusal<D> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         std::fmt::Debug::fmt(&self.error, f)

@@ -88,7 +88,26 @@ pub(crate) fn ship(shipping: Shipping, file: PathBuf, start: u64, id: &str) -> S
         let mut wait = BUSY;
         loop {
             let finishing = stop.is_cancelled();
-            let grew = read_new(&file, &mut offset, &mut pending);
+            // A length check here; the read itself, when there is
+            // something to read, on a blocking thread.
+            let grew = if length(&file) == offset {
+                false
+            } else {
+                let (path, mut at, mut buf) = (file.clone(), offset, std::mem::take(&mut pending));
+                let read = tokio::task::spawn_blocking(move || {
+                    let grew = read_new(&path, &mut at, &mut buf);
+                    (grew, at, buf)
+                })
+                .await;
+                match read {
+                    Ok((grew, at, buf)) => {
+                        offset = at;
+                        pending = buf;
+                        grew
+                    }
+                    Err(_) => false,
+                }
+            };
             let lines = complete_lines(&mut pending, finishing);
             if !lines.is_empty() {
                 let at = writer.now();

@@ -199,53 +199,49 @@ pub async fn remove_workload(
     operate(&api, path, Operation::Delete, None).await
 }
 
-/// Starts a stopped workload's instances (the manifest's count).
-#[utoipa::path(
-    params(
-        ("namespace" = String, Path, description = "Namespace name"),
-        ("name" = String, Path, description = "Workload name"),
-    ),
-    responses(
-        (status = 202, description = "The operation runs", body = RunView),
-        (status = 404, description = "No such namespace or workload", body = ErrorBody),
-    )
-)]
-#[post("/api/v1/namespaces/{namespace}/workloads/{name}/start")]
-pub async fn start(api: Authed, path: web::Path<(String, String)>) -> ApiResult<HttpResponse> {
-    operate(&api, path, Operation::Start, None).await
+/// Defines the route of an operation on a workload that takes no body:
+/// 202 with the operation's run.
+macro_rules! operation_route {
+    ($(#[doc = $doc:tt])* $name:ident, $path:literal, $op:expr) => {
+        $(#[doc = $doc])*
+        #[utoipa::path(
+            params(
+                ("namespace" = String, Path, description = "Namespace name"),
+                ("name" = String, Path, description = "Workload name"),
+            ),
+            responses(
+                (status = 202, description = "The operation runs", body = RunView),
+                (status = 404, description = "No such namespace or workload", body = ErrorBody),
+            )
+        )]
+        #[post($path)]
+        pub async fn $name(
+            api: Authed,
+            path: web::Path<(String, String)>,
+        ) -> ApiResult<HttpResponse> {
+            operate(&api, path, $op, None).await
+        }
+    };
 }
 
-/// Stops every instance; the workload is kept, with 0 instances.
-#[utoipa::path(
-    params(
-        ("namespace" = String, Path, description = "Namespace name"),
-        ("name" = String, Path, description = "Workload name"),
-    ),
-    responses(
-        (status = 202, description = "The operation runs", body = RunView),
-        (status = 404, description = "No such namespace or workload", body = ErrorBody),
-    )
-)]
-#[post("/api/v1/namespaces/{namespace}/workloads/{name}/stop")]
-pub async fn stop(api: Authed, path: web::Path<(String, String)>) -> ApiResult<HttpResponse> {
-    operate(&api, path, Operation::Stop, None).await
-}
-
-/// Replaces every instance, rolling.
-#[utoipa::path(
-    params(
-        ("namespace" = String, Path, description = "Namespace name"),
-        ("name" = String, Path, description = "Workload name"),
-    ),
-    responses(
-        (status = 202, description = "The operation runs", body = RunView),
-        (status = 404, description = "No such namespace or workload", body = ErrorBody),
-    )
-)]
-#[post("/api/v1/namespaces/{namespace}/workloads/{name}/restart")]
-pub async fn restart(api: Authed, path: web::Path<(String, String)>) -> ApiResult<HttpResponse> {
-    operate(&api, path, Operation::Restart, None).await
-}
+operation_route!(
+    /// Starts a stopped workload's instances (the manifest's count).
+    start,
+    "/api/v1/namespaces/{namespace}/workloads/{name}/start",
+    Operation::Start
+);
+operation_route!(
+    /// Stops every instance; the workload is kept, with 0 instances.
+    stop,
+    "/api/v1/namespaces/{namespace}/workloads/{name}/stop",
+    Operation::Stop
+);
+operation_route!(
+    /// Replaces every instance, rolling.
+    restart,
+    "/api/v1/namespaces/{namespace}/workloads/{name}/restart",
+    Operation::Restart
+);
 
 /// Sets how many instances run.
 #[utoipa::path(
